@@ -1,0 +1,48 @@
+{
+  "targets": [
+    {
+      "target_name": "kiln",
+      "sources": [
+        "native/dispatch/cpu.cc",
+        "native/dispatch/table.cc",
+        "native/runtime/thread_pool.cc",
+        "native/binding/addon.cc",
+        "native/binding/args.cc",
+        "native/binding/elementwise.cc",
+        "native/binding/reduce.cc",
+        "native/kernels/ref/elementwise.cc",
+        "native/kernels/ref/reduce.cc"
+      ],
+      "defines": ["NAPI_VERSION=8", "KILN_BUILDER=\"node-gyp\""],
+      "cflags_cc!": ["-std=gnu++17"],
+      "cflags_cc": ["-std=c++17"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "conditions": [
+        ["target_arch=='x64'", {
+          "defines": ["KILN_X86_ISA_LIBS"],
+          "dependencies": ["kiln_avx2", "kiln_avx512"]
+        }]
+      ]
+    }
+  ],
+  "conditions": [
+    ["target_arch=='x64'", {
+      "targets": [
+        {
+          "target_name": "kiln_avx2",
+          "type": "static_library",
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc"],
+          "cflags_cc!": ["-std=gnu++17"],
+          "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
+        },
+        {
+          "target_name": "kiln_avx512",
+          "type": "static_library",
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc"],
+          "cflags_cc!": ["-std=gnu++17"],
+          "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
+        }
+      ]
+    }]
+  ]
+}

@@ -1,0 +1,38 @@
+// The per-instance state of the addon. Node loads the addon once per environment (the main
+// thread and each worker thread), and each gets its own KilnAddon: its own kernel table, ISA
+// choice and thread pool. Bindings reach it through the env's instance data.
+#pragma once
+
+#include <napi.h>
+
+#include "../dispatch/cpu.h"
+#include "../dispatch/table.h"
+#include "../runtime/thread_pool.h"
+
+namespace kiln {
+
+class KilnAddon : public Napi::Addon<KilnAddon> {
+ public:
+  KilnAddon(Napi::Env env, Napi::Object exports);
+
+  static KilnAddon& of(const Napi::CallbackInfo& info) { return *info.Env().GetInstanceData<KilnAddon>(); }
+
+  KernelTable table;
+  ThreadPool pool;
+  Isa active = Isa::ref;
+  bool forced = false;  // true when KILN_ISA or setIsa() chose the level
+
+ private:
+  Napi::Value Isa_(const Napi::CallbackInfo& info);
+  Napi::Value SetIsa(const Napi::CallbackInfo& info);
+  Napi::Value Threads(const Napi::CallbackInfo& info);
+  Napi::Value SetThreads(const Napi::CallbackInfo& info);
+  Napi::Value BuildInfo(const Napi::CallbackInfo& info);
+  void select(Isa cap, bool forced_by_user);
+};
+
+// Each op family adds its exports (elementwise.cc, reduce.cc, ...).
+void init_elementwise(Napi::Env env, Napi::Object exports);
+void init_reduce(Napi::Env env, Napi::Object exports);
+
+}  // namespace kiln

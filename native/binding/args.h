@@ -1,0 +1,50 @@
+// Argument checks shared by every binding. Each failure throws a JS error that names the op, the
+// argument, what was expected and what was given, e.g.
+//   TypeError  "add: y expected Float32Array, got number 3"
+//   RangeError "columnSum: x expected length 6272 (rows*cols), got 6270"
+// with err.code KILN_ERR_ARG_TYPE or KILN_ERR_ARG_RANGE. Nothing touches buffer memory before
+// every argument of the call has passed.
+#pragma once
+
+#include <napi.h>
+
+#include <cstddef>
+#include <string>
+
+namespace kiln {
+
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* op, size_t count);
+
+  // A Float32Array (any offset into any ArrayBuffer or SharedArrayBuffer). Detached buffers have
+  // length 0 and fail the length checks that follow.
+  Napi::Float32Array f32(size_t i, const char* name) const;
+  // Any finite number, rounded to float (alpha = 0.1 is fine); NaN, +-Infinity and numbers that
+  // overflow float are rejected.
+  float finite_float(size_t i, const char* name) const;
+  // A non-negative integer size below 2^53 (so it survived the trip through a JS number).
+  size_t size(size_t i, const char* name) const;
+
+  // a * b, or a RangeError naming `what` if the product overflows size_t or 2^53.
+  size_t mul(size_t a, size_t b, const char* what) const;
+  void expect_length(const char* name, const Napi::Float32Array& a, size_t expected, const char* formula) const;
+  // Outputs may be the very same memory as an input (in place) or disjoint from it, never a
+  // partial overlap: the kernels read and write in SIMD blocks.
+  void no_partial_overlap(const char* out_name, const Napi::Float32Array& out, const char* in_name,
+                          const Napi::Float32Array& in) const;
+  void disjoint(const char* out_name, const Napi::Float32Array& out, const char* in_name,
+                const Napi::Float32Array& in) const;
+
+  [[noreturn]] void type_error(const std::string& msg) const;
+  [[noreturn]] void range_error(const std::string& msg) const;
+
+ private:
+  const Napi::CallbackInfo& info_;
+  const char* op_;
+};
+
+// A short description of a JS value for error messages: "number 3", "undefined", "Float64Array(5)".
+std::string describe(const Napi::Value& v);
+
+}  // namespace kiln

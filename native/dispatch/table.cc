@@ -1,0 +1,52 @@
+// Candidate lists per op. Compiled with baseline flags: it only takes addresses of ISA kernels,
+// it never calls them.
+#include "table.h"
+
+#include <initializer_list>
+
+#include "../kernels/kernels.h"
+
+namespace kiln {
+namespace {
+
+template <typename Fn>
+struct Candidate {
+  Isa isa;
+  Fn fn;
+};
+
+// The first candidate whose level the cap allows. Every list ends in `ref`, so one always fits.
+template <typename Fn>
+Picked<Fn> pick(Isa cap, std::initializer_list<Candidate<Fn>> candidates) {
+  for (const Candidate<Fn>& c : candidates) {
+    if (static_cast<int>(c.isa) <= static_cast<int>(cap)) return {c.fn, c.isa};
+  }
+  return {};
+}
+
+}  // namespace
+
+// The x86 SIMD libraries exist only on x86-64 builds; elsewhere every list is just `ref`.
+#if defined(KILN_X86_ISA_LIBS)
+#define KILN_CANDIDATES(op) {{Isa::avx512, &avx512::op}, {Isa::avx2, &avx2::op}, {Isa::ref, &ref::op}}
+#else
+#define KILN_CANDIDATES(op) {{Isa::ref, &ref::op}}
+#endif
+
+KernelTable make_kernel_table(Isa cap) {
+  KernelTable t;
+  t.add = pick<decltype(t.add.fn)>(cap, KILN_CANDIDATES(add_f32));
+  t.mul = pick<decltype(t.mul.fn)>(cap, KILN_CANDIDATES(mul_f32));
+  t.axpy = pick<decltype(t.axpy.fn)>(cap, KILN_CANDIDATES(axpy_f32));
+  t.scale = pick<decltype(t.scale.fn)>(cap, KILN_CANDIDATES(scale_f32));
+  t.relu_forward = pick<decltype(t.relu_forward.fn)>(cap, KILN_CANDIDATES(relu_forward_f32));
+  t.relu_backward = pick<decltype(t.relu_backward.fn)>(cap, KILN_CANDIDATES(relu_backward_f32));
+  t.sum = pick<decltype(t.sum.fn)>(cap, KILN_CANDIDATES(sum_f32));
+  t.sumsq = pick<decltype(t.sumsq.fn)>(cap, KILN_CANDIDATES(sumsq_f32));
+  t.column_sum = pick<decltype(t.column_sum.fn)>(cap, KILN_CANDIDATES(column_sum_f32));
+  return t;
+}
+
+#undef KILN_CANDIDATES
+
+}  // namespace kiln
