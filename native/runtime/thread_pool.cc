@@ -21,7 +21,8 @@ void ThreadPool::resize(int threads) {
 void ThreadPool::start(int threads) {
   size_ = threads < 1 ? 1 : (threads > kMaxThreads ? kMaxThreads : threads);
   stopping_ = false;
-  for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  // The threads start lazily, at the first run() that can use them: every environment that
+  // loads the addon (the HTTP thread only asks isa()) would otherwise park idle threads.
 }
 
 void ThreadPool::stop() {
@@ -72,6 +73,9 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t)>& task) {
   if (tasks == 1 || size_ == 1) {  // nothing to share: skip the locks and wake-ups
     for (size_t i = 0; i < tasks; ++i) task(i);
     return;
+  }
+  if (workers_.empty()) {
+    for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
   }
   {
     std::lock_guard<std::mutex> lock(mu_);

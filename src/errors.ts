@@ -1,0 +1,44 @@
+// One registry of the errors the API can answer with. Every error a client sees has a stable
+// code (KILN_ERR_*), an HTTP status and a message; 5xx answers never echo internals.
+
+export const errorCodes = {
+  KILN_ERR_VALIDATION: { status: 400, message: 'the request is invalid' },
+  KILN_ERR_NOT_FOUND: { status: 404, message: 'no such resource' },
+  KILN_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
+  KILN_ERR_INTERNAL: { status: 500, message: 'internal error' },
+  KILN_ERR_UNAVAILABLE: { status: 503, message: 'the server is shutting down' },
+} as const;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class KilnError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message?: string, details?: unknown) {
+    super(message ?? errorCodes[code].message);
+    this.name = 'KilnError';
+    this.code = code;
+    this.statusCode = errorCodes[code].status;
+    this.details = details;
+  }
+}
+
+/** The body of every error response. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export const errorBodySchema = {
+  $id: 'ErrorBody',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+    },
+  },
+} as const;

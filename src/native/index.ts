@@ -1,0 +1,75 @@
+// Loads the native addon once per thread (ESM cannot import a .node file on Node 20, so
+// createRequire) and gives it a type. Node loads the addon once per environment, so each worker
+// thread gets its own instance: its own ISA choice and thread pool.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+import { projectRoot } from '../paths.js';
+
+export type IsaName = 'ref' | 'avx2' | 'avx512';
+
+export interface IsaReport {
+  /** CPU features, as detected (the OS support for the wider registers included). */
+  cpu: Record<string, boolean>;
+  /** The ISA levels this CPU can run, portable first. */
+  supported: IsaName[];
+  /** The fastest level the CPU supports. */
+  best: IsaName;
+  /** The level this instance runs (the cap each op's candidate list is matched against). */
+  active: IsaName;
+  /** Whether KILN_ISA or setIsa() chose the level. */
+  forced: boolean;
+  /** The variant each op uses. */
+  ops: Record<string, IsaName>;
+}
+
+export interface BuildInfo {
+  builder: 'cmake-js' | 'node-gyp' | string;
+  compiler: string;
+  napiVersion: number;
+  isaLibraries: boolean;
+}
+
+/** The exports of the addon. Every function validates its arguments and throws a TypeError or
+ * RangeError (err.code KILN_ERR_ARG_TYPE / KILN_ERR_ARG_RANGE) that names the op and argument. */
+export interface KilnNative {
+  isa(): IsaReport;
+  /** Caps the ISA level of this instance; null restores the CPU's best. */
+  setIsa(name: IsaName | null): void;
+  threads(): number;
+  setThreads(n: number): void;
+  buildInfo(): BuildInfo;
+
+  /** y = a + b */
+  add(y: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** y = a * b */
+  mul(y: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** y += alpha * x */
+  axpy(y: Float32Array, alpha: number, x: Float32Array): void;
+  /** y = alpha * x */
+  scale(y: Float32Array, x: Float32Array, alpha: number): void;
+  /** y = max(x, 0); NaN propagates */
+  reluForward(y: Float32Array, x: Float32Array): void;
+  /** dx += dy where x > 0 */
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** sum of x, accumulated in double */
+  sum(x: Float32Array): number;
+  /** sum of x^2 */
+  sumsq(x: Float32Array): number;
+  /** y(cols) += column sums of x(rows, cols) */
+  columnSum(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
+}
+
+/** Where the addon is loaded from: KILN_ADDON, else the cmake-js build, else the node-gyp build. */
+export function addonPath(): string {
+  if (process.env.KILN_ADDON) return process.env.KILN_ADDON;
+  const cmake = join(projectRoot, 'build-cmake', 'Release', 'kiln.node');
+  const gyp = join(projectRoot, 'build', 'Release', 'kiln.node');
+  if (existsSync(cmake)) return cmake;
+  if (existsSync(gyp)) return gyp;
+  throw new Error(`kiln: native addon not built (looked for ${cmake} and ${gyp}); run npm run build:native`);
+}
+
+const require = createRequire(import.meta.url);
+export const native: KilnNative = require(addonPath()) as KilnNative;
