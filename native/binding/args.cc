@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 namespace kiln {
@@ -18,8 +19,17 @@ Napi::Error coded(Napi::Error err, const char* code) {
 std::string number_text(double d) {
   if (std::isnan(d)) return "NaN";
   if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+  // Print as JavaScript would: integers in full below 1e21, otherwise the shortest digits that
+  // read back to the same double.
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
+  if (d == std::floor(d) && std::fabs(d) < 1e21) {
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+    return buf;
+  }
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
   return buf;
 }
 

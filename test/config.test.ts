@@ -1,0 +1,25 @@
+import { describe, expect, it } from 'vitest';
+
+import { defaults, loadConfig } from '../src/config.js';
+
+describe('loadConfig', () => {
+  it('uses the embedded defaults when nothing is set', () => {
+    expect(loadConfig({})).toEqual(defaults);
+  });
+
+  it('reads HOST, PORT, LOG_LEVEL and KILN_THREADS', () => {
+    expect(loadConfig({ HOST: '0.0.0.0', PORT: '8080', LOG_LEVEL: 'debug', KILN_THREADS: '4' })).toEqual({
+      host: '0.0.0.0', port: 8080, logLevel: 'debug', threads: 4,
+    });
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'config: PORT expected an integer in [0, 65535], got "abc"'],
+    [{ PORT: '70000' }, 'config: PORT expected an integer in [0, 65535], got "70000"'],
+    [{ PORT: '80.5' }, 'config: PORT expected an integer in [0, 65535], got "80.5"'],
+    [{ KILN_THREADS: '0' }, 'config: KILN_THREADS expected an integer in [1, 256], got "0"'],
+    [{ LOG_LEVEL: 'loud' }, 'config: LOG_LEVEL expected one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+  ])('rejects %o at start-up', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
