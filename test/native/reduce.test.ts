@@ -64,12 +64,14 @@ describe.each(isas)('reductions on %s', (isa) => {
     const want = new Float64Array(cols);
     const mag = new Float64Array(cols);
     for (let c = 0; c < cols; c++) {
-      want[c] = y0[c]!;
-      mag[c] = Math.abs(y0[c]!);
+      let s = y0[c]!;
+      let m = Math.abs(s);
       for (let r = 0; r < rows; r++) {
-        want[c] += x[r * cols + c]!;
-        mag[c] += Math.abs(x[r * cols + c]!);
+        s += x[r * cols + c]!;
+        m += Math.abs(x[r * cols + c]!);
       }
+      want[c] = s;
+      mag[c] = m;
     }
     allClose(y, want, { rtol: 2 ** -23, scale: mag, what: 'columnSum' });
   });
