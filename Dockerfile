@@ -51,8 +51,10 @@ LABEL org.opencontainers.image.title="kiln" \
       org.opencontainers.image.description="Kiln training server: C++ SIMD kernels behind an HTTP API" \
       org.opencontainers.image.licenses="MIT"
 
-RUN groupadd --system --gid 10001 kiln \
- && useradd --system --uid 10001 --gid kiln --home-dir /app --no-create-home --shell /usr/sbin/nologin kiln
+# A fixed UID/GID (10001) so that volumes can be chowned for it; --no-log-init keeps lastlog sparse.
+RUN groupadd --gid 10001 kiln \
+ && useradd --uid 10001 --gid kiln --home-dir /app --no-create-home --no-log-init \
+      --shell /usr/sbin/nologin kiln
 
 WORKDIR /app
 # Owned by root and read-only for the server: it cannot rewrite its own code.

@@ -59,10 +59,12 @@ done
 NODE_VERSION=$("$NODE_BIN" -v)
 
 # 3. Debian from this machine's mirror (plain HTTP: no TLS interception to deal with).
+# shellcheck disable=SC2016 # $(REPO_URI) is apt's template syntax, not the shell's
 if [ -z "${MIRROR:-}" ]; then
   MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk -v s="$SUITE" '$2==s{print $1; exit}')
 fi
 [ -n "$MIRROR" ] || { log "no apt mirror for $SUITE found; set MIRROR"; exit 1; }
+# shellcheck disable=SC2016
 SECURITY_MIRROR=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' | awk -v s="$SUITE-security" '$2==s{print $1; exit}')
 
 WORK=$(mktemp -d /var/tmp/podman-base.XXXXXX)
@@ -84,7 +86,7 @@ debootstrap --variant=minbase "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootst
 {
   echo "deb $MIRROR $SUITE main"
   echo "deb $MIRROR $SUITE-updates main"
-  [ -n "$SECURITY_MIRROR" ] && echo "deb $SECURITY_MIRROR $SUITE-security main"
+  if [ -n "$SECURITY_MIRROR" ]; then echo "deb $SECURITY_MIRROR $SUITE-security main"; fi
 } >"$WORK/rootfs/etc/apt/sources.list"
 log "applying $SUITE updates inside the rootfs"
 chroot "$WORK/rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
@@ -98,11 +100,13 @@ R="$WORK/rootfs$NP"
 mkdir -p "$R/bin" "$R/lib/node_modules" "$R/include"
 cp -a "$NODE_BIN" "$R/bin/node"
 cp -a "$NP/lib/node_modules/npm" "$R/lib/node_modules/"
-[ -d "$NP/lib/node_modules/corepack" ] && cp -a "$NP/lib/node_modules/corepack" "$R/lib/node_modules/"
 cp -a "$NP/include/node" "$R/include/"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$R/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$R/bin/npx"
-[ -d "$R/lib/node_modules/corepack" ] && ln -sf ../lib/node_modules/corepack/dist/corepack.js "$R/bin/corepack"
+if [ -d "$NP/lib/node_modules/corepack" ]; then
+  cp -a "$NP/lib/node_modules/corepack" "$R/lib/node_modules/"
+  ln -sf ../lib/node_modules/corepack/dist/corepack.js "$R/bin/corepack"
+fi
 chroot "$WORK/rootfs" node -v >/dev/null || { log "node does not run inside the rootfs"; exit 1; }
 
 # Slim it: package caches and lists (a build stage runs apt-get update itself), man pages and
