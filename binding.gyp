@@ -6,12 +6,15 @@
         "native/dispatch/cpu.cc",
         "native/dispatch/table.cc",
         "native/runtime/thread_pool.cc",
+        "native/runtime/gemm.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/elementwise.cc",
         "native/binding/reduce.cc",
+        "native/binding/gemm.cc",
         "native/kernels/ref/elementwise.cc",
-        "native/kernels/ref/reduce.cc"
+        "native/kernels/ref/reduce.cc",
+        "native/kernels/ref/gemm.cc"
       ],
       "defines": ["NAPI_VERSION=8", "KILN_BUILDER=\"node-gyp\""],
       "cflags_cc!": ["-std=gnu++17"],
@@ -31,14 +34,14 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/peak.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/peak.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

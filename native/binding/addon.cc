@@ -52,6 +52,7 @@ KilnAddon::KilnAddon(Napi::Env env, Napi::Object exports) : pool(default_thread_
                        });
   init_elementwise(env, exports);
   init_reduce(env, exports);
+  init_gemm(env, exports);
 }
 
 void KilnAddon::select(Isa cap, bool forced_by_user) {

@@ -8,6 +8,7 @@
 #include "../dispatch/cpu.h"
 #include "../dispatch/table.h"
 #include "../runtime/thread_pool.h"
+#include "../runtime/workspace.h"
 
 namespace kiln {
 
@@ -19,6 +20,7 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
 
   KernelTable table;
   ThreadPool pool;
+  Workspace workspace;  // packed panels, reused across calls
   Isa active = Isa::ref;
   bool forced = false;  // true when KILN_ISA or setIsa() chose the level
 
@@ -34,5 +36,6 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
 // Each op family adds its exports (elementwise.cc, reduce.cc, ...).
 void init_elementwise(Napi::Env env, Napi::Object exports);
 void init_reduce(Napi::Env env, Napi::Object exports);
+void init_gemm(Napi::Env env, Napi::Object exports);
 
 }  // namespace kiln

@@ -92,8 +92,9 @@ Napi::Float32Array Args::f32(size_t i, const char* name) const {
   return v.As<Napi::Float32Array>();
 }
 
-float Args::finite_float(size_t i, const char* name) const {
-  Napi::Value v = info_[i];
+float Args::finite_float(size_t i, const char* name) const { return finite_float_value(info_[i], name); }
+
+float Args::finite_float_value(const Napi::Value& v, const char* name) const {
   if (!v.IsNumber()) type_error(std::string(name) + " expected a finite number, got " + describe(v));
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
@@ -102,8 +103,9 @@ float Args::finite_float(size_t i, const char* name) const {
   return static_cast<float>(d);
 }
 
-size_t Args::size(size_t i, const char* name) const {
-  Napi::Value v = info_[i];
+size_t Args::size(size_t i, const char* name) const { return size_value(info_[i], name); }
+
+size_t Args::size_value(const Napi::Value& v, const char* name) const {
   if (!v.IsNumber()) type_error(std::string(name) + " expected a non-negative integer, got " + describe(v));
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || d < 0 || d != std::floor(d) || d > kMaxSafeInteger) {
@@ -123,6 +125,13 @@ void Args::expect_length(const char* name, const Napi::Float32Array& a, size_t e
   if (a.ElementLength() != expected) {
     range_error(std::string(name) + " expected length " + std::to_string(expected) + (formula ? std::string(" (") + formula + ")" : "") +
                 ", got " + std::to_string(a.ElementLength()));
+  }
+}
+
+void Args::expect_at_least(const char* name, const Napi::Float32Array& a, size_t needed, const char* formula) const {
+  if (a.ElementLength() < needed) {
+    range_error(std::string(name) + " expected length >= " + std::to_string(needed) + " (" + formula + "), got " +
+                std::to_string(a.ElementLength()));
   }
 }
 

@@ -26,9 +26,15 @@ class Args {
   // A non-negative integer size below 2^53 (so it survived the trip through a JS number).
   size_t size(size_t i, const char* name) const;
 
+  // The same checks for a value that is not a positional argument (a field of a params object).
+  float finite_float_value(const Napi::Value& v, const char* name) const;
+  size_t size_value(const Napi::Value& v, const char* name) const;
+
   // a * b, or a RangeError naming `what` if the product overflows size_t or 2^53.
   size_t mul(size_t a, size_t b, const char* what) const;
   void expect_length(const char* name, const Napi::Float32Array& a, size_t expected, const char* formula) const;
+  // For strided views: the array must hold at least `needed` floats.
+  void expect_at_least(const char* name, const Napi::Float32Array& a, size_t needed, const char* formula) const;
   // Outputs may be the very same memory as an input (in place) or disjoint from it, never a
   // partial overlap: the kernels read and write in SIMD blocks.
   void no_partial_overlap(const char* out_name, const Napi::Float32Array& out, const char* in_name,

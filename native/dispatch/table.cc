@@ -44,6 +44,14 @@ KernelTable make_kernel_table(Isa cap) {
   t.sum = pick<decltype(t.sum.fn)>(cap, KILN_CANDIDATES(sum_f32));
   t.sumsq = pick<decltype(t.sumsq.fn)>(cap, KILN_CANDIDATES(sumsq_f32));
   t.column_sum = pick<decltype(t.column_sum.fn)>(cap, KILN_CANDIDATES(column_sum_f32));
+  // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
+  t.gemm = pick<GemmKernel>(cap, {
+#if defined(KILN_X86_ISA_LIBS)
+                                     {Isa::avx512, GemmKernel{&avx512::gemm_tile_f32, avx512::kGemmShape}},
+                                     {Isa::avx2, GemmKernel{&avx2::gemm_tile_f32, avx2::kGemmShape}},
+#endif
+                                     {Isa::ref, GemmKernel{}},
+                                 });
   return t;
 }
 

@@ -5,12 +5,13 @@
 #include <cstddef>
 
 #include "cpu.h"
+#include "../runtime/gemm.h"
 
 namespace kiln {
 
 template <typename Fn>
 struct Picked {
-  Fn fn = nullptr;
+  Fn fn{};
   Isa isa = Isa::ref;  // the level of the variant that was picked, for isa() reports
 };
 
@@ -22,6 +23,7 @@ struct KernelTable {
   Picked<void (*)(float*, const float*, const float*, size_t)> relu_backward;
   Picked<double (*)(const float*, size_t)> sum, sumsq;
   Picked<void (*)(float*, const float*, size_t, size_t, size_t)> column_sum;
+  Picked<GemmKernel> gemm;
 };
 
 // Calls visit(name, isa) for every op in the table, in declaration order.
@@ -36,6 +38,7 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("sum", t.sum.isa);
   visit("sumsq", t.sumsq.isa);
   visit("columnSum", t.column_sum.isa);
+  visit("gemm", t.gemm.isa);
 }
 
 // Builds the table for kernels of level <= cap. The caller makes sure the CPU supports `cap`.

@@ -59,6 +59,36 @@ export interface KilnNative {
   sumsq(x: Float32Array): number;
   /** y(cols) += column sums of x(rows, cols) */
   columnSum(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
+  /** C = act(alpha op(A) op(B) + beta C + bias), row-major, optionally batched (see GemmOptions). */
+  gemm(c: Float32Array, a: Float32Array, b: Float32Array, params: GemmOptions): void;
+  /** Runs the FMA peak probe of an ISA on every pool thread; returns the flops done (time the call). */
+  fmaPeak(isa: 'avx2' | 'avx512', iterations: number): number;
+}
+
+export interface GemmOptions {
+  /** op(A) is (m, k), op(B) is (k, n), C is (m, n); 0 is allowed (m or n = 0: nothing happens). */
+  m: number;
+  n: number;
+  k: number;
+  /** false: A stored (m, lda), B stored (k, ldb); true: A stored (k, lda), B stored (n, ldb). */
+  transA?: boolean;
+  transB?: boolean;
+  /** Row strides; default the stored row length. */
+  lda?: number;
+  ldb?: number;
+  ldc?: number;
+  /** Default 1 and 0; beta = 0 never reads C. */
+  alpha?: number;
+  beta?: number;
+  /** m values ('row') or n values ('col', the default), added before the activation. */
+  bias?: Float32Array;
+  biasAxis?: 'row' | 'col';
+  act?: 'none' | 'relu' | 'gelu';
+  /** batch problems at these float offsets; strideA/strideB may be 0 to share one A or B. */
+  batch?: number;
+  strideA?: number;
+  strideB?: number;
+  strideC?: number;
 }
 
 /** Where the addon is loaded from: KILN_ADDON, else the cmake-js build, else the node-gyp build. */

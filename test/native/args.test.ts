@@ -56,6 +56,27 @@ const cases: Case[] = [
   { name: 'zero threads', call: () => native.setThreads(0), error: RangeError, message: 'setThreads: n expected an integer in [1, 256], got 0' },
   { name: 'too many threads', call: () => native.setThreads(1000), error: RangeError, message: 'setThreads: n expected an integer in [1, 256], got 1000' },
   { name: 'fractional threads', call: () => native.setThreads(2.5), error: RangeError, message: 'setThreads: n expected a non-negative integer, got 2.5' },
+  // gemm: params object fields, strided extents, overlaps
+  { name: 'gemm params not an object', call: () => native.gemm(f(4), f(4), f(4), 3 as never), error: TypeError, message: 'gemm: params expected an object, got number 3' },
+  { name: 'gemm missing m', call: () => native.gemm(f(4), f(4), f(4), { n: 2, k: 2 } as never), error: TypeError, message: 'gemm: params.m expected a non-negative integer, got undefined' },
+  { name: 'gemm unknown key', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, transa: true } as never), error: RangeError, message: 'gemm: params.transa is not a parameter (expected one of m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC)' },
+  { name: 'gemm negative n', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: -2, k: 2 }), error: RangeError, message: 'gemm: params.n expected a non-negative integer, got -2' },
+  { name: 'gemm transA not boolean', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, transA: 1 as never }), error: TypeError, message: 'gemm: params.transA expected a boolean, got number 1' },
+  { name: 'gemm lda too small', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, lda: 1 }), error: RangeError, message: 'gemm: params.lda expected >= 2 (k), got 1' },
+  { name: 'gemm ldb too small, transposed', call: () => native.gemm(f(6), f(6), f(6), { m: 2, n: 3, k: 3, transB: true, ldb: 2 }), error: RangeError, message: 'gemm: params.ldb expected >= 3 (k, B is transposed), got 2' },
+  { name: 'gemm ldc too small', call: () => native.gemm(f(6), f(6), f(6), { m: 2, n: 3, k: 3, ldc: 2 }), error: RangeError, message: 'gemm: params.ldc expected >= 3 (n), got 2' },
+  { name: 'gemm a too short', call: () => native.gemm(f(6), f(5), f(9), { m: 2, n: 3, k: 3 }), error: RangeError, message: 'gemm: a expected length >= 6 ((batch-1)*strideA + (m-1)*lda + k), got 5' },
+  { name: 'gemm b too short for the batch', call: () => native.gemm(f(12), f(12), f(9), { m: 2, n: 3, k: 3, batch: 2 }), error: RangeError, message: 'gemm: b expected length >= 18 ((batch-1)*strideB + (k-1)*ldb + n), got 9' },
+  { name: 'gemm c too short', call: () => native.gemm(f(5), f(6), f(9), { m: 2, n: 3, k: 3 }), error: RangeError, message: 'gemm: c expected length >= 6 ((batch-1)*strideC + (m-1)*ldc + n), got 5' },
+  { name: 'gemm overlapping batch outputs', call: () => native.gemm(f(12), f(12), f(18), { m: 2, n: 3, k: 3, batch: 2, strideC: 5 }), error: RangeError, message: 'gemm: params.strideC expected >= 6 ((m-1)*ldc+n: batch outputs may not overlap), got 5' },
+  { name: 'gemm c overlaps a', call: () => native.gemm(big.subarray(0, 4), big.subarray(2, 6), f(4), { m: 2, n: 2, k: 2 }), error: RangeError, message: 'gemm: c expected not to overlap a, got overlapping memory' },
+  { name: 'gemm bias length', call: () => native.gemm(f(6), f(6), f(9), { m: 2, n: 3, k: 3, bias: f(2) }), error: RangeError, message: "gemm: params.bias expected length 3 (n, biasAxis 'col'), got 2" },
+  { name: 'gemm bias axis', call: () => native.gemm(f(6), f(6), f(9), { m: 2, n: 3, k: 3, bias: f(2), biasAxis: 'rows' as never }), error: RangeError, message: "gemm: params.biasAxis expected one of 'col', 'row', got 'rows'" },
+  { name: 'gemm bias not float32', call: () => native.gemm(f(6), f(6), f(9), { m: 2, n: 3, k: 3, bias: [1, 2, 3] as never }), error: TypeError, message: 'gemm: params.bias expected Float32Array, got Array(3)' },
+  { name: 'gemm act', call: () => native.gemm(f(6), f(6), f(9), { m: 2, n: 3, k: 3, act: 'tanh' as never }), error: RangeError, message: "gemm: params.act expected one of 'none', 'relu', 'gelu', got 'tanh'" },
+  { name: 'gemm alpha NaN', call: () => native.gemm(f(6), f(6), f(9), { m: 2, n: 3, k: 3, alpha: NaN }), error: RangeError, message: 'gemm: params.alpha expected a finite float32 number, got NaN' },
+  { name: 'gemm huge sizes overflow', call: () => native.gemm(f(6), f(6), f(9), { m: 2 ** 40, n: 2 ** 40, k: 3 }), error: RangeError, message: 'gemm: m*ldc = 1099511627775*1099511627776 overflows' },
+  { name: 'fmaPeak ref', call: () => native.fmaPeak('ref' as never, 10), error: RangeError, message: "fmaPeak: isa expected 'avx2' or 'avx512' supported by this CPU, got 'ref'" },
 ];
 
 describe('argument validation', () => {
@@ -86,8 +107,10 @@ describe('argument validation', () => {
       () => new Int32Array(4), () => new Uint8Array(7), () => new Float32Array(0), () => new Float32Array(1),
       () => new Float32Array(4), () => new Float32Array(17), () => new Float32Array(new SharedArrayBuffer(64)),
       () => new Float32Array(16).subarray(3, 7), () => detached(), () => 10n, () => Symbol('s'), () => () => 1,
+      () => ({ m: 2, n: 2, k: 2 }), () => ({ m: 3, n: 1, k: 5, transA: true }), () => ({ m: 1e9, n: 1e9, k: 1 }),
+      () => ({ m: 2, n: 2, k: 2, batch: 3, strideA: 0 }), () => ({ m: 4, n: 4, k: 4, bias: new Float32Array(4), act: 'gelu' }),
     ];
-    const exports = ['add', 'mul', 'axpy', 'scale', 'reluForward', 'reluBackward', 'sum', 'sumsq', 'columnSum', 'setIsa', 'setThreads', 'isa', 'threads', 'buildInfo'] as const;
+    const exports = ['add', 'mul', 'axpy', 'scale', 'reluForward', 'reluBackward', 'sum', 'sumsq', 'columnSum', 'setIsa', 'setThreads', 'isa', 'threads', 'buildInfo', 'gemm'] as const;
     let threw = 0;
     for (let trial = 0; trial < 20000; trial++) {
       const name = exports[Math.floor(r() * exports.length)]!;

@@ -1,0 +1,182 @@
+// gemm(c, a, b, params): C = act(alpha op(A) op(B) + beta C + bias), row-major, optionally
+// batched with strides. params (unknown keys are rejected, so a typo never passes silently):
+//   m, n, k            sizes (0 allowed: m or n = 0 is a no-op; k = 0 leaves beta C + bias)
+//   transA, transB     false: A is (m, lda), B is (k, ldb); true: A is (k, lda), B is (n, ldb)
+//   lda, ldb, ldc      row strides; default the stored row length
+//   alpha, beta        default 1 and 0; beta = 0 never reads C
+//   bias, biasAxis     a Float32Array of m ('row') or n ('col', the default) values
+//   act                'none' (default), 'relu' or 'gelu'
+//   batch, strideA, strideB, strideC   batch problems at these float offsets (A/B strides may be 0)
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "../runtime/gemm.h"
+
+namespace kiln {
+namespace {
+
+const char* const kKeys[] = {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta",
+                             "bias", "biasAxis", "act", "batch", "strideA", "strideB", "strideC"};
+
+// The parameters object, read field by field with the same messages as positional arguments.
+class Params {
+ public:
+  Params(const Args& args, Napi::Object obj) : args_(args), obj_(obj) {
+    Napi::Array names = obj.GetPropertyNames();
+    for (uint32_t i = 0; i < names.Length(); ++i) {
+      std::string key = names.Get(i).ToString().Utf8Value();
+      bool known = false;
+      for (const char* k : kKeys) known = known || key == k;
+      if (!known) args.range_error("params." + key + " is not a parameter (expected one of m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC)");
+    }
+  }
+  bool has(const char* key) const { return !obj_.Get(key).IsUndefined(); }
+  size_t size(const char* key, size_t fallback) const {
+    Napi::Value v = obj_.Get(key);
+    if (v.IsUndefined()) return fallback;
+    return args_.size_value(v, ("params." + std::string(key)).c_str());
+  }
+  bool flag(const char* key) const {
+    Napi::Value v = obj_.Get(key);
+    if (v.IsUndefined()) return false;
+    if (!v.IsBoolean()) args_.type_error(std::string("params.") + key + " expected a boolean, got " + describe(v));
+    return v.As<Napi::Boolean>().Value();
+  }
+  float number(const char* key, float fallback) const {
+    Napi::Value v = obj_.Get(key);
+    if (v.IsUndefined()) return fallback;
+    return args_.finite_float_value(v, ("params." + std::string(key)).c_str());
+  }
+  std::string choice(const char* key, std::initializer_list<const char*> options) const {
+    Napi::Value v = obj_.Get(key);
+    std::string list;
+    for (const char* o : options) list += std::string(list.empty() ? "" : ", ") + "'" + o + "'";
+    if (v.IsUndefined()) return *options.begin();
+    if (!v.IsString()) args_.type_error(std::string("params.") + key + " expected one of " + list + ", got " + describe(v));
+    std::string s = v.As<Napi::String>().Utf8Value();
+    for (const char* o : options) if (s == o) return s;
+    args_.range_error(std::string("params.") + key + " expected one of " + list + ", got '" + s + "'");
+  }
+  Napi::Value get(const char* key) const { return obj_.Get(key); }
+
+ private:
+  const Args& args_;
+  Napi::Object obj_;
+};
+
+// The number of floats a strided (rows x cols) matrix repeated `count` times at `stride` spans.
+size_t extent(const Args& args, size_t count, size_t stride, size_t rows, size_t cols, size_t ld, const char* what) {
+  if (count == 0 || rows == 0 || cols == 0) return 0;
+  size_t last = args.mul(count - 1, stride, what);
+  size_t inner = args.mul(rows - 1, ld, what);
+  size_t total = last + inner;
+  if (total < last || total + cols < total) args.range_error(std::string(what) + " overflows");
+  return total + cols;
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args args(info, "gemm", 4);
+  auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
+  if (!info[3].IsObject() || info[3].IsArray() || info[3].IsFunction()) {
+    args.type_error("params expected an object, got " + describe(info[3]));
+  }
+  Params p(args, info[3].As<Napi::Object>());
+  for (const char* key : {"m", "n", "k"}) {
+    if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
+  }
+
+  GemmDims d;
+  d.M = p.size("m", 0);
+  d.N = p.size("n", 0);
+  d.K = p.size("k", 0);
+  d.trans_a = p.flag("transA");
+  d.trans_b = p.flag("transB");
+  // stored shapes: A is (M, K) or (K, M); B is (K, N) or (N, K)
+  const size_t a_rows = d.trans_a ? d.K : d.M, a_cols = d.trans_a ? d.M : d.K;
+  const size_t b_rows = d.trans_b ? d.N : d.K, b_cols = d.trans_b ? d.K : d.N;
+  d.lda = p.size("lda", a_cols);
+  d.ldb = p.size("ldb", b_cols);
+  d.ldc = p.size("ldc", d.N);
+  if (d.lda < a_cols) args.range_error("params.lda expected >= " + std::to_string(a_cols) + (d.trans_a ? " (m, A is transposed)" : " (k)") + ", got " + std::to_string(d.lda));
+  if (d.ldb < b_cols) args.range_error("params.ldb expected >= " + std::to_string(b_cols) + (d.trans_b ? " (k, B is transposed)" : " (n)") + ", got " + std::to_string(d.ldb));
+  if (d.ldc < d.N) args.range_error("params.ldc expected >= " + std::to_string(d.N) + " (n), got " + std::to_string(d.ldc));
+  d.alpha = p.number("alpha", 1.0f);
+  d.beta = p.number("beta", 0.0f);
+  std::string act = p.choice("act", {"none", "relu", "gelu"});
+  d.epilogue.act = act == "relu" ? Act::relu : act == "gelu" ? Act::gelu : Act::none;
+
+  GemmBatch batch;
+  batch.count = p.size("batch", 1);
+  const size_t c_span = extent(args, 1, 0, d.M, d.N, d.ldc, "m*ldc");
+  batch.stride_a = p.size("strideA", extent(args, 1, 0, a_rows, a_cols, d.lda, "A size"));
+  batch.stride_b = p.size("strideB", extent(args, 1, 0, b_rows, b_cols, d.ldb, "B size"));
+  batch.stride_c = p.size("strideC", c_span);
+  if (batch.count > 1 && batch.stride_c < c_span) {
+    args.range_error("params.strideC expected >= " + std::to_string(c_span) + " ((m-1)*ldc+n: batch outputs may not overlap), got " + std::to_string(batch.stride_c));
+  }
+  const bool work = d.M > 0 && d.N > 0 && batch.count > 0;
+  const size_t need_a = work ? extent(args, batch.count, batch.stride_a, a_rows, a_cols, d.lda, "A extent") : 0;
+  const size_t need_b = work ? extent(args, batch.count, batch.stride_b, b_rows, b_cols, d.ldb, "B extent") : 0;
+  const size_t need_c = work ? extent(args, batch.count, batch.stride_c, d.M, d.N, d.ldc, "C extent") : 0;
+  args.expect_at_least("c", c, need_c, "(batch-1)*strideC + (m-1)*ldc + n");
+  args.expect_at_least("a", a, need_a, d.trans_a ? "(batch-1)*strideA + (k-1)*lda + m" : "(batch-1)*strideA + (m-1)*lda + k");
+  args.expect_at_least("b", b, need_b, d.trans_b ? "(batch-1)*strideB + (n-1)*ldb + k" : "(batch-1)*strideB + (k-1)*ldb + n");
+
+  Napi::Float32Array bias;
+  if (p.has("bias")) {
+    Napi::Value bv = p.get("bias");
+    if (!bv.IsTypedArray() || bv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      args.type_error("params.bias expected Float32Array, got " + describe(bv));
+    }
+    bias = bv.As<Napi::Float32Array>();
+    std::string axis = p.choice("biasAxis", {"col", "row"});
+    args.expect_length("params.bias", bias, axis == "row" ? d.M : d.N, axis == "row" ? "m, biasAxis 'row'" : "n, biasAxis 'col'");
+    (axis == "row" ? d.epilogue.bias_row : d.epilogue.bias_col) = bias.Data();
+    args.disjoint("c", c, "params.bias", bias);
+  } else if (p.has("biasAxis")) {
+    args.range_error("params.biasAxis given without params.bias");
+  }
+  args.disjoint("c", c, "a", a);
+  args.disjoint("c", c, "b", b);
+
+  KilnAddon& k = KilnAddon::of(info);
+  if (!gemm(k.pool, k.workspace, k.table.gemm.fn, c.Data(), a.Data(), b.Data(), d, batch)) {
+    throw Napi::Error::New(info.Env(), "gemm: out of memory for the packing workspace");
+  }
+  return info.Env().Undefined();
+}
+
+// fmaPeak(isa, iterations) -> flops: runs the FMA peak probe of `isa` ('avx2' or 'avx512') on
+// every thread of the pool at once and returns the floating-point operations done; the caller
+// times the call. The benchmarks quote GEMM speeds as a fraction of this.
+Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
+  Args args(info, "fmaPeak", 2);
+  if (!info[0].IsString()) args.type_error("isa expected 'avx2' or 'avx512', got " + describe(info[0]));
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  size_t iters = args.size(1, "iterations");
+  double (*probe)(size_t) = nullptr;
+  size_t lanes = 0;
+#if defined(KILN_X86_ISA_LIBS)
+  const CpuFeatures& cpu = cpu_features();
+  if (name == "avx512" && cpu_supports(cpu, Isa::avx512)) probe = &avx512::fma_peak_f32, lanes = 16;
+  if (name == "avx2" && cpu_supports(cpu, Isa::avx2)) probe = &avx2::fma_peak_f32, lanes = 8;
+#endif
+  if (!probe) args.range_error("isa expected 'avx2' or 'avx512' supported by this CPU, got '" + name + "'");
+  KilnAddon& k = KilnAddon::of(info);
+  const size_t threads = static_cast<size_t>(k.pool.size());
+  std::vector<double> sink(threads);
+  k.pool.run(threads, [&](size_t t) { sink[t] = probe(iters); });
+  double flops = 2.0 * 12 * lanes * static_cast<double>(iters) * threads;
+  return Napi::Number::New(info.Env(), sink[0] == -1.0 ? 0.0 : flops);  // sink read: keeps the probe alive
+}
+
+}  // namespace
+
+void init_gemm(Napi::Env env, Napi::Object exports) {
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
+}
+
+}  // namespace kiln

@@ -1,0 +1,126 @@
+// AVX-512 GEMM micro-kernel: a 12 x 32 register tile (24 zmm accumulators, 2 B vectors and one
+// broadcast A value live per k). Zen 5 retires two 512-bit FMAs per cycle with a latency of 4,
+// so at least 8 independent accumulators are needed to keep both pipes busy; 24 leaves room for
+// the loads. The loops around the tile (packing, cache blocking, threads) are in runtime/gemm.cc.
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+namespace kiln::avx512 {
+namespace {
+
+constexpr size_t kMR = kGemmShape.mr;  // 12: the switch in rows() below lists every count
+static_assert(kGemmShape.mr == 12 && kGemmShape.nr == 32, "tile() is written for 12 x 32");
+
+__mmask16 lanes(size_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u); }
+
+// exp(x) for x <= 0 (all GELU needs): 2^n * p(r) with r = x - n ln2, |r| <= ln2/2; relative
+// error below 2e-7 on [-87, 0]; underflows to 0 below that.
+__m512 exp_neg(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  return _mm512_scalef_ps(p, n);
+}
+
+// GELU(x) = x/2 (1 + erf(x / sqrt 2)), erf by Abramowitz-Stegun 7.1.26 (|error| <= 1.5e-7), the
+// same approximation PyTorch's vectorized CPU GELU uses.
+// noinline: the store loop is unrolled R x V times; one call each keeps it small.
+__attribute__((noinline)) __m512 gelu(__m512 x) {
+  const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+  const __m512 az = _mm512_abs_ps(z);
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+  __m512 poly = _mm512_set1_ps(1.061405429f);
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-1.453152027f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(1.421413741f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(-0.284496736f));
+  poly = _mm512_fmadd_ps(poly, t, _mm512_set1_ps(0.254829592f));
+  poly = _mm512_mul_ps(poly, t);
+  const __m512 e = exp_neg(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), az), az));
+  __m512 erf_abs = _mm512_fnmadd_ps(poly, e, _mm512_set1_ps(1.0f));
+  // erf is odd: copy the sign of z (NaN stays NaN through the arithmetic above)
+  const __m512 sign = _mm512_and_ps(z, _mm512_set1_ps(-0.0f));
+  const __m512 erf = _mm512_or_ps(erf_abs, sign);
+  return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
+}
+
+// The final value of one row-segment of C: alpha*acc (+ beta*C) and, on the last K block, the
+// bias and the activation.
+__m512 finish(__m512 acc, const GemmTile& t, const float* c, __mmask16 m, size_t row, size_t col) {
+  __m512 v = _mm512_mul_ps(acc, _mm512_set1_ps(t.alpha));
+  if (t.beta != 0.0f) v = _mm512_fmadd_ps(_mm512_set1_ps(t.beta), _mm512_maskz_loadu_ps(m, c), v);
+  if (!t.last) return v;
+  if (t.bias_row) v = _mm512_add_ps(v, _mm512_set1_ps(t.bias_row[row]));
+  if (t.bias_col) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, t.bias_col + col));
+  if (t.act == Act::relu) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+  else if (t.act == Act::gelu) v = gelu(v);
+  return v;
+}
+
+// R rows (1..12) by V vectors of 16 columns (1 or 2): edge tiles compute only what exists.
+template <int R, int V>
+void tile(const GemmTile& t) {
+  __m512 acc[R][V];
+  // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
+  // memory and store all of it to the stack on every k.
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
+  const __mmask16 m0 = lanes(t.nr), m1 = V > 1 ? lanes(t.nr - 16) : 0;
+  const float* a = t.a;
+  const float* b = t.b;
+  for (size_t p = 0; p < t.k; ++p) {
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+    __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+      __m512 ar = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+      if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(ar, b1, acc[r][V - 1]);
+    }
+    a += kMR;
+    b += t.b_rs;
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+    float* c = t.c + r * t.ldc;
+    _mm512_mask_storeu_ps(c, m0, finish(acc[r][0], t, c, m0, r, 0));
+    if (V > 1) _mm512_mask_storeu_ps(c + 16, m1, finish(acc[r][V - 1], t, c + 16, m1, r, 16));
+  }
+}
+
+template <int V>
+void rows(const GemmTile& t) {
+  switch (t.mr) {
+    case 12: return tile<12, V>(t);
+    case 11: return tile<11, V>(t);
+    case 10: return tile<10, V>(t);
+    case 9: return tile<9, V>(t);
+    case 8: return tile<8, V>(t);
+    case 7: return tile<7, V>(t);
+    case 6: return tile<6, V>(t);
+    case 5: return tile<5, V>(t);
+    case 4: return tile<4, V>(t);
+    case 3: return tile<3, V>(t);
+    case 2: return tile<2, V>(t);
+    default: return tile<1, V>(t);
+  }
+}
+
+}  // namespace
+
+void gemm_tile_f32(const GemmTile& t) {
+  if (t.nr > 16) rows<2>(t);
+  else rows<1>(t);
+}
+
+}  // namespace kiln::avx512

@@ -1,0 +1,182 @@
+// sgemm on every ISA level against a float64 GEMM written from the definition: edge sizes
+// around every tile and vector width, all transpose pairs, alpha/beta, padded leading dimensions,
+// batches with strides, every epilogue; bit-identical results for any thread count; IEEE
+// NaN/Inf; and no write outside C.
+import { describe, expect, it } from 'vitest';
+
+import { allClose, bitwiseEqual } from '../helpers/all-close.js';
+import { gemmRef, type GemmParams } from '../helpers/gemm-ref.js';
+import { isas, native, restoreAfterEach } from '../helpers/native.js';
+import { rng, uniform } from '../helpers/rng.js';
+
+restoreAfterEach();
+
+const edges = [1, 15, 16, 17, 31, 33, 47, 48, 49, 95, 97];
+const GUARD = 12345.5; // written around C; a kernel writing outside C changes it
+
+interface Case extends GemmParams {
+  seed: number;
+}
+
+/** Buffers for a case: A, B and C with guards around and between C's rows (ldc > n). */
+function buffers(p: Case) {
+  const { m, n, k, transA = false, transB = false, batch = 1 } = p;
+  const lda = p.lda ?? (transA ? m : k);
+  const ldb = p.ldb ?? (transB ? k : n);
+  const ldc = p.ldc ?? n;
+  const sA = p.strideA ?? (transA ? k : m) * lda;
+  const sB = p.strideB ?? (transB ? n : k) * ldb;
+  const sC = p.strideC ?? m * ldc;
+  const a = uniform(Math.max(1, (batch - 1) * sA + (transA ? k : m) * lda), p.seed + 1);
+  const b = uniform(Math.max(1, (batch - 1) * sB + (transB ? n : k) * ldb), p.seed + 2);
+  const pad = 16;
+  const whole = new Float32Array(pad + (batch - 1) * sC + m * ldc + pad).fill(GUARD);
+  const c = whole.subarray(pad, whole.length - pad);
+  const r = rng(p.seed + 3);
+  for (let e = 0; e < batch; e++)
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) c[e * sC + i * ldc + j] = 2 * r() - 1;
+  return { a, b, c, whole, pad };
+}
+
+function check(p: Case, what: string): Float32Array {
+  const { a, b, c, whole, pad } = buffers(p);
+  const { want, scale } = gemmRef(c, a, b, p);
+  const params: Record<string, unknown> = { ...p };
+  delete params.seed;
+  native.gemm(c, a, b, params as unknown as GemmParams);
+  // float32 accumulation over k terms (+ the epilogue's few roundings, the GELU approximation)
+  allClose(c, want, { atol: 2e-6, rtol: (p.k + 8) * 2 ** -24, scale: Float64Array.from(scale, (s, i) => s + Math.abs(want[i]!)), what });
+  for (let i = 0; i < pad; i++) {
+    if (whole[i] !== GUARD || whole[whole.length - 1 - i] !== GUARD) throw new Error(`${what}: wrote outside C`);
+  }
+  return c;
+}
+
+const pairs: Array<[boolean, boolean]> = [[false, false], [true, false], [false, true], [true, true]];
+
+describe.each(isas)('gemm on %s', (isa) => {
+  const r = rng(isa.length * 1000 + 7);
+  const rand = () => 1 + Math.floor(r() * 300);
+
+  it.each(edges)(`gemm ${isa} matches float64 with an edge size %i in each of m, n, k and every transpose pair`, (s) => {
+    native.setIsa(isa);
+    for (const [transA, transB] of pairs) {
+      for (const [m, n, k] of [[s, rand(), rand()], [rand(), s, rand()], [rand(), rand(), s]] as const) {
+        check({ m, n, k, transA, transB, seed: s * 31 + m }, `${isa} m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
+      }
+    }
+  });
+
+  it(`gemm ${isa} applies alpha and beta (0, 1 and others), and beta = 0 never reads C`, () => {
+    native.setIsa(isa);
+    for (const alpha of [0, 1, -0.75, 2.5]) {
+      for (const beta of [0, 1, 0.5, -1.25]) {
+        check({ m: 37, n: 45, k: 300, alpha, beta, seed: 5 }, `${isa} alpha=${alpha} beta=${beta}`);
+      }
+    }
+    const c = new Float32Array(4).fill(NaN);
+    native.gemm(c, new Float32Array([1, 2]), new Float32Array([3, 4]), { m: 2, n: 2, k: 1, beta: 0 });
+    expect(Array.from(c)).toEqual([3, 4, 6, 8]);
+  });
+
+  it(`gemm ${isa} honours leading dimensions larger than the rows, for A, B and C`, () => {
+    native.setIsa(isa);
+    for (const [transA, transB] of pairs) {
+      const m = 29;
+      const n = 51;
+      const k = 70;
+      check({ m, n, k, transA, transB, lda: (transA ? m : k) + 5, ldb: (transB ? k : n) + 3, ldc: n + 7, beta: 0.5, seed: 9 }, `${isa} padded tA=${transA} tB=${transB}`);
+    }
+  });
+
+  it(`gemm ${isa} runs batches with strides, including a shared A or B (stride 0)`, () => {
+    native.setIsa(isa);
+    check({ m: 17, n: 33, k: 20, batch: 5, seed: 11 }, `${isa} batch 5`);
+    check({ m: 8, n: 8, k: 64, batch: 7, transB: true, strideA: 0, seed: 12 }, `${isa} shared A`);
+    check({ m: 33, n: 16, k: 15, batch: 3, transA: true, strideB: 0, ldc: 20, strideC: 33 * 20 + 9, seed: 13 }, `${isa} shared B, gaps between Cs`);
+    check({ m: 12, n: 32, k: 32, batch: 64, seed: 14 }, `${isa} many small (attention-like)`);
+  });
+
+  it(`gemm ${isa} fuses bias per row or per column and ReLU or GELU`, () => {
+    native.setIsa(isa);
+    for (const act of ['none', 'relu', 'gelu'] as const) {
+      for (const biasAxis of ['row', 'col'] as const) {
+        const m = 45;
+        const n = 50;
+        const bias = uniform(biasAxis === 'row' ? m : n, 21, -2, 2);
+        check({ m, n, k: 33, bias, biasAxis, act, beta: 0.5, seed: 22 }, `${isa} ${act} bias ${biasAxis}`);
+        check({ m, n, k: 600, bias, biasAxis, act, seed: 23 }, `${isa} ${act} bias ${biasAxis}, k spans K blocks`);
+      }
+      check({ m: 20, n: 19, k: 7, act, seed: 24 }, `${isa} ${act} without bias`);
+    }
+  });
+
+  it(`gemm ${isa} GELU follows the erf form over a wide range of inputs`, () => {
+    native.setIsa(isa);
+    const xs = Float32Array.from({ length: 200 }, (_, i) => -10 + i * 0.1);
+    const c = new Float32Array(xs.length);
+    // C = 1 x 200 = [1] * xs, then GELU
+    native.gemm(c, new Float32Array([1]), xs, { m: 1, n: xs.length, k: 1, act: 'gelu' });
+    const want = gemmRef(new Float32Array(xs.length), new Float32Array([1]), xs, { m: 1, n: xs.length, k: 1, act: 'gelu' }).want;
+    allClose(c, want, { atol: 1e-6, rtol: 1e-6, what: `${isa} gelu` });
+  });
+
+  it(`gemm ${isa} with k = 0 leaves beta C + bias, and m = 0 or n = 0 does nothing`, () => {
+    native.setIsa(isa);
+    const c = new Float32Array([1, 2, 3, 4, 5, 6]);
+    native.gemm(c, new Float32Array(0), new Float32Array(0), { m: 2, n: 3, k: 0, beta: 2, bias: new Float32Array([1, 1, 1]) });
+    expect(Array.from(c)).toEqual([3, 5, 7, 9, 11, 13]);
+    native.gemm(c, new Float32Array(0), new Float32Array(0), { m: 0, n: 3, k: 4 });
+    native.gemm(c, new Float32Array(0), new Float32Array(0), { m: 2, n: 0, k: 4 });
+    expect(Array.from(c)).toEqual([3, 5, 7, 9, 11, 13]);
+  });
+
+  it(`gemm ${isa} propagates NaN and Inf as IEEE arithmetic does`, () => {
+    native.setIsa(isa);
+    const m = 20;
+    const n = 40;
+    const k = 30;
+    const a = uniform(m * k, 31);
+    const b = uniform(k * n, 32);
+    a[3 * k + 5] = NaN; // row 3 of C becomes NaN
+    b[7 * n + 9] = Infinity; // column 9 becomes +-Inf, or NaN where multiplied by NaN / where signs mix
+    const c = new Float32Array(m * n);
+    native.gemm(c, a, b, { m, n, k });
+    for (let j = 0; j < n; j++) expect(c[3 * n + j]).toBeNaN();
+    for (let i = 0; i < m; i++) {
+      if (i === 3) continue;
+      const want = a[i * k + 7]! > 0 ? Infinity : -Infinity;
+      expect(c[i * n + 9]).toBe(want);
+      expect(Number.isFinite(c[i * n + 10]!)).toBe(true);
+    }
+    // alpha = 0 still multiplies: 0 * Inf is NaN
+    const c2 = new Float32Array(m * n);
+    native.gemm(c2, a, b, { m, n, k, alpha: 0 });
+    expect(c2[0 * n + 9]).toBeNaN();
+    expect(c2[0 * n + 8]).toBe(0);
+  });
+});
+
+describe('gemm thread-count invariance', () => {
+  it.each(isas)('gemm %s gives bit-identical results for 1, 2, 3 and 5 threads, whatever the shape', (isa) => {
+    native.setIsa(isa);
+    const shapes: Case[] = [
+      { m: 300, n: 280, k: 600, seed: 1 },
+      { m: 16, n: 5000, k: 144, seed: 2 }, // skinny: split over columns
+      { m: 777, n: 20, k: 90, transA: true, transB: true, seed: 3 },
+      { m: 12, n: 32, k: 32, batch: 9, seed: 4 }, // batched: split over problems
+      { m: 64, n: 3500, k: 40, act: 'gelu', bias: uniform(3500, 5), seed: 6 }, // N spans NC blocks
+    ];
+    for (const p of shapes) {
+      const results = [1, 2, 3, 5].map((t) => {
+        native.setThreads(t);
+        const { a, b, c } = buffers(p);
+        const params: Record<string, unknown> = { ...p };
+        delete params.seed;
+        native.gemm(c, a, b, params as unknown as GemmParams);
+        return c;
+      });
+      for (const [i, c] of results.entries()) bitwiseEqual(c, results[0]!, `${isa} m=${p.m} n=${p.n} k=${p.k} run ${i}`);
+    }
+  });
+});
