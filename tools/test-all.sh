@@ -6,7 +6,8 @@
 #   the native tests once per ISA level the CPU has (KILN_ISA=ref|avx2|avx512),
 #   the native tests under `qemu-x86_64 -cpu Nehalem` (no AVX at all: an AVX instruction leaking
 #     into baseline code dies with SIGILL here instead of on a user's machine),
-#   every test against the node-gyp build.
+#   every test against the node-gyp build,
+#   the arm64 build of the addon and the native self-test under qemu-aarch64.
 # It ends with one line `N passed, N failed`: vitest's tests summed over all runs, plus one entry
 # per non-vitest check (install, lint, typecheck, builds). Exit status is non-zero on any failure.
 set -uo pipefail
@@ -50,7 +51,10 @@ command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
-if [ "$(uname -m)" = x86_64 ]; then command -v qemu-x86_64 >/dev/null || need+=(qemu-user); fi
+if [ "$(uname -m)" = x86_64 ]; then
+  command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
+  command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   step "apt-get install ${need[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -85,6 +89,16 @@ fi
 check "npm run build:gyp (node-gyp build)" npm run --silent build:gyp
 if [ -f build/Release/kiln.node ]; then
   vitest_run "all tests, node-gyp build" KILN_ADDON="$PWD/build/Release/kiln.node" KILN_EXPECT_BUILDER=node-gyp -- --
+fi
+
+if [ "$(uname -m)" = x86_64 ]; then
+  step "arm64: cross-built addon and native self-test under qemu-aarch64"
+  if out=$(bash tools/arm64-check.sh 2>&1); then rc=0; else rc=$?; fi
+  echo "$out"
+  if line=$(echo "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -1) && [ -n "$line" ]; then
+    read -r p _ f _ <<<"$line"; passed=$((passed + p)); failed=$((failed + f))
+  fi
+  if [ "$rc" -ne 0 ]; then failed=$((failed + 1)); failures+=("arm64 check"); fi
 fi
 
 step "summary"
