@@ -74,6 +74,9 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   const __m256i m0 = lanes(t.nr), m1 = lanes(t.nr > 8 ? t.nr - 8 : 0);
+  // Fetch C's rows now so their misses overlap the FMAs (see avx512/gemm.cc).
+#pragma GCC unroll 6
+  for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc), _MM_HINT_T0);
   const float* a = t.a;
   const float* b = t.b;
   for (size_t p = 0; p < t.k; ++p) {

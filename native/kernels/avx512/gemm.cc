@@ -76,6 +76,13 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(t.nr), m1 = V > 1 ? lanes(t.nr - 16) : 0;
+  // C is read and written only after the k loop, and its rows are ldc apart (often a multiple of
+  // 4 KiB, so they share cache sets): fetch them now so the misses overlap the FMAs.
+#pragma GCC unroll 12
+  for (int r = 0; r < R; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc), _MM_HINT_T0);
+    if (V > 1) _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc + 16), _MM_HINT_T0);
+  }
   const float* a = t.a;
   const float* b = t.b;
   for (size_t p = 0; p < t.k; ++p) {
