@@ -1,0 +1,138 @@
+// npm run bench -- <suite> [options]         our kernels, one table row (or JSON line) per case
+// npm run bench:peers -- <suite> [options]   the same cases in PyTorch, and our speed over theirs
+//
+// This file is the CLI: options, the suite registry, usage errors. bench/runner.ts runs the
+// cases; with --peers, on our side and on PyTorch's, interleaved case by case (peer.ts says why).
+import { parseArgs } from 'node:util';
+
+import { native, type IsaName } from '../src/native/index.js';
+import { defaultPolicy, type TimingPolicy } from './harness.js';
+import { runOurSide, runWithPeer } from './runner.js';
+import type { BenchCase, Suite } from './suite.js';
+import { elementwise } from './suites/elementwise.js';
+
+/** Every suite, by name. A new suite is one import and one entry here. */
+const suites: Record<string, Suite> = { elementwise };
+
+const USAGE = `usage: npm run bench -- <suite> [options]
+       npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)
+
+options:
+  --json              one JSON object per line instead of a table (use npm run -s to drop npm's banner)
+  --isa <name>        ref | avx2 | avx512 | all (default: the active ISA, KILN_ISA or the CPU's best)
+  --threads <n>       thread count for our pool, and torch.set_num_threads for the peer (default: ours)
+  --filter <text>     only the cases whose name contains <text>
+  --min-time <ms>     measured time per case before the median is taken (default ${defaultPolicy.minTimeMs})
+  --help              this text`;
+
+class UsageError extends Error {}
+
+interface Options {
+  suite: Suite | undefined;
+  peers: boolean;
+  json: boolean;
+  isa: string | undefined;
+  threads: number | undefined;
+  filter: string | undefined;
+  policy: TimingPolicy;
+  help: boolean;
+}
+
+function suiteList(): string {
+  return Object.values(suites).map((s) => `  ${s.name.padEnd(14)} ${s.description}`).join('\n');
+}
+
+function positiveInt(flag: string, v: string | undefined, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${flag} expected an integer in [1, ${max}], got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function parseCli(argv: string[]): Options {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        peers: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        isa: { type: 'string' },
+        threads: { type: 'string' },
+        filter: { type: 'string' },
+        'min-time': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError(`expected one suite, got ${positionals.length}: ${positionals.join(' ')}`);
+  const name = positionals[0];
+  const suite = name === undefined ? undefined : suites[name];
+  if (name !== undefined && !suite) throw new UsageError(`unknown suite ${JSON.stringify(name)}`);
+  if (values.isa !== undefined && !['ref', 'avx2', 'avx512', 'all'].includes(values.isa)) {
+    throw new UsageError(`--isa expected ref, avx2, avx512 or all, got ${JSON.stringify(values.isa)}`);
+  }
+  const minTime = positiveInt('--min-time', values['min-time'], 600_000);
+  return {
+    suite,
+    peers: values.peers,
+    json: values.json,
+    isa: values.isa,
+    threads: positiveInt('--threads', values.threads, 256),
+    filter: values.filter,
+    policy: minTime === undefined ? defaultPolicy : { ...defaultPolicy, minTimeMs: minTime },
+    help: values.help,
+  };
+}
+
+/** The ISAs to run: the active one by default; an ISA the CPU lacks is an error, not a skip. */
+function isaList(requested: string | undefined): IsaName[] {
+  const report = native.isa();
+  if (requested === undefined) return [report.active];
+  if (requested === 'all') return report.supported;
+  const isa = requested as IsaName;
+  if (!report.supported.includes(isa)) throw new UsageError(`--isa ${isa}: this CPU supports ${report.supported.join(', ')}`);
+  return [isa];
+}
+
+function selectCases(suite: Suite, filter: string | undefined): BenchCase[] {
+  const all = suite.cases();
+  const cases = filter === undefined ? all : all.filter((c) => c.name.includes(filter));
+  if (cases.length === 0) throw new UsageError(`no case of ${suite.name} matches --filter ${JSON.stringify(filter)}; cases: ${all.map((c) => c.name).join(' ')}`);
+  return cases;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let o: Options;
+  let isas: IsaName[];
+  let cases: BenchCase[];
+  try {
+    o = parseCli(argv);
+    if (o.help) {
+      console.log(`${USAGE}\n\nsuites:\n${suiteList()}`);
+      return 0;
+    }
+    if (!o.suite) {
+      console.log(`suites (run one: npm run bench -- <suite>):\n${suiteList()}`);
+      return 0;
+    }
+    if (o.threads !== undefined) native.setThreads(o.threads);
+    isas = isaList(o.isa);
+    cases = selectCases(o.suite, o.filter);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`bench: ${e.message}\n\n${USAGE}\n\nsuites:\n${suiteList()}`);
+    return 2;
+  }
+  const run = { suite: o.suite, cases, isas, json: o.json, policy: o.policy };
+  if (o.peers) return runWithPeer(run);
+  runOurSide(run);
+  return 0;
+}
+
+// exitCode, not exit(): piped JSON must be flushed before the process ends.
+process.exitCode = await main(process.argv.slice(2));

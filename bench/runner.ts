@@ -1,0 +1,168 @@
+// Runs a suite's cases: on our side only, or on ours and then PyTorch's, case by case, and prints
+// a table row or JSON line as each case finishes.
+import { fileURLToPath } from 'node:url';
+
+import { native, type IsaName } from '../src/native/index.js';
+import { measure, type Stats, type TimingPolicy } from './harness.js';
+import { NoiseMeter, othersBeforeStart } from './noise.js';
+import { findPython, Peer, type PeerInfo } from './peer.js';
+import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
+import type { BenchCase, Suite } from './suite.js';
+
+export interface Run {
+  suite: Suite;
+  cases: BenchCase[];
+  isas: IsaName[];
+  json: boolean;
+  policy: TimingPolicy;
+}
+
+/** Above this share of the CPUs taken by other processes, a row is not to be trusted. */
+const NOISY = 0.1;
+
+/** Says what the numbers were measured on; a busy 2-core machine halves them. */
+function printContext(r: Run): void {
+  const build = native.buildInfo();
+  const before = othersBeforeStart();
+  console.log(`kiln bench ${r.suite.name}: isa ${r.isas.join(', ')} (cpu best ${native.isa().best}), threads ${native.threads()}, node ${process.version}, ${build.compiler} via ${build.builder}`);
+  console.log(`per case: ${r.policy.warmupMs} ms warm-up, then samples of >= ${r.policy.sampleMs} ms until >= ${r.policy.minSamples} samples and >= ${r.policy.minTimeMs} ms; figures are medians per call, spread = IQR/median`);
+  console.log('other = the share of all CPUs that other processes used while the row was measured');
+  if (before !== undefined && before > NOISY) console.log(`NOTE: other processes used ${formatShare(before)} of the CPUs just before this run: expect noise`);
+  console.log('');
+}
+
+function printNoiseFootnote(noisy: string[]): void {
+  if (noisy.length === 0) return;
+  console.log(`\nNOTE: other processes used >= ${formatShare(NOISY)} of the CPUs during ${noisy.join(', ')}: rerun those (--filter) on a quiet machine.`);
+}
+
+/** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share. */
+function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined } {
+  const call = c.setup();
+  const stats = new Map<IsaName, Stats>();
+  meter.start();
+  for (const isa of r.isas) {
+    native.setIsa(isa);
+    stats.set(isa, measure(call, r.policy));
+  }
+  return { stats, other: meter.stop() };
+}
+
+/** `npm run bench`: our side only. */
+export function runOurSide(r: Run): void {
+  const threads = native.threads();
+  const table = new Table([
+    { title: 'case', width: Math.max(4, ...r.cases.map((c) => c.name.length)) },
+    { title: 'isa', width: 6 },
+    { title: 'time', width: 10, right: true },
+    { title: 'rate', width: 14, right: true },
+    { title: 'spread', width: 7, right: true },
+    { title: 'other', width: 6, right: true },
+    { title: 'samples x calls', width: 16, right: true },
+  ]);
+  if (!r.json) {
+    printContext(r);
+    table.header();
+  }
+  const meter = new NoiseMeter();
+  const noisy: string[] = [];
+  for (const c of r.cases) {
+    const { stats, other } = runOurs(c, r, meter);
+    if ((other ?? 0) >= NOISY) noisy.push(c.name);
+    for (const [isa, s] of stats) {
+      if (r.json) {
+        for (const m of rates(c, s.median)) {
+          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
+        }
+      } else {
+        table.row([c.name, isa, formatTime(s.median), formatRate(headline(c, s.median)), formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`]);
+      }
+    }
+  }
+  if (!r.json) printNoiseFootnote(noisy);
+}
+
+/** `npm run bench:peers`: ours, then PyTorch's, per case. Returns the exit code. */
+export async function runWithPeer(r: Run): Promise<number> {
+  const say = (msg: string): void => (r.json ? console.error(msg) : console.log(msg));
+  if (!r.suite.peer) {
+    say(`suite ${r.suite.name} has no PyTorch peer; nothing to compare`);
+    return 0;
+  }
+  const found = findPython();
+  if ('tried' in found) {
+    say(`PyTorch is not installed (tried ${found.tried.join('; ')}); set KILN_PYTHON to a Python with torch. Skipping the peer run.`);
+    return 0;
+  }
+  const script = fileURLToPath(new URL(`./peers/${r.suite.peer}`, import.meta.url));
+  const { peer, info } = await Peer.start(found.python, script, native.threads(), r.policy);
+  try {
+    return (await compare(r, peer, info)) === 0 ? 0 : 1;
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    await peer.close();
+  }
+}
+
+/** Returns the number of cases the peer failed. */
+async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
+  const threads = native.threads();
+  const table = new Table([
+    { title: 'case', width: Math.max(4, ...r.cases.map((c) => c.name.length)) },
+    { title: 'isa', width: 6 },
+    { title: 'ours', width: 14, right: true },
+    { title: 'pytorch', width: 14, right: true },
+    { title: 'ours/pytorch', width: 12, right: true },
+    { title: 'spread', width: 13, right: true },
+    { title: 'other', width: 11, right: true },
+    { title: 'pytorch op (fastest of its equivalents)', width: 10 },
+  ]);
+  if (!r.json) {
+    printContext(r);
+    console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
+    console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch\n');
+    table.header();
+  }
+  const meter = new NoiseMeter(peer.pid === undefined ? [] : [peer.pid]);
+  let failures = 0;
+  const leftOut: string[] = [];
+  const noisy: string[] = [];
+  for (const c of r.cases) {
+    const mine = runOurs(c, r, meter);
+    meter.start();
+    const theirs = await peer.run(c);
+    const peerOther = meter.stop();
+    if ('error' in theirs) {
+      failures++;
+      console.error(`bench: ${c.name}: the peer failed: ${theirs.error}`);
+      continue;
+    }
+    const p = theirs.stats;
+    for (const [variant, why] of Object.entries(theirs.rejected)) leftOut.push(`  ${c.name}: ${variant}: ${why}`);
+    if (Math.max(mine.other ?? 0, peerOther ?? 0) >= NOISY) noisy.push(c.name);
+    for (const [isa, s] of mine.stats) {
+      const ratio = p.median / s.median;
+      if (r.json) {
+        printJson({
+          suite: r.suite.name, case: c.name, metric: 'vs_pytorch', value: ratio, unit: 'x', isa, threads,
+          ours_us: s.median * 1e6, pytorch_us: p.median * 1e6, spread: s.spread, pytorch_spread: p.spread,
+          other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant,
+          pytorch_candidates_us: Object.fromEntries(Object.entries(theirs.candidates).map(([k, v]) => [k, v * 1e6])),
+          pytorch_rejected: theirs.rejected, torch: info.torch,
+        });
+      } else {
+        table.row([
+          c.name, isa, formatRate(headline(c, s.median)), formatRate(headline(c, p.median)), `${formatNumber(ratio)}x`,
+          `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`, theirs.variant,
+        ]);
+      }
+    }
+  }
+  if (!r.json) {
+    if (leftOut.length > 0) console.log(`\nPyTorch equivalents left out as inaccurate (vs float64, rtol 1e-5 of the terms):\n${leftOut.join('\n')}`);
+    printNoiseFootnote(noisy);
+  }
+  return failures;
+}

@@ -1,0 +1,34 @@
+// What a benchmark suite is. A suite is a list of cases; each case is the single source of truth
+// for its name and sizes: our side runs it, and the PyTorch peer receives the same description
+// (name, op, params) as JSON, so the two sides cannot drift apart.
+
+/** Parameters a peer needs to build the same case: sizes and scalars, nothing else. */
+export type CaseParams = Record<string, number>;
+
+export interface BenchCase {
+  /** Unique in its suite, e.g. "add/4096"; the peer reports under the same name. */
+  name: string;
+  /** The operation, the key the peer script looks its PyTorch equivalents up by. */
+  op: string;
+  /** Sizes and scalars, sent to the peer verbatim. */
+  params: CaseParams;
+  /** Bytes one call must read plus write (the minimum traffic, not what caches add). */
+  bytes?: number;
+  /** Floating-point operations of one call. */
+  flops?: number;
+  /**
+   * Allocates and fills the buffers once, outside the timing, and returns the call to time.
+   * Buffers are reused by every call: fresh memory costs a page fault per 4 KiB (TOOLCHAIN.md 9).
+   */
+  setup(): () => unknown;
+}
+
+export interface Suite {
+  name: string;
+  /** One line for the suite list. */
+  description: string;
+  /** Built on demand, so that listing suites allocates nothing. */
+  cases(): BenchCase[];
+  /** The PyTorch side, a file in bench/peers/, or undefined when the suite has none. */
+  peer?: string;
+}
