@@ -34,8 +34,9 @@ Napi::Value ColumnSum(const Napi::CallbackInfo& info) {
   float* py = y.Data();
   const float* px = x.Data();
   // Columns are independent: split them, and every column is summed by one thread in row order.
-  size_t grain = rows == 0 ? cols : std::max<size_t>(16, kMapGrain / rows);
-  parallel_range(k.pool, cols, grain, 16, [&](size_t c0, size_t c1) {
+  // Chunks are whole 64-column strips (the widest SIMD strip) so that no strip is cut in two.
+  size_t grain = rows == 0 ? cols : std::max<size_t>(64, kMapGrain / rows);
+  parallel_range(k.pool, cols, grain, 64, [&](size_t c0, size_t c1) {
     k.table.column_sum.fn(py + c0, px + c0, rows, c1 - c0, cols);
   });
   return info.Env().Undefined();

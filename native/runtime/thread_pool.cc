@@ -1,7 +1,7 @@
 #include "thread_pool.h"
 
+#include <chrono>
 #include <cstdlib>
-#include <cstring>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -9,26 +9,41 @@
 
 namespace kiln {
 
-ThreadPool::ThreadPool(int threads) { start(threads); }
+namespace {
 
-ThreadPool::~ThreadPool() { stop(); }
+// How long an idle worker keeps polling for the next batch before it sleeps.
+constexpr auto kSpin = std::chrono::microseconds(50);
 
-void ThreadPool::resize(int threads) {
-  stop();
-  start(threads);
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
 }
 
-void ThreadPool::start(int threads) {
+}  // namespace
+
+ThreadPool::ThreadPool(int threads) { resize(threads); }
+
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::resize(int threads) {
+  stop_workers();
   size_ = threads < 1 ? 1 : (threads > kMaxThreads ? kMaxThreads : threads);
-  stopping_ = false;
   // The threads start lazily, at the first run() that can use them: every environment that
   // loads the addon (the HTTP thread only asks isa()) would otherwise park idle threads.
 }
 
-void ThreadPool::stop() {
+void ThreadPool::start_workers() {
+  stopping_.store(false);
+  for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (std::thread& t : workers_) t.join();  // NOTE: a joinable std::thread destroyed = terminate()
@@ -36,61 +51,72 @@ void ThreadPool::stop() {
 }
 
 void ThreadPool::worker_loop() {
-  unsigned long seen = 0;
+  uint64_t seen = gen_of(claim_.load(std::memory_order_acquire));
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
+    // Poll for a new batch for a while, then sleep until run() or stop wakes us.
+    auto deadline = std::chrono::steady_clock::now() + kSpin;
+    uint64_t gen = seen;
+    for (unsigned spins = 0;; ++spins) {
+      gen = gen_of(claim_.load(std::memory_order_acquire));
+      if (gen != seen || stopping_.load(std::memory_order_relaxed)) break;
+      if ((spins & 255) == 255 && std::chrono::steady_clock::now() > deadline) break;
+      cpu_relax();
     }
-    drain();
+    if (gen == seen && !stopping_.load()) {
+      std::unique_lock<std::mutex> lock(mu_);
+      sleepers_.fetch_add(1);  // seq_cst: pairs with run()'s load after it publishes a batch
+      wake_.wait(lock, [&] { return stopping_.load() || gen_of(claim_.load()) != seen; });
+      sleepers_.fetch_sub(1);
+      gen = gen_of(claim_.load(std::memory_order_acquire));
+    }
+    if (stopping_.load()) return;
+    seen = gen;
+    drain(gen);
   }
 }
 
-void ThreadPool::drain() {
+void ThreadPool::drain(uint64_t gen) {
   for (;;) {
-    size_t i;
-    const std::function<void(size_t)>* task;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (next_ >= tasks_) return;
-      i = next_++;
-      task = task_;
-    }
-    (*task)(i);
-    bool last;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      last = --unfinished_ == 0;
-    }
-    if (last) done_.notify_all();
+    uint64_t c = claim_.load(std::memory_order_acquire);
+    if (gen_of(c) != gen || next_of(c) >= count_of(c)) return;
+    if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+    // The batch cannot finish while this task is unfinished, so task_ is still this batch's.
+    (*task_)(static_cast<size_t>(next_of(c)));
+    unfinished_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
 
 void ThreadPool::run(size_t tasks, const std::function<void(size_t)>& task) {
   if (tasks == 0) return;
-  if (tasks == 1 || size_ == 1) {  // nothing to share: skip the locks and wake-ups
+  if (tasks == 1 || size_ == 1) {  // nothing to share: no atomics, no wake-ups
     for (size_t i = 0; i < tasks; ++i) task(i);
     return;
   }
-  if (workers_.empty()) {
-    for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  // A batch holds at most 2^20 tasks; larger requests (none in Kiln) go in several.
+  if (tasks > kIndexMask) {
+    for (size_t base = 0; base < tasks; base += kIndexMask) {
+      size_t n = tasks - base < kIndexMask ? tasks - base : kIndexMask;
+      run(n, [&](size_t i) { task(base + i); });
+    }
+    return;
   }
-  {
+  if (workers_.empty()) start_workers();
+
+  task_ = &task;
+  unfinished_.store(tasks, std::memory_order_relaxed);
+  const uint64_t gen = (gen_of(claim_.load()) + 1) & ((uint64_t{1} << (64 - 2 * kIndexBits)) - 1);
+  claim_.store((gen << (2 * kIndexBits)) | (static_cast<uint64_t>(tasks) << kIndexBits));  // seq_cst publish
+  if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    task_ = &task;
-    tasks_ = tasks;
-    next_ = 0;
-    unfinished_ = tasks;
-    ++generation_;
+    wake_.notify_all();
   }
-  wake_.notify_all();
-  drain();
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return unfinished_ == 0; });
-  task_ = nullptr;
-  tasks_ = 0;
+  drain(gen);
+  // Wait for tasks other threads took: spin briefly, then yield (a descheduled worker must not
+  // cost us a whole time slice of spinning).
+  for (unsigned spins = 0; unfinished_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 4096) cpu_relax();
+    else std::this_thread::yield();
+  }
 }
 
 int default_thread_count() {

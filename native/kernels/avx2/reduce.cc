@@ -43,14 +43,29 @@ double sumsq_f32(const float* x, size_t n) {
   return reduce(x, n, [](__m256 v) { return _mm256_mul_ps(v, v); }, [](float s) { return s * s; });
 }
 
+// Column sums over a strip of V*8 columns (see avx512/reduce.cc): each row contributes V
+// contiguous vectors, added into 2*V double accumulators.
+template <int V>
+void column_strip(float* y, const float* x, size_t rows, size_t ld) {
+  __m256d lo[V], hi[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) lo[v] = hi[v] = _mm256_setzero_pd();
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * ld;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) widen_add(lo[v], hi[v], _mm256_loadu_ps(row + 8 * v));
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    __m256 s = _mm256_set_m128(_mm256_cvtpd_ps(hi[v]), _mm256_cvtpd_ps(lo[v]));
+    _mm256_storeu_ps(y + 8 * v, _mm256_add_ps(_mm256_loadu_ps(y + 8 * v), s));
+  }
+}
+
 void column_sum_f32(float* y, const float* x, size_t rows, size_t cols, size_t ld) {
   size_t c = 0;
-  for (; c + 8 <= cols; c += 8) {
-    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
-    for (size_t r = 0; r < rows; ++r) widen_add(lo, hi, _mm256_loadu_ps(x + r * ld + c));
-    __m256 s = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-    _mm256_storeu_ps(y + c, _mm256_add_ps(_mm256_loadu_ps(y + c), s));
-  }
+  for (; c + 32 <= cols; c += 32) column_strip<4>(y + c, x + c, rows, ld);
+  for (; c + 8 <= cols; c += 8) column_strip<1>(y + c, x + c, rows, ld);
   for (; c < cols; ++c) {
     double s = 0.0;
     for (size_t r = 0; r < rows; ++r) s += x[r * ld + c];

@@ -8,6 +8,7 @@ namespace kiln::avx512 {
 namespace {
 
 __mmask16 tail_mask(size_t rest) { return static_cast<__mmask16>((1u << rest) - 1u); }
+__mmask16 tail_mask_or_full(size_t rest) { return rest >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(rest); }
 
 // Adds the 16 floats of v, widened to double, into the two accumulators lo/hi.
 void widen_add(__m512d& lo, __m512d& hi, __m512 v) {
@@ -41,16 +42,33 @@ double sumsq_f32(const float* x, size_t n) {
   return reduce(x, n, [](__m512 v) { return _mm512_mul_ps(v, v); });
 }
 
+// Column sums over a strip of V*16 columns: every row contributes V contiguous vectors (a few
+// cache lines read in order), added into 2*V double accumulators that stay in registers.
+template <int V>
+void column_strip(float* y, const float* x, size_t rows, size_t ld, __mmask16 last_mask) {
+  __m512d lo[V], hi[V];
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) lo[v] = hi[v] = _mm512_setzero_pd();
+  for (size_t r = 0; r < rows; ++r) {
+    const float* row = x + r * ld;
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      __mmask16 m = v == V - 1 ? last_mask : static_cast<__mmask16>(0xFFFF);
+      widen_add(lo[v], hi[v], _mm512_maskz_loadu_ps(m, row + 16 * v));
+    }
+  }
+#pragma GCC unroll 4
+  for (int v = 0; v < V; ++v) {
+    __mmask16 m = v == V - 1 ? last_mask : static_cast<__mmask16>(0xFFFF);
+    __m512 s = _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo[v])), _mm512_cvtpd_ps(hi[v]), 1);
+    _mm512_mask_storeu_ps(y + 16 * v, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + 16 * v), s));
+  }
+}
+
 void column_sum_f32(float* y, const float* x, size_t rows, size_t cols, size_t ld) {
   size_t c = 0;
-  for (; c < cols; c += 16) {
-    __mmask16 m = cols - c >= 16 ? static_cast<__mmask16>(0xFFFF) : tail_mask(cols - c);
-    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
-    for (size_t r = 0; r < rows; ++r) widen_add(lo, hi, _mm512_maskz_loadu_ps(m, x + r * ld + c));
-    __m256 slo = _mm512_cvtpd_ps(lo), shi = _mm512_cvtpd_ps(hi);
-    __m512 s = _mm512_insertf32x8(_mm512_castps256_ps512(slo), shi, 1);
-    _mm512_mask_storeu_ps(y + c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + c), s));
-  }
+  for (; c + 64 <= cols; c += 64) column_strip<4>(y + c, x + c, rows, ld, 0xFFFF);
+  for (; c < cols; c += 16) column_strip<1>(y + c, x + c, rows, ld, tail_mask_or_full(cols - c));
 }
 
 }  // namespace kiln::avx512
