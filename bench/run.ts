@@ -10,9 +10,10 @@ import { defaultPolicy, type TimingPolicy } from './harness.js';
 import { runOurSide, runWithPeer } from './runner.js';
 import type { BenchCase, Suite } from './suite.js';
 import { elementwise } from './suites/elementwise.js';
+import { gemm } from './suites/gemm.js';
 
 /** Every suite, by name. A new suite is one import and one entry here. */
-const suites: Record<string, Suite> = { elementwise };
+const suites: Record<string, Suite> = { elementwise, gemm };
 
 const USAGE = `usage: npm run bench -- <suite> [options]
        npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type IsaName } from '../src/native/index.js';
 import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
+import { measurePeak } from './peak.js';
 import { findPython, Peer, type PeerInfo } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
 import type { BenchCase, Suite } from './suite.js';
@@ -48,6 +49,26 @@ function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName,
   return { stats, other: meter.stop() };
 }
 
+/** The FMA peak per ISA for suites that quote it, printed (or emitted as a JSON line) once. */
+function peaks(r: Run): Map<IsaName, number> {
+  const out = new Map<IsaName, number>();
+  if (!r.suite.peak) return out;
+  for (const isa of r.isas) {
+    const gflops = measurePeak(isa);
+    if (gflops === undefined) continue;
+    out.set(isa, gflops);
+    if (r.json) printJson({ suite: r.suite.name, case: 'peak', metric: 'fma_peak', value: gflops, unit: 'GFLOP/s', isa, threads: native.threads() });
+    else console.log(`fp32 FMA peak (${isa}, ${native.threads()} threads): ${formatNumber(gflops)} GFLOP/s`);
+  }
+  if (!r.json && out.size > 0) console.log('');
+  return out;
+}
+
+/** "87%" of the peak, or "" when there is none for this ISA or the case does no flops. */
+function ofPeak(c: BenchCase, seconds: number, peak: number | undefined): number | undefined {
+  return peak === undefined || c.flops === undefined ? undefined : c.flops / seconds / 1e9 / peak;
+}
+
 /** `npm run bench`: our side only. */
 export function runOurSide(r: Run): void {
   const threads = native.threads();
@@ -56,14 +77,14 @@ export function runOurSide(r: Run): void {
     { title: 'isa', width: 6 },
     { title: 'time', width: 10, right: true },
     { title: 'rate', width: 14, right: true },
+    ...(r.suite.peak ? [{ title: 'of peak', width: 7, right: true }] : []),
     { title: 'spread', width: 7, right: true },
     { title: 'other', width: 6, right: true },
     { title: 'samples x calls', width: 16, right: true },
   ]);
-  if (!r.json) {
-    printContext(r);
-    table.header();
-  }
+  if (!r.json) printContext(r);
+  const peak = peaks(r);
+  if (!r.json) table.header();
   const meter = new NoiseMeter();
   const noisy: string[] = [];
   for (const c of r.cases) {
@@ -74,8 +95,15 @@ export function runOurSide(r: Run): void {
         for (const m of rates(c, s.median)) {
           printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
         }
+        const share = ofPeak(c, s.median, peak.get(isa));
+        if (share !== undefined) printJson({ suite: r.suite.name, case: c.name, metric: 'fraction_of_peak', value: share, unit: 'ratio', isa, threads });
       } else {
-        table.row([c.name, isa, formatTime(s.median), formatRate(headline(c, s.median)), formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`]);
+        const share = ofPeak(c, s.median, peak.get(isa));
+        table.row([
+          c.name, isa, formatTime(s.median), formatRate(headline(c, s.median)),
+          ...(r.suite.peak ? [share === undefined ? '' : `${Math.round(share * 100)}%`] : []),
+          formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`,
+        ]);
       }
     }
   }
@@ -123,6 +151,9 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     printContext(r);
     console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
     console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch\n');
+  }
+  peaks(r);
+  if (!r.json) {
     table.header();
   }
   const meter = new NoiseMeter(peer.pid === undefined ? [] : [peer.pid]);

@@ -31,4 +31,6 @@ export interface Suite {
   cases(): BenchCase[];
   /** The PyTorch side, a file in bench/peers/, or undefined when the suite has none. */
   peer?: string;
+  /** Compute-bound suites: measure the fp32 FMA peak first and quote each case as a fraction. */
+  peak?: boolean;
 }
