@@ -1,11 +1,29 @@
 """PyTorch equivalents of the gemm suite (bench/suites/gemm.ts): torch.mm / torch.bmm with out=,
 on the same stored layouts (a transposed operand is a .t() / .transpose() view, as a model's
-weight is), so PyTorch picks its own best BLAS path (MKL-DNN or OpenBLAS) for each shape."""
+weight is), so PyTorch picks its own BLAS path for each shape; and, for single problems, oneDNN's
+linear (mkldnn_linear), with both operands already in the layout it wants (prepared outside the
+timing, as a deployed model's weights are).
+
+NOTE: Debian's python3-torch calls the system BLAS. With only the reference libblas3 installed it
+runs at a few GFLOP/s; install libopenblas0-openmp (the OpenMP build: one thread pool with
+PyTorch's own) to give PyTorch its real speed. A warning is printed when the reference BLAS is
+the one loaded.
+"""
+import sys
 from types import SimpleNamespace as NS
 
 import torch
 
 from common import Op, serve
+
+
+def _warn_reference_blas():
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))  # loads the BLAS
+    with open("/proc/self/maps") as f:
+        maps = f.read()
+    if "openblas" not in maps and "mkl" not in maps:
+        print("gemm peer: PyTorch is using the reference BLAS (no OpenBLAS/MKL loaded): install "
+              "libopenblas0-openmp for a fair comparison", file=sys.stderr)
 
 
 def rand(shape, seed):
@@ -20,7 +38,12 @@ def make(p):
     b_stored = rand((batch, n, k) if p["transB"] else (batch, k, n), 2)
     a = a_stored.transpose(1, 2) if p["transA"] else a_stored
     b = b_stored.transpose(1, 2) if p["transB"] else b_stored
-    return NS(a=a, b=b, c=torch.empty((batch, m, n)), batch=batch)
+    ns = NS(a=a, b=b, c=torch.empty((batch, m, n)), batch=batch)
+    if batch == 1:
+        # oneDNN linear computes x W^T with x (m, k) and W (n, k), both contiguous
+        ns.x_dnn = a[0].contiguous().to_mkldnn()
+        ns.w_dnn = b[0].t().contiguous().to_mkldnn()
+    return ns
 
 
 def expected(t):
@@ -32,15 +55,20 @@ OPS = {
     "gemm": Op(
         make=make,
         expected=expected,
-        result=lambda t, _r: t.c,
+        # out= variants write t.c; oneDNN returns a new mkldnn tensor
+        result=lambda t, r: r.to_dense().unsqueeze(0) if isinstance(r, torch.Tensor) and r.is_mkldnn else t.c,
         variants={
             "torch.mm / torch.bmm(out=c)": lambda t: (
                 torch.mm(t.a[0], t.b[0], out=t.c[0]) if t.batch == 1 else torch.bmm(t.a, t.b, out=t.c)
             ),
             "torch.matmul(out=c)": lambda t: torch.matmul(t.a, t.b, out=t.c),
+            "oneDNN mkldnn_linear(x, W), prepacked": lambda t: (
+                torch.ops.aten.mkldnn_linear(t.x_dnn, t.w_dnn) if t.batch == 1 else torch.bmm(t.a, t.b, out=t.c)
+            ),
         },
     ),
 }
 
 if __name__ == "__main__":
+    _warn_reference_blas()
     serve(OPS)
