@@ -1,8 +1,9 @@
 """PyTorch equivalents of the gemm suite (bench/suites/gemm.ts): torch.mm / torch.bmm with out=,
 on the same stored layouts (a transposed operand is a .t() / .transpose() view, as a model's
 weight is), so PyTorch picks its own BLAS path for each shape; and, for single problems, oneDNN's
-linear (mkldnn_linear), with both operands already in the layout it wants (prepared outside the
-timing, as a deployed model's weights are).
+linear (mkldnn_linear) where B is a layer's weight and A an activation stored (m, k): the weight
+is prepared once in oneDNN's layout outside the timing, as a model's weights are; activations
+are never re-laid-out for free.
 
 NOTE: Debian's python3-torch calls the system BLAS. With only the reference libblas3 installed it
 runs at a few GFLOP/s; install libopenblas0-openmp (the OpenMP build: one thread pool with
@@ -39,7 +40,8 @@ def make(p):
     a = a_stored.transpose(1, 2) if p["transA"] else a_stored
     b = b_stored.transpose(1, 2) if p["transB"] else b_stored
     ns = NS(a=a, b=b, c=torch.empty((batch, m, n)), batch=batch)
-    if batch == 1:
+    ns.dnn = batch == 1 and p["weightB"] == 1 and p["transA"] == 0
+    if ns.dnn:
         # oneDNN linear computes x W^T with x (m, k) and W (n, k), both contiguous
         ns.x_dnn = a[0].contiguous().to_mkldnn()
         ns.w_dnn = b[0].t().contiguous().to_mkldnn()
@@ -63,7 +65,7 @@ OPS = {
             ),
             "torch.matmul(out=c)": lambda t: torch.matmul(t.a, t.b, out=t.c),
             "oneDNN mkldnn_linear(x, W), prepacked": lambda t: (
-                torch.ops.aten.mkldnn_linear(t.x_dnn, t.w_dnn) if t.batch == 1 else torch.bmm(t.a, t.b, out=t.c)
+                torch.ops.aten.mkldnn_linear(t.x_dnn, t.w_dnn) if t.dnn else torch.bmm(t.a, t.b, out=t.c)
             ),
         },
     ),

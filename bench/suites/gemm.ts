@@ -22,6 +22,8 @@ interface Shape {
   transA?: boolean;
   transB?: boolean;
   batch?: number;
+  /** B is a layer's weight (persistent, so a peer may keep it in its preferred layout). */
+  weightB?: boolean;
 }
 
 function uniform(n: number, seed: number): Float32Array {
@@ -52,17 +54,17 @@ function transformer(d: number): Shape[] {
   const heads = d / 64;
   const batchHeads = (tokens / T) * heads;
   return [
-    { name: `tf.d${d}.proj.fwd`, m: tokens, n: d, k: d, transB: true },
-    { name: `tf.d${d}.proj.bwd_data`, m: tokens, n: d, k: d },
+    { name: `tf.d${d}.proj.fwd`, m: tokens, n: d, k: d, transB: true, weightB: true },
+    { name: `tf.d${d}.proj.bwd_data`, m: tokens, n: d, k: d, weightB: true },
     { name: `tf.d${d}.proj.bwd_weight`, m: d, n: d, k: tokens, transA: true },
-    { name: `tf.d${d}.ffn_up.fwd`, m: tokens, n: 4 * d, k: d, transB: true },
+    { name: `tf.d${d}.ffn_up.fwd`, m: tokens, n: 4 * d, k: d, transB: true, weightB: true },
     { name: `tf.d${d}.attn.qk`, m: T, n: T, k: 64, transB: true, batch: batchHeads },
     { name: `tf.d${d}.attn.pv`, m: T, n: 64, k: T, batch: batchHeads },
   ];
 }
 
 export const gemmShapes: Shape[] = [
-  ...[64, 128, 256, 512, 1024, 2048].map((s) => ({ name: `square/${s}`, m: s, n: s, k: s })),
+  ...[64, 128, 256, 512, 1024, 2048].map((s) => ({ name: `square/${s}`, m: s, n: s, k: s, weightB: true })),
   ...conv('r20', 'conv1', 16, 27, 128 * 32 * 32).slice(0, 1),
   ...conv('r20', 's1', 16, 16 * 9, 128 * 32 * 32),
   ...conv('r20', 's2', 32, 32 * 9, 128 * 16 * 16),
@@ -80,7 +82,7 @@ function cases(): BenchCase[] {
     return {
       name: s.name,
       op: 'gemm',
-      params: { m: s.m, n: s.n, k: s.k, transA: s.transA ? 1 : 0, transB: s.transB ? 1 : 0, batch },
+      params: { m: s.m, n: s.n, k: s.k, transA: s.transA ? 1 : 0, transB: s.transB ? 1 : 0, batch, weightB: s.weightB ? 1 : 0 },
       flops: 2 * s.m * s.n * s.k * batch,
       setup: () => {
         const a = uniform(s.m * s.k * batch, 1);

@@ -47,7 +47,7 @@ KernelTable make_kernel_table(Isa cap) {
   // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)
-                                     {Isa::avx512, GemmKernel{&avx512::gemm_tile_f32, avx512::kGemmShape}},
+                                     {Isa::avx512, GemmKernel{&avx512::gemm_tile_f32, avx512::kGemmShape, &avx512::gemm_pack_a_f32, &avx512::gemm_pack_b_f32}},
                                      {Isa::avx2, GemmKernel{&avx2::gemm_tile_f32, avx2::kGemmShape}},
 #endif
                                      {Isa::ref, GemmKernel{}},

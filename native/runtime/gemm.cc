@@ -21,8 +21,11 @@ constexpr size_t kKC = 256;
 constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
 // Below this many rows, B is read in place (when not transposed) instead of packed: packing
-// costs a pass over B that only a few A slivers would amortize.
+// costs a pass over B that only a few A slivers would amortize. Only when B's rows are close
+// (ldb <= kDirectBMaxLd): the tile steps down one row of B per k, and rows a page or more apart
+// would cost a TLB miss per k.
 constexpr size_t kDirectBRows = 48;
+constexpr size_t kDirectBMaxLd = 1024;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -46,17 +49,32 @@ void pack_a(float* out, const float* a, const GemmDims& d, size_t i0, size_t mc,
 // Sliver s of out: out[s][k][j] = op(B)[p0 + k, j0 + s*NR + j] for slivers [s0, s1), zero past nc.
 void pack_b(float* out, const float* b, const GemmDims& d, size_t p0, size_t kc, size_t j0, size_t nc, size_t NR,
             size_t s0, size_t s1) {
+  if (!d.trans_b) {
+    // B is (K, ldb) and its rows may be far apart: read each row once, left to right, and deal
+    // its pieces out to the slivers (reading sliver by sliver would jump a row, often a page,
+    // for every 32 floats).
+    for (size_t k = 0; k < kc; ++k) {
+      const float* row = b + (p0 + k) * d.ldb + j0;
+      for (size_t s = s0; s < s1; ++s) {
+        size_t cols = std::min(NR, nc - s * NR);
+        float* o = out + (s * kc + k) * NR;
+        std::memcpy(o, row + s * NR, cols * sizeof(float));
+        for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
+      }
+    }
+    return;
+  }
+  // B is (N, ldb): column j of op(B) is row j of B, contiguous in k.
   for (size_t s = s0; s < s1; ++s) {
     size_t cols = std::min(NR, nc - s * NR);
     float* o = out + s * NR * kc;
-    for (size_t k = 0; k < kc; ++k, o += NR) {
-      if (!d.trans_b) {  // B is (K, ldb): row p0+k is contiguous in j
-        std::memcpy(o, b + (p0 + k) * d.ldb + j0 + s * NR, cols * sizeof(float));
+    for (size_t j = 0; j < NR; ++j) {
+      const float* src = b + (j0 + s * NR + j) * d.ldb + p0;
+      if (j < cols) {
+        for (size_t k = 0; k < kc; ++k) o[k * NR + j] = src[k];
       } else {
-        const float* src = b + (j0 + s * NR) * d.ldb + p0 + k;
-        for (size_t j = 0; j < cols; ++j) o[j] = src[j * d.ldb];
+        for (size_t k = 0; k < kc; ++k) o[k * NR + j] = 0.0f;
       }
-      for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
     }
   }
 }
@@ -75,19 +93,29 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   p.NR = kern.shape.nr;
   p.kc_max = std::max<size_t>(1, std::min(kKC, d.K));
   p.nc_max = std::min(kNC, d.N);
-  p.direct_b = !d.trans_b && d.M <= kDirectBRows;
+  p.direct_b = !d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd;
   return p;
 }
 
 // Runs tiles for rows [m0, m1) of C and B slivers [s0, s1) of the current (jc, pc) block.
+// Rows are cut into tiles of nearly equal height (64 rows with MR = 12: 11,11,11,11,10,10 rather
+// than 12,12,12,12,12,4): a short tile runs at a fraction of the FMA rate.
 void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const float* bpack, float* c, const float* a,
                    const float* b, const GemmDims& d, size_t jc, size_t nc, size_t pc, size_t kc, size_t m0, size_t m1,
                    size_t s0, size_t s1) {
   const size_t MR = plan.MR, NR = plan.NR;
   const bool first = pc == 0, last = pc + kc >= d.K;
+  const bool simd_pack = kern.pack_a && d.lda <= kGemmGatherMaxLd;
   for (size_t ic = m0; ic < m1; ic += kMC) {
-    size_t mc = std::min(kMC, m1 - ic);
-    pack_a(apack, a, d, ic, mc, pc, kc, MR);
+    const size_t mc = std::min(kMC, m1 - ic);
+    const size_t tiles = ceil_div(mc, MR), base = mc / tiles, extra = mc % tiles;
+    auto tile_row = [&](size_t t) { return t * base + std::min(t, extra); };  // first row of tile t
+    for (size_t t = 0; t < tiles; ++t) {
+      size_t i = ic + tile_row(t), rows = tile_row(t + 1) - tile_row(t);
+      float* out = apack + t * MR * kc;
+      if (simd_pack) kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
+      else pack_a(out, a, d, i, rows, pc, kc, MR);
+    }
     for (size_t s = s0; s < s1; ++s) {
       size_t j = jc + s * NR;
       GemmTile t;
@@ -101,11 +129,12 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       t.last = last;
       t.bias_col = d.epilogue.bias_col ? d.epilogue.bias_col + j : nullptr;
       t.act = d.epilogue.act;
-      for (size_t ir = 0; ir < mc; ir += MR) {
-        t.a = apack + ir * kc;
-        t.mr = std::min(MR, mc - ir);
-        t.c = c + (ic + ir) * d.ldc + j;
-        t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + ic + ir : nullptr;
+      for (size_t r = 0; r < tiles; ++r) {
+        size_t i = ic + tile_row(r);
+        t.a = apack + r * MR * kc;
+        t.mr = tile_row(r + 1) - tile_row(r);
+        t.c = c + i * d.ldc + j;
+        t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;
         kern.tile(t);
       }
     }
@@ -130,7 +159,15 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
       if (!plan.direct_b) {
         run(tasks, [&](size_t t) {
           size_t per = ceil_div(n_slivers, tasks);
-          pack_b(ws_b, b, d, pc, kc, jc, nc, NR, std::min(n_slivers, t * per), std::min(n_slivers, (t + 1) * per));
+          size_t s0 = std::min(n_slivers, t * per), s1 = std::min(n_slivers, (t + 1) * per);
+          if (s0 >= s1) return;
+          if (kern.pack_b && d.ldb <= kGemmGatherMaxLd) {
+            size_t j = jc + s0 * NR;
+            kern.pack_b(ws_b + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
+                        std::min(nc, s1 * NR) - s0 * NR, kc);
+          } else {
+            pack_b(ws_b, b, d, pc, kc, jc, nc, NR, s0, s1);
+          }
         });
       }
       run(tasks, [&](size_t t) {
@@ -148,12 +185,75 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   }
 }
 
+// Small C, long K (a weight gradient: dW(K, CRS) = dY(K, NPQ) col^T, with NPQ in the hundred
+// thousands): the output has too few tiles to share between threads. K is then cut into chunks of
+// kSplitK; each chunk's product is computed whole by one thread into its own buffer, and the
+// partial products are added in chunk order. The chunks depend on K only, never on the thread
+// count, so the result does not either.
+constexpr size_t kSplitK = 16384;
+constexpr size_t kSplitMaxC = size_t{1} << 16;  // at most this many elements of C
+
+bool use_split_k(const GemmDims& d) { return d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
+
 struct Inline {
   template <typename Fn>
   void operator()(size_t n, Fn fn) const {
     for (size_t i = 0; i < n; ++i) fn(i);
   }
 };
+
+// C = act(alpha * sum of chunk products + beta C + bias), see use_split_k.
+bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, const float* a, const float* b,
+                  const GemmDims& d, const GemmBatch& batch) {
+  const size_t threads = static_cast<size_t>(pool.size());
+  const size_t chunks = ceil_div(d.K, kSplitK), mn = d.M * d.N;
+  GemmDims part = d;  // one chunk: C_t(M, N) = op(A)[:, chunk] op(B)[chunk, :], nothing else
+  part.K = kSplitK;
+  part.ldc = d.N;
+  part.alpha = 1.0f;
+  part.beta = 0.0f;
+  part.epilogue = GemmEpilogue{};
+  const Plan plan = make_plan(kern, part);
+  std::vector<float*> apack(threads), bpack(threads), partial(threads);
+  for (size_t t = 0; t < threads; ++t) {
+    apack[t] = ws.floats(4 * t, plan.a_floats());
+    bpack[t] = plan.b_floats() ? ws.floats(4 * t + 1, plan.b_floats()) : nullptr;
+    partial[t] = ws.floats(4 * t + 2, mn);
+    if (!apack[t] || (plan.b_floats() && !bpack[t]) || !partial[t]) return false;
+  }
+  double* sum = reinterpret_cast<double*>(ws.floats(4 * threads + 3, 2 * mn));
+  if (!sum) return false;
+
+  for (size_t e = 0; e < batch.count; ++e) {
+    const float *ae = a + e * batch.stride_a, *be = b + e * batch.stride_b;
+    std::fill(sum, sum + mn, 0.0);
+    // waves of one chunk per thread; each wave's partials are added in chunk order
+    for (size_t first = 0; first < chunks; first += threads) {
+      const size_t wave = std::min(threads, chunks - first);
+      pool.run(wave, [&](size_t t) {
+        const size_t p0 = (first + t) * kSplitK;
+        GemmDims dt = part;
+        dt.K = std::min(kSplitK, d.K - p0);
+        gemm_blocked(Inline{}, 1, kern, plan, &apack[t], bpack[t], partial[t], ae + (d.trans_a ? p0 * d.lda : p0),
+                     be + (d.trans_b ? p0 : p0 * d.ldb), dt);
+      });
+      for (size_t t = 0; t < wave; ++t)
+        for (size_t i = 0; i < mn; ++i) sum[i] += partial[t][i];
+    }
+    float* ce = c + e * batch.stride_c;
+    for (size_t i = 0; i < d.M; ++i) {
+      for (size_t j = 0; j < d.N; ++j) {
+        float& cij = ce[i * d.ldc + j];
+        double v = static_cast<double>(d.alpha) * sum[i * d.N + j];
+        if (d.beta != 0.0f) v += static_cast<double>(d.beta) * cij;
+        if (d.epilogue.bias_row) v += d.epilogue.bias_row[i];
+        if (d.epilogue.bias_col) v += d.epilogue.bias_col[j];
+        cij = static_cast<float>(ref::act_f64(d.epilogue.act, v));
+      }
+    }
+  }
+  return true;
+}
 
 }  // namespace
 
@@ -171,6 +271,8 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
     }
     return true;
   }
+
+  if (use_split_k(d)) return gemm_split_k(pool, ws, kern, c, a, b, d, batch);
 
   const Plan plan = make_plan(kern, d);
   // Many small problems: one whole GEMM per task, each with its own scratch. Otherwise the

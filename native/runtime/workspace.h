@@ -7,6 +7,10 @@
 #include <cstdlib>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace kiln {
 
 class Workspace {
@@ -25,8 +29,16 @@ class Workspace {
     Slot& s = slots_[slot];
     if (s.capacity < n) {
       std::free(s.data);
-      size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-      s.data = static_cast<float*>(std::aligned_alloc(64, bytes));
+      // Panels of 2 MiB and more go on huge pages where the kernel allows it (THP "madvise"):
+      // the packed panels are walked in slivers that would otherwise cross many 4 KiB pages.
+      const size_t huge = size_t{2} << 20;
+      size_t bytes = n * sizeof(float);
+      size_t align = bytes >= huge ? huge : 64;
+      bytes = (bytes + align - 1) / align * align;
+      s.data = static_cast<float*>(std::aligned_alloc(align, bytes));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+      if (s.data && align == huge) madvise(s.data, bytes, MADV_HUGEPAGE);
+#endif
       s.capacity = s.data ? n : 0;
     }
     return s.data;

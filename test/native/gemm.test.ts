@@ -111,6 +111,12 @@ describe.each(isas)('gemm on %s', (isa) => {
     }
   });
 
+  it(`gemm ${isa} splits a long k over small outputs (weight-gradient shapes) and still matches`, () => {
+    native.setIsa(isa);
+    check({ m: 16, n: 40, k: 40_000, transB: true, seed: 41 }, `${isa} split k, transB`);
+    check({ m: 7, n: 33, k: 33_000, transA: true, alpha: 0.5, beta: 0.25, bias: uniform(7, 42), biasAxis: 'row', act: 'gelu', seed: 43 }, `${isa} split k with the epilogue`);
+  });
+
   it(`gemm ${isa} GELU follows the erf form over a wide range of inputs`, () => {
     native.setIsa(isa);
     const xs = Float32Array.from({ length: 200 }, (_, i) => -10 + i * 0.1);
@@ -166,6 +172,7 @@ describe('gemm thread-count invariance', () => {
       { m: 777, n: 20, k: 90, transA: true, transB: true, seed: 3 },
       { m: 12, n: 32, k: 32, batch: 9, seed: 4 }, // batched: split over problems
       { m: 64, n: 3500, k: 40, act: 'gelu', bias: uniform(3500, 5), seed: 6 }, // N spans NC blocks
+      { m: 16, n: 40, k: 70_000, transB: true, act: 'relu', seed: 7 }, // k split into chunks, 5 waves of 1..5 threads
     ];
     for (const p of shapes) {
       const results = [1, 2, 3, 5].map((t) => {
