@@ -106,12 +106,10 @@ void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
 // Packing for the driver, laid out as runtime/gemm.cc's portable pack_a/pack_b: `a` points at
 // op(A)[i0, p0] and mc rows become ceil(mc/MR) slivers of MR x kc; `b` points at op(B)[p0, j0]
-// and nc columns become ceil(nc/NR) slivers of kc x NR. Strided directions use 32-bit gather
-// offsets, so the driver calls these only when ld <= kGemmGatherMaxLd.
+// and nc columns become ceil(nc/NR) slivers of kc x NR.
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);
 void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
 }  // namespace avx512
-constexpr size_t kGemmGatherMaxLd = size_t{1} << 25;
 
 namespace ref {
 // The readable GEMM: three loops in double, rows [m0, m1) of C. The oracle for every blocked

@@ -105,7 +105,7 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
                    size_t s0, size_t s1) {
   const size_t MR = plan.MR, NR = plan.NR;
   const bool first = pc == 0, last = pc + kc >= d.K;
-  const bool simd_pack = kern.pack_a && d.lda <= kGemmGatherMaxLd;
+  const bool simd_pack = kern.pack_a != nullptr;
   for (size_t ic = m0; ic < m1; ic += kMC) {
     const size_t mc = std::min(kMC, m1 - ic);
     const size_t tiles = ceil_div(mc, MR), base = mc / tiles, extra = mc % tiles;
@@ -161,7 +161,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
           size_t per = ceil_div(n_slivers, tasks);
           size_t s0 = std::min(n_slivers, t * per), s1 = std::min(n_slivers, (t + 1) * per);
           if (s0 >= s1) return;
-          if (kern.pack_b && d.ldb <= kGemmGatherMaxLd) {
+          if (kern.pack_b) {
             size_t j = jc + s0 * NR;
             kern.pack_b(ws_b + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
                         std::min(nc, s1 * NR) - s0 * NR, kc);
