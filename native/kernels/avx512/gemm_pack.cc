@@ -1,7 +1,9 @@
 // AVX-512 packing for the GEMM driver (runtime/gemm.cc): op(A) into 12-row slivers, op(B) into
 // 32-column slivers, both zero-padded. Contiguous directions move whole vectors; the strided
-// ones (rows of a non-transposed A, columns of a transposed B) stay scalar: measured on Zen 5,
-// vgatherdps is slower than scalar moves here (square/128 GEMM 108 -> 71 GFLOP/s).
+// ones (rows of a non-transposed A, columns of a transposed B) load 16 rows x 16 floats and
+// transpose them in registers. (Gathers were tried and measured slower than scalar moves on
+// Zen 5: square/128 GEMM 108 -> 71 GFLOP/s.) Scalar moves cost about one element per cycle, and
+// a weight-gradient GEMM packs a transposed activation of tens of megabytes.
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -14,6 +16,46 @@ constexpr size_t kNR = kGemmShape.nr;  // 32
 
 __mmask16 lanes(size_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u); }
 
+// Transposes the 16 x 16 block in r[0..15] in place (row i becomes column i): three rounds of
+// interleaves (32-bit, 64-bit, 128-bit lanes) and one of 256-bit halves.
+void transpose16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 16; i += 4) {
+    r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i]), _mm512_castps_pd(t[i + 2])));
+    r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+    r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[i + 1]), _mm512_castps_pd(t[i + 3])));
+  }
+  // r[4q + c] now holds, in each 128-bit lane L, elements c of rows 4q..4q+3 at column 4L + c
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);       // lanes 0,2 of r[i], 0,2 of r[i+4]
+    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);   // lanes 1,3
+    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
+    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);        // column i
+    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);    // column i + 8
+    r[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);   // column i + 4
+    r[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);  // column i + 12
+  }
+}
+
+// Reads `rows` (<= 16) rows of `cols` (<= 16) floats, ld apart, transposed into out[c*os ...],
+// writing `width` lanes per output vector (zeros past `rows`).
+void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows, size_t cols, size_t width) {
+  __m512 r[16];
+  const __mmask16 cm = lanes(cols);
+  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
+  transpose16(r);
+  const __mmask16 wm = lanes(width);
+  for (size_t c = 0; c < cols; ++c) _mm512_mask_storeu_ps(out + c * os, wm, r[c]);
+}
+
 }  // namespace
 
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc) {
@@ -23,11 +65,9 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
     if (trans) {  // op(A)[i + r, k] = a[k * lda + i + r]: 12 contiguous floats per k
       const __mmask16 m = lanes(rows), full = lanes(kMR);
       for (size_t k = 0; k < kc; ++k, o += kMR) _mm512_mask_storeu_ps(o, full, _mm512_maskz_loadu_ps(m, a + k * lda + i));
-    } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]
-      for (size_t k = 0; k < kc; ++k, o += kMR) {
-        const float* src = a + i * lda + k;
-        for (size_t r = 0; r < rows; ++r) o[r] = src[r * lda];
-        for (size_t r = rows; r < kMR; ++r) o[r] = 0.0f;
+    } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 16 k at a time, transposed
+      for (size_t k = 0; k < kc; k += 16) {
+        load_transposed(o + k * kMR, kMR, a + i * lda + k, lda, rows, kc - k < 16 ? kc - k : 16, kMR);
       }
     }
   }
@@ -49,16 +89,20 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
     }
     return;
   }
-  // op(B)[k, j] = b[j * ldb + k]: column j is contiguous in k; written with stride 32
+  // op(B)[k, j] = b[j * ldb + k]: column j is row j of B, contiguous in k. 16 columns x 16 k at a
+  // time, transposed so that each k gets its 16 columns as one vector.
   for (size_t s = 0; s < slivers; ++s) {
     const size_t j0 = s * kNR, cols = nc - j0 < kNR ? nc - j0 : kNR;
     float* o = out + s * kc * kNR;
-    for (size_t j = 0; j < kNR; ++j) {
-      const float* src = b + (j0 + j) * ldb;
-      if (j < cols) {
-        for (size_t k = 0; k < kc; ++k) o[k * kNR + j] = src[k];
-      } else {
-        for (size_t k = 0; k < kc; ++k) o[k * kNR + j] = 0.0f;
+    for (size_t half = 0; half < kNR; half += 16) {
+      const size_t hc = cols > half ? (cols - half < 16 ? cols - half : 16) : 0;
+      for (size_t k = 0; k < kc; k += 16) {
+        const size_t kk = kc - k < 16 ? kc - k : 16;
+        if (hc == 0) {  // a sliver's missing columns are zeros
+          for (size_t q = 0; q < kk; ++q) _mm512_storeu_ps(o + (k + q) * kNR + half, _mm512_setzero_ps());
+        } else {
+          load_transposed(o + k * kNR + half, kNR, b + (j0 + half) * ldb + k, ldb, hc, kk, 16);
+        }
       }
     }
   }
