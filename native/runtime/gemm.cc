@@ -50,16 +50,17 @@ void pack_a(float* out, const float* a, const GemmDims& d, size_t i0, size_t mc,
 void pack_b(float* out, const float* b, const GemmDims& d, size_t p0, size_t kc, size_t j0, size_t nc, size_t NR,
             size_t s0, size_t s1) {
   if (!d.trans_b) {
-    // B is (K, ldb) and its rows may be far apart: read each row once, left to right, and deal
-    // its pieces out to the slivers (reading sliver by sliver would jump a row, often a page,
-    // for every 32 floats).
-    for (size_t k = 0; k < kc; ++k) {
-      const float* row = b + (p0 + k) * d.ldb + j0;
+    // B is (K, ldb) and its rows may be pages apart: groups of 16 rows are copied sliver by
+    // sliver (see avx512/gemm_pack.cc for why neither plain order is good).
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+      const size_t k1 = std::min(kc, k0 + 16);
       for (size_t s = s0; s < s1; ++s) {
         size_t cols = std::min(NR, nc - s * NR);
-        float* o = out + (s * kc + k) * NR;
-        std::memcpy(o, row + s * NR, cols * sizeof(float));
-        for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
+        for (size_t k = k0; k < k1; ++k) {
+          float* o = out + (s * kc + k) * NR;
+          std::memcpy(o, b + (p0 + k) * d.ldb + j0 + s * NR, cols * sizeof(float));
+          for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
+        }
       }
     }
     return;

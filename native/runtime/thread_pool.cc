@@ -37,7 +37,11 @@ void ThreadPool::resize(int threads) {
 
 void ThreadPool::start_workers() {
   stopping_.store(false);
-  for (int i = 1; i < size_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  // NOTE: the generation is read here, not in the new thread: a thread that started after run()
+  // published its batch would otherwise take that batch as already seen and leave it all to the
+  // caller.
+  const uint64_t seen = gen_of(claim_.load(std::memory_order_acquire));
+  for (int i = 1; i < size_; ++i) workers_.emplace_back([this, seen] { worker_loop(seen); });
 }
 
 void ThreadPool::stop_workers() {
@@ -50,8 +54,7 @@ void ThreadPool::stop_workers() {
   workers_.clear();
 }
 
-void ThreadPool::worker_loop() {
-  uint64_t seen = gen_of(claim_.load(std::memory_order_acquire));
+void ThreadPool::worker_loop(uint64_t seen) {
   for (;;) {
     // Poll for a new batch for a while, then sleep until run() or stop wakes us.
     auto deadline = std::chrono::steady_clock::now() + kSpin;

@@ -49,7 +49,7 @@ class ThreadPool {
 
   void start_workers();
   void stop_workers();
-  void worker_loop();
+  void worker_loop(uint64_t seen);
   void drain(uint64_t gen);  // runs tasks of batch `gen` until none is left to take
 
   int size_ = 1;

@@ -76,15 +76,21 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
 void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) {
   const size_t slivers = (nc + kNR - 1) / kNR;
   if (!trans) {
-    // op(B)[k, j] = b[k * ldb + j]: each row of B is read once, left to right, and dealt out to
-    // the slivers (rows are often pages apart; see runtime/gemm.cc).
-    for (size_t k = 0; k < kc; ++k) {
-      const float* row = b + k * ldb;
+    // op(B)[k, j] = b[k * ldb + j]. Rows of B are often pages apart, so walking one sliver down
+    // all kc rows would touch a page per 32 floats; walking one whole row at a time would write
+    // to every sliver at once (slivers are kc*128 bytes apart: the same cache set). Groups of 16
+    // rows go sliver by sliver: 16 read streams, 2 KiB written contiguously per sliver.
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+      const size_t k1 = kc - k0 < 16 ? kc : k0 + 16;
       for (size_t s = 0; s < slivers; ++s) {
         const size_t j = s * kNR, cols = nc - j < kNR ? nc - j : kNR;
-        float* o = out + (s * kc + k) * kNR;
-        _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(lanes(cols), row + j));
-        _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(lanes(cols > 16 ? cols - 16 : 0), row + j + 16));
+        const __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
+        for (size_t k = k0; k < k1; ++k) {
+          const float* src = b + k * ldb + j;
+          float* o = out + (s * kc + k) * kNR;
+          _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(m0, src));
+          _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(m1, src + 16));
+        }
       }
     }
     return;
