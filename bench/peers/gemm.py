@@ -15,7 +15,7 @@ from types import SimpleNamespace as NS
 
 import torch
 
-from common import Op, serve
+from common import Only, Op, serve
 
 
 def _warn_reference_blas():
@@ -64,8 +64,8 @@ OPS = {
                 torch.mm(t.a[0], t.b[0], out=t.c[0]) if t.batch == 1 else torch.bmm(t.a, t.b, out=t.c)
             ),
             "torch.matmul(out=c)": lambda t: torch.matmul(t.a, t.b, out=t.c),
-            "oneDNN mkldnn_linear(x, W), prepacked": lambda t: (
-                torch.ops.aten.mkldnn_linear(t.x_dnn, t.w_dnn) if t.dnn else torch.bmm(t.a, t.b, out=t.c)
+            "oneDNN mkldnn_linear(x, W), prepacked W": Only(
+                lambda t: t.dnn, lambda t: torch.ops.aten.mkldnn_linear(t.x_dnn, t.w_dnn)
             ),
         },
     ),

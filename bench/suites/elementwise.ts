@@ -7,6 +7,7 @@
 //   4194304 floats   16 MiB per array: in L3 for 1-2 arrays, spills for 3-4
 //   16777216 floats  64 MiB per array: DRAM, what a large activation pass costs
 import { native } from '../../src/native/index.js';
+import { randomArray } from '../random.js';
 import type { BenchCase, Suite } from '../suite.js';
 
 const F32 = 4;
@@ -21,22 +22,6 @@ const COLUMN_SHAPES: [number, number][] = [
 // Small, so that the in-place ops (y += alpha*x, dx += ...) repeated for thousands of calls
 // never drift towards overflow.
 const ALPHA = 1e-3;
-
-/** Deterministic uniform values in [-1, 1): half negative, so relu's masks are mixed. */
-function randomArray(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    // xorshift32: fast enough to fill 64 MiB without dominating the run
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    a[i] = s / 2147483648 - 1;
-  }
-  return a;
-}
 
 /** One case per size for an op over n-element arrays; `arrays` is read+written arrays per call. */
 function sized(op: string, arrays: number, setup: (n: number) => () => unknown, extra: Record<string, number> = {}): BenchCase[] {

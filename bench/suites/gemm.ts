@@ -12,6 +12,7 @@
 // Transformer: B*T = 2048 tokens, width d, heads of 64: projections X W^T (transB), their two
 // backward GEMMs, the FFN up-projection, and attention per head (batch B*H) QK^T and PV at T=128.
 import { native, type GemmOptions } from '../../src/native/index.js';
+import { randomArray } from '../random.js';
 import type { BenchCase, Suite } from '../suite.js';
 
 interface Shape {
@@ -24,20 +25,6 @@ interface Shape {
   batch?: number;
   /** B is a layer's weight (persistent, so a peer may keep it in its preferred layout). */
   weightB?: boolean;
-}
-
-function uniform(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    a[i] = s / 2147483648 - 1;
-  }
-  return a;
 }
 
 function conv(net: string, stage: string, K: number, CRS: number, NPQ: number): Shape[] {
@@ -85,8 +72,8 @@ function cases(): BenchCase[] {
       params: { m: s.m, n: s.n, k: s.k, transA: s.transA ? 1 : 0, transB: s.transB ? 1 : 0, batch, weightB: s.weightB ? 1 : 0 },
       flops: 2 * s.m * s.n * s.k * batch,
       setup: () => {
-        const a = uniform(s.m * s.k * batch, 1);
-        const b = uniform(s.k * s.n * batch, 2);
+        const a = randomArray(s.m * s.k * batch, 1);
+        const b = randomArray(s.k * s.n * batch, 2);
         const c = new Float32Array(s.m * s.n * batch);
         const opts: GemmOptions = { m: s.m, n: s.n, k: s.k, transA: !!s.transA, transB: !!s.transB, batch };
         return () => native.gemm(c, a, b, opts);

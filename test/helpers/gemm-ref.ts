@@ -1,29 +1,23 @@
 // A float64 GEMM written from the definition, independent of the native reference: the oracle
 // for every gemm test. Also returns, per element, the magnitude the rounding error scales with.
-export interface GemmParams {
-  m: number;
-  n: number;
-  k: number;
-  transA?: boolean;
-  transB?: boolean;
-  lda?: number;
-  ldb?: number;
-  ldc?: number;
-  alpha?: number;
-  beta?: number;
-  bias?: Float32Array;
-  biasAxis?: 'row' | 'col';
-  act?: 'none' | 'relu' | 'gelu';
-  batch?: number;
-  strideA?: number;
-  strideB?: number;
-  strideC?: number;
+import type { GemmOptions } from '../../src/native/index.js';
+
+export type GemmParams = GemmOptions;
+
+/** The leading dimensions and batch strides a call uses, defaults filled in as the addon does. */
+export function gemmLayout(p: GemmParams) {
+  const { m, n, k, transA = false, transB = false } = p;
+  const lda = p.lda ?? (transA ? m : k);
+  const ldb = p.ldb ?? (transB ? k : n);
+  const ldc = p.ldc ?? n;
+  const rowsA = transA ? k : m;
+  const rowsB = transB ? n : k;
+  return { lda, ldb, ldc, rowsA, rowsB, sA: p.strideA ?? rowsA * lda, sB: p.strideB ?? rowsB * ldb, sC: p.strideC ?? m * ldc };
 }
 
-// erf by its Taylor series / continued fraction is overkill here: A&S 7.1.26 is only 1.5e-7
-// accurate, so use a high-precision rational approximation (W. J. Cody) through Math functions.
+// erf to double precision (the kernels' A&S 7.1.26 approximation is only good to 1.5e-7, so the
+// oracle must not use it): the Taylor series below 2.5, the continued fraction of erfc above.
 function erf(x: number): number {
-  // erf via the complementary error function's continued fraction for |x| > 2, series below.
   const ax = Math.abs(x);
   if (ax < 2.5) {
     let sum = ax;
@@ -62,12 +56,7 @@ export function act(kind: GemmParams['act'], x: number): number {
 /** Expected C (whole buffer, untouched elements kept) and the error scale of each element. */
 export function gemmRef(c0: Float32Array, a: Float32Array, b: Float32Array, p: GemmParams): { want: Float64Array; scale: Float64Array } {
   const { m, n, k, transA = false, transB = false, alpha = 1, beta = 0, act: kind = 'none', batch = 1 } = p;
-  const lda = p.lda ?? (transA ? m : k);
-  const ldb = p.ldb ?? (transB ? k : n);
-  const ldc = p.ldc ?? n;
-  const sA = p.strideA ?? (transA ? k : m) * lda;
-  const sB = p.strideB ?? (transB ? n : k) * ldb;
-  const sC = p.strideC ?? m * ldc;
+  const { lda, ldb, ldc, sA, sB, sC } = gemmLayout(p);
   const a32 = Math.fround(alpha);
   const b32 = Math.fround(beta);
   const want = Float64Array.from(c0);

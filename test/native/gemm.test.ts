@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { allClose, bitwiseEqual } from '../helpers/all-close.js';
-import { gemmRef, type GemmParams } from '../helpers/gemm-ref.js';
+import { gemmLayout, gemmRef, type GemmParams } from '../helpers/gemm-ref.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import { rng, uniform } from '../helpers/rng.js';
 
@@ -20,15 +20,10 @@ interface Case extends GemmParams {
 
 /** Buffers for a case: A, B and C with guards around and between C's rows (ldc > n). */
 function buffers(p: Case) {
-  const { m, n, k, transA = false, transB = false, batch = 1 } = p;
-  const lda = p.lda ?? (transA ? m : k);
-  const ldb = p.ldb ?? (transB ? k : n);
-  const ldc = p.ldc ?? n;
-  const sA = p.strideA ?? (transA ? k : m) * lda;
-  const sB = p.strideB ?? (transB ? n : k) * ldb;
-  const sC = p.strideC ?? m * ldc;
-  const a = uniform(Math.max(1, (batch - 1) * sA + (transA ? k : m) * lda), p.seed + 1);
-  const b = uniform(Math.max(1, (batch - 1) * sB + (transB ? n : k) * ldb), p.seed + 2);
+  const { m, n, batch = 1 } = p;
+  const { lda, ldb, ldc, rowsA, rowsB, sA, sB, sC } = gemmLayout(p);
+  const a = uniform(Math.max(1, (batch - 1) * sA + rowsA * lda), p.seed + 1);
+  const b = uniform(Math.max(1, (batch - 1) * sB + rowsB * ldb), p.seed + 2);
   const pad = 16;
   const whole = new Float32Array(pad + (batch - 1) * sC + m * ldc + pad).fill(GUARD);
   const c = whole.subarray(pad, whole.length - pad);
