@@ -153,35 +153,38 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   for (size_t jc = 0; jc < d.N; jc += kNC) {
     const size_t nc = std::min(kNC, d.N - jc);
     const size_t n_slivers = ceil_div(nc, NR);
-    // Split rows when there are enough A slivers to go round, columns otherwise (skinny M).
-    const bool split_m = m_slivers >= 2 * tasks || m_slivers >= n_slivers;
+    // Split rows when there are plenty of A slivers, columns otherwise (skinny M). Splitting
+    // columns, each thread packs exactly the B slivers it then uses, with no wait in between.
+    const bool split_m = m_slivers >= 4 * tasks;
+    auto pack_slivers = [&](size_t s0, size_t s1, size_t pc, size_t kc) {
+      if (plan.direct_b || s0 >= s1) return;
+      if (kern.pack_b) {
+        size_t j = jc + s0 * NR;
+        kern.pack_b(ws_b + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
+                    std::min(nc, s1 * NR) - s0 * NR, kc);
+      } else {
+        pack_b(ws_b, b, d, pc, kc, jc, nc, NR, s0, s1);
+      }
+    };
     for (size_t kb = 0; kb < k_blocks; ++kb) {
       const size_t pc = kb * kKC, kc = std::min(kKC, d.K - std::min(d.K, pc));
-      if (!plan.direct_b) {
+      const size_t per_s = ceil_div(n_slivers, tasks);
+      if (split_m) {
+        // every thread needs all of B: pack it together, then compute
+        run(tasks, [&](size_t t) { pack_slivers(std::min(n_slivers, t * per_s), std::min(n_slivers, (t + 1) * per_s), pc, kc); });
         run(tasks, [&](size_t t) {
-          size_t per = ceil_div(n_slivers, tasks);
-          size_t s0 = std::min(n_slivers, t * per), s1 = std::min(n_slivers, (t + 1) * per);
-          if (s0 >= s1) return;
-          if (kern.pack_b) {
-            size_t j = jc + s0 * NR;
-            kern.pack_b(ws_b + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
-                        std::min(nc, s1 * NR) - s0 * NR, kc);
-          } else {
-            pack_b(ws_b, b, d, pc, kc, jc, nc, NR, s0, s1);
-          }
-        });
-      }
-      run(tasks, [&](size_t t) {
-        if (split_m) {
           size_t per = ceil_div(m_slivers, tasks);
           size_t m0 = std::min(d.M, t * per * MR), m1 = std::min(d.M, (t + 1) * per * MR);
           if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b, c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
-        } else {
-          size_t per = ceil_div(n_slivers, tasks);
-          size_t s0 = std::min(n_slivers, t * per), s1 = std::min(n_slivers, (t + 1) * per);
-          if (s0 < s1) compute_block(kern, plan, ws_a[t], ws_b, c, a, b, d, jc, nc, pc, kc, 0, d.M, s0, s1);
-        }
-      });
+        });
+      } else {
+        run(tasks, [&](size_t t) {
+          size_t s0 = std::min(n_slivers, t * per_s), s1 = std::min(n_slivers, (t + 1) * per_s);
+          if (s0 >= s1) return;
+          pack_slivers(s0, s1, pc, kc);
+          compute_block(kern, plan, ws_a[t], ws_b, c, a, b, d, jc, nc, pc, kc, 0, d.M, s0, s1);
+        });
+      }
     }
   }
 }
@@ -202,6 +205,7 @@ struct Inline {
     for (size_t i = 0; i < n; ++i) fn(i);
   }
 };
+
 
 // C = act(alpha * sum of chunk products + beta C + bias), see use_split_k.
 bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, const float* a, const float* b,
