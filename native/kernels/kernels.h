@@ -36,13 +36,15 @@ struct GemmDims {
 };
 
 // One register tile of the blocked GEMM (see runtime/gemm.cc for the loops around it):
-//   C[0:mr, 0:nr] = alpha * sum_k a[k*MR + i] * b[k*b_rs + j]  (+ beta * C if beta != 0)
-// and, when `last` (the final block of K), + bias and the activation. `a` is a packed panel of
-// MR rows per k (zero-padded past mr); `b` is either a packed panel (b_rs = NR, zero-padded past
-// nr) or B itself (b_rs = ldb; only columns < nr are read).
+//   C[0:mr, 0:nr] = alpha * sum_k A(i, k) * b[k*b_rs + j]  (+ beta * C if beta != 0)
+// and, when `last` (the final block of K), + bias and the activation. A(i, k) is a[k*MR + i] in
+// a packed panel of MR rows per k (a_rs = 0; zero-padded past mr), or a[i*a_rs + k] read in place
+// from a row-major A (a_rs = lda; only rows < mr are read). `b` is either a packed panel (b_rs =
+// NR, zero-padded past nr) or B itself (b_rs = ldb; only columns < nr are read).
 struct GemmTile {
   size_t k;
   const float* a;
+  size_t a_rs;
   const float* b;
   size_t b_rs;
   float* c;

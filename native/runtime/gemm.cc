@@ -20,6 +20,12 @@ namespace {
 constexpr size_t kKC = 256;
 constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
+// A narrow C (N up to kDirectANarrow slivers, e.g. a Transformer projection with d = 128) uses
+// each packed A sliver only that many times, so packing A costs a noticeable share of the work:
+// the tile then reads a non-transposed A in place, 12 rows at once (rows at most kDirectAMaxLd
+// apart, so that they stay within a few pages).
+constexpr size_t kDirectANarrow = 4;
+constexpr size_t kDirectAMaxLd = 4096;
 // Below this many rows, B is read in place (when not transposed) instead of packed: packing
 // costs a pass over B that only a few A slivers would amortize. Only when B's rows are close
 // (ldb <= kDirectBMaxLd): the tile steps down one row of B per k, and rows a page or more apart
@@ -84,6 +90,7 @@ void pack_b(float* out, const float* b, const GemmDims& d, size_t p0, size_t kc,
 struct Plan {
   size_t MR, NR, kc_max, nc_max;
   bool direct_b;  // read op(B) in place instead of packing it
+  bool direct_a;  // read A in place instead of packing it
   size_t a_floats() const { return kMC * kc_max; }
   size_t b_floats() const { return direct_b ? 0 : kc_max * ceil_div(nc_max, NR) * NR; }
 };
@@ -95,6 +102,7 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   p.kc_max = std::max<size_t>(1, std::min(kKC, d.K));
   p.nc_max = std::min(kNC, d.N);
   p.direct_b = !d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd;
+  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd;
   return p;
 }
 
@@ -111,7 +119,7 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
     const size_t mc = std::min(kMC, m1 - ic);
     const size_t tiles = ceil_div(mc, MR), base = mc / tiles, extra = mc % tiles;
     auto tile_row = [&](size_t t) { return t * base + std::min(t, extra); };  // first row of tile t
-    for (size_t t = 0; t < tiles; ++t) {
+    for (size_t t = 0; t < tiles && !plan.direct_a; ++t) {
       size_t i = ic + tile_row(t), rows = tile_row(t + 1) - tile_row(t);
       float* out = apack + t * MR * kc;
       if (simd_pack) kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
@@ -132,7 +140,8 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       t.act = d.epilogue.act;
       for (size_t r = 0; r < tiles; ++r) {
         size_t i = ic + tile_row(r);
-        t.a = apack + r * MR * kc;
+        t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
+        t.a_rs = plan.direct_a ? d.lda : 0;
         t.mr = tile_row(r + 1) - tile_row(r);
         t.c = c + i * d.ldc + j;
         t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;

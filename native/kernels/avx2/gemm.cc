@@ -64,7 +64,8 @@ __m256 finish(__m256 acc, const GemmTile& t, const float* c, __m256i m, size_t r
 
 // R rows (1..6) by V vectors of 8 columns (1 or 2); Masked for a partial last column vector
 // (vmaskmovps is slower than a plain load on the hot path, so full tiles avoid it).
-template <int R, int V, bool Masked>
+// Direct: A read in place, as in avx512/gemm.cc.
+template <int R, int V, bool Masked, bool Direct>
 void tile(const GemmTile& t) {
   __m256 acc[R][V];
   // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
@@ -79,16 +80,17 @@ void tile(const GemmTile& t) {
   for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc), _MM_HINT_T0);
   const float* a = t.a;
   const float* b = t.b;
+  const size_t rs = Direct ? t.a_rs : 1, step = Direct ? 1 : kMR;
   for (size_t p = 0; p < t.k; ++p) {
     __m256 b0 = Masked ? _mm256_maskload_ps(b, m0) : _mm256_loadu_ps(b);
     __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(b + 8, m1) : _mm256_loadu_ps(b + 8);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      __m256 ar = _mm256_broadcast_ss(a + r);
+      __m256 ar = _mm256_broadcast_ss(a + r * rs);
       acc[r][0] = _mm256_fmadd_ps(ar, b0, acc[r][0]);
       if (V > 1) acc[r][V - 1] = _mm256_fmadd_ps(ar, b1, acc[r][V - 1]);
     }
-    a += kMR;
+    a += step;
     b += t.b_rs;
   }
 #pragma GCC unroll 12
@@ -99,25 +101,31 @@ void tile(const GemmTile& t) {
   }
 }
 
-template <int V, bool Masked>
+template <int V, bool Masked, bool Direct>
 void rows(const GemmTile& t) {
   switch (t.mr) {
-    case 6: return tile<6, V, Masked>(t);
-    case 5: return tile<5, V, Masked>(t);
-    case 4: return tile<4, V, Masked>(t);
-    case 3: return tile<3, V, Masked>(t);
-    case 2: return tile<2, V, Masked>(t);
-    default: return tile<1, V, Masked>(t);
+    case 6: return tile<6, V, Masked, Direct>(t);
+    case 5: return tile<5, V, Masked, Direct>(t);
+    case 4: return tile<4, V, Masked, Direct>(t);
+    case 3: return tile<3, V, Masked, Direct>(t);
+    case 2: return tile<2, V, Masked, Direct>(t);
+    default: return tile<1, V, Masked, Direct>(t);
   }
+}
+
+template <bool Direct>
+void dispatch(const GemmTile& t) {
+  if (t.nr == 16) rows<2, false, Direct>(t);
+  else if (t.nr > 8) rows<2, true, Direct>(t);
+  else if (t.nr == 8) rows<1, false, Direct>(t);
+  else rows<1, true, Direct>(t);
 }
 
 }  // namespace
 
 void gemm_tile_f32(const GemmTile& t) {
-  if (t.nr == 16) rows<2, false>(t);
-  else if (t.nr > 8) rows<2, true>(t);
-  else if (t.nr == 8) rows<1, false>(t);
-  else rows<1, true>(t);
+  if (t.a_rs) dispatch<true>(t);
+  else dispatch<false>(t);
 }
 
 }  // namespace kiln::avx2
