@@ -215,7 +215,6 @@ struct Inline {
   }
 };
 
-
 // C = act(alpha * sum of chunk products + beta C + bias), see use_split_k.
 bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, const float* a, const float* b,
                   const GemmDims& d, const GemmBatch& batch) {

@@ -3,6 +3,8 @@
 // shared with other ISA files (a COMDAT copy could be picked for baseline callers: SIGILL).
 #include <immintrin.h>
 
+#include <cstdint>
+
 #include "../kernels.h"
 
 namespace kiln::avx512 {
@@ -11,10 +13,22 @@ namespace {
 // Mask selecting the first `rest` (< 16) lanes.
 __mmask16 tail_mask(size_t rest) { return static_cast<__mmask16>((1u << rest) - 1u); }
 
+// Elements before p reaches a 64-byte boundary (at most n). JS buffers are only 16-byte aligned,
+// so without this three in four 64-byte vectors straddle two cache lines; the arrays of one call
+// usually share their alignment, so aligning the output aligns them all.
+size_t to_line(const float* p, size_t n) {
+  size_t head = ((64 - (reinterpret_cast<uintptr_t>(p) & 63)) & 63) / sizeof(float);
+  return head < n ? head : n;
+}
+
 // Applies `op(a_vec, b_vec)` over n floats: y = op(a, b). Used by the binary ops below.
 template <typename Op>
 void binary(float* y, const float* a, const float* b, size_t n, Op op) {
-  size_t i = 0;
+  size_t i = to_line(y, n);
+  if (i > 0) {
+    __mmask16 m = tail_mask(i);
+    _mm512_mask_storeu_ps(y, m, op(_mm512_maskz_loadu_ps(m, a), _mm512_maskz_loadu_ps(m, b)));
+  }
   for (; i + 32 <= n; i += 32) {
     __m512 r0 = op(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
     __m512 r1 = op(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16));
@@ -58,7 +72,13 @@ void relu_forward_f32(float* y, const float* x, size_t n) {
 // forward was y = max(x, 0), so dx += dy where x > 0
 void relu_backward_f32(float* dx, const float* dy, const float* x, size_t n) {
   const __m512 zero = _mm512_setzero_ps();
-  size_t i = 0;
+  // one masked step to bring dx to a cache-line boundary (see to_line), then whole vectors
+  size_t i = to_line(dx, n);
+  if (i > 0) {
+    __mmask16 m = tail_mask(i);
+    __mmask16 pos = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, x), zero, _CMP_GT_OQ);
+    _mm512_mask_storeu_ps(dx, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dx), _mm512_maskz_loadu_ps(pos, dy)));
+  }
   for (; i + 16 <= n; i += 16) {
     __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), zero, _CMP_GT_OQ);
     __m512 g = _mm512_maskz_mov_ps(pos, _mm512_loadu_ps(dy + i));
