@@ -34,7 +34,7 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/peak.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },

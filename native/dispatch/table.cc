@@ -48,7 +48,7 @@ KernelTable make_kernel_table(Isa cap) {
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)
                                      {Isa::avx512, GemmKernel{&avx512::gemm_tile_f32, avx512::kGemmShape, &avx512::gemm_pack_a_f32, &avx512::gemm_pack_b_f32}},
-                                     {Isa::avx2, GemmKernel{&avx2::gemm_tile_f32, avx2::kGemmShape}},
+                                     {Isa::avx2, GemmKernel{&avx2::gemm_tile_f32, avx2::kGemmShape, &avx2::gemm_pack_a_f32, &avx2::gemm_pack_b_f32}},
 #endif
                                      {Isa::ref, GemmKernel{}},
                                  });

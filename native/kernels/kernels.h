@@ -101,6 +101,8 @@ namespace avx2 {
 constexpr GemmShape kGemmShape{6, 16};
 void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
+void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);  // as avx512's
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
 }  // namespace avx2
 namespace avx512 {
 constexpr GemmShape kGemmShape{12, 32};

@@ -1,0 +1,105 @@
+// AVX2 packing for the GEMM driver (runtime/gemm.cc): op(A) into 6-row slivers, op(B) into
+// 16-column slivers, both zero-padded; the same scheme as avx512/gemm_pack.cc with 8 x 8 blocks
+// transposed in registers for the strided directions.
+#include <immintrin.h>
+
+#include "../kernels.h"
+
+namespace kiln::avx2 {
+namespace {
+
+constexpr size_t kMR = kGemmShape.mr;  // 6
+constexpr size_t kNR = kGemmShape.nr;  // 16
+
+// Lane mask for the first n (capped at 8) lanes, for maskload/maskstore.
+__m256i lanes(size_t n) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n > 8 ? 8 : n)), idx);
+}
+
+// Transposes the 8 x 8 block in r[0..7] in place (row i becomes column i).
+void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+  }
+}
+
+// Reads `rows` (<= 8) rows of `cols` (<= 8) floats, ld apart, transposed into out[c*os ...],
+// writing `width` lanes per output (zeros past `rows`).
+void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows, size_t cols, size_t width) {
+  __m256 r[8];
+  const __m256i cm = lanes(cols);
+  for (size_t i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
+  transpose8(r);
+  const __m256i wm = lanes(width);
+  for (size_t c = 0; c < cols; ++c) _mm256_maskstore_ps(out + c * os, wm, r[c]);
+}
+
+}  // namespace
+
+void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc) {
+  const __m256i full = lanes(kMR);
+  for (size_t i = 0; i < mc; i += kMR, out += kMR * kc) {
+    const size_t rows = mc - i < kMR ? mc - i : kMR;
+    if (trans) {  // op(A)[i + r, k] = a[k * lda + i + r]: 6 contiguous floats per k
+      const __m256i m = lanes(rows);
+      float* o = out;
+      for (size_t k = 0; k < kc; ++k, o += kMR) _mm256_maskstore_ps(o, full, _mm256_maskload_ps(a + k * lda + i, m));
+    } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 8 k at a time, transposed
+      for (size_t k = 0; k < kc; k += 8) {
+        load_transposed(out + k * kMR, kMR, a + i * lda + k, lda, rows, kc - k < 8 ? kc - k : 8, kMR);
+      }
+    }
+  }
+}
+
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) {
+  const size_t slivers = (nc + kNR - 1) / kNR;
+  if (!trans) {
+    // op(B)[k, j] = b[k * ldb + j]: groups of 16 rows, sliver by sliver (see avx512/gemm_pack.cc)
+    for (size_t k0 = 0; k0 < kc; k0 += 16) {
+      const size_t k1 = kc - k0 < 16 ? kc : k0 + 16;
+      for (size_t s = 0; s < slivers; ++s) {
+        const size_t j = s * kNR, cols = nc - j < kNR ? nc - j : kNR;
+        const __m256i m0 = lanes(cols), m1 = lanes(cols > 8 ? cols - 8 : 0);
+        for (size_t k = k0; k < k1; ++k) {
+          const float* src = b + k * ldb + j;
+          float* o = out + (s * kc + k) * kNR;
+          _mm256_storeu_ps(o, _mm256_maskload_ps(src, m0));
+          _mm256_storeu_ps(o + 8, _mm256_maskload_ps(src + 8, m1));
+        }
+      }
+    }
+    return;
+  }
+  // op(B)[k, j] = b[j * ldb + k]: 8 columns x 8 k at a time, transposed
+  for (size_t s = 0; s < slivers; ++s) {
+    const size_t j0 = s * kNR, cols = nc - j0 < kNR ? nc - j0 : kNR;
+    float* o = out + s * kc * kNR;
+    for (size_t half = 0; half < kNR; half += 8) {
+      const size_t hc = cols > half ? (cols - half < 8 ? cols - half : 8) : 0;
+      for (size_t k = 0; k < kc; k += 8) {
+        const size_t kk = kc - k < 8 ? kc - k : 8;
+        if (hc == 0) {
+          for (size_t q = 0; q < kk; ++q) _mm256_storeu_ps(o + (k + q) * kNR + half, _mm256_setzero_ps());
+        } else {
+          load_transposed(o + k * kNR + half, kNR, b + (j0 + half) * ldb + k, ldb, hc, kk, 8);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace kiln::avx2
