@@ -55,6 +55,19 @@ describe.each(isas)('thread-count invariance on %s', (isa) => {
   });
 });
 
+describe('address invariance', () => {
+  it.each(isas)('sum and sumsq on %s depend on the values only, not on where the buffer sits', (isa) => {
+    native.setIsa(isa);
+    const x = awkward(100_003, 5);
+    const want = [native.sum(x), native.sumsq(x)];
+    for (let shift = 1; shift < 16; shift++) {
+      const moved = new Float32Array(x.length + 16).subarray(shift, shift + x.length);
+      moved.set(x);
+      expect([native.sum(moved), native.sumsq(moved)]).toEqual(want);
+    }
+  });
+});
+
 describe('thread pool', () => {
   it('resizes repeatedly, including between calls that use every thread', () => {
     const x = awkward(n, 9);
