@@ -58,7 +58,7 @@ describe.each(isas)('thread-count invariance on %s', (isa) => {
 describe('address invariance', () => {
   it.each(isas)('sum and sumsq on %s depend on the values only, not on where the buffer sits', (isa) => {
     native.setIsa(isa);
-    const x = awkward(100_003, 5);
+    const x = awkward(1_000_003, 5); // large and mixed magnitudes: a different order of additions shows
     const want = [native.sum(x), native.sumsq(x)];
     for (let shift = 1; shift < 16; shift++) {
       const moved = new Float32Array(x.length + 16).subarray(shift, shift + x.length);
