@@ -24,6 +24,8 @@ options:
   --threads <n>       thread count for our pool, and torch.set_num_threads for the peer (default: ours)
   --filter <text>     only the cases whose name contains <text>
   --min-time <ms>     measured time per case before the median is taken (default ${defaultPolicy.minTimeMs})
+  --stat <name>       median (default) | min: the figure quoted, for both sides; min (the fastest
+                      sample) is the steadier one on a host where neighbours take CPU time
   --help              this text`;
 
 class UsageError extends Error {}
@@ -36,6 +38,7 @@ interface Options {
   threads: number | undefined;
   filter: string | undefined;
   policy: TimingPolicy;
+  stat: 'median' | 'min';
   help: boolean;
 }
 
@@ -63,6 +66,7 @@ function parseCli(argv: string[]): Options {
         threads: { type: 'string' },
         filter: { type: 'string' },
         'min-time': { type: 'string' },
+        stat: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -78,6 +82,9 @@ function parseCli(argv: string[]): Options {
     throw new UsageError(`--isa expected ref, avx2, avx512 or all, got ${JSON.stringify(values.isa)}`);
   }
   const minTime = positiveInt('--min-time', values['min-time'], 600_000);
+  if (values.stat !== undefined && values.stat !== 'median' && values.stat !== 'min') {
+    throw new UsageError(`--stat expected median or min, got ${JSON.stringify(values.stat)}`);
+  }
   return {
     suite,
     peers: values.peers,
@@ -86,6 +93,7 @@ function parseCli(argv: string[]): Options {
     threads: positiveInt('--threads', values.threads, 256),
     filter: values.filter,
     policy: minTime === undefined ? defaultPolicy : { ...defaultPolicy, minTimeMs: minTime },
+    stat: values.stat === 'min' ? 'min' : 'median',
     help: values.help,
   };
 }
@@ -129,7 +137,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`bench: ${e.message}\n\n${USAGE}\n\nsuites:\n${suiteList()}`);
     return 2;
   }
-  const run = { suite: o.suite, cases, isas, json: o.json, policy: o.policy };
+  const run = { suite: o.suite, cases, isas, json: o.json, policy: o.policy, stat: o.stat };
   if (o.peers) return runWithPeer(run);
   runOurSide(run);
   return 0;

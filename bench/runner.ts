@@ -16,6 +16,8 @@ export interface Run {
   isas: IsaName[];
   json: boolean;
   policy: TimingPolicy;
+  /** The figure quoted per case, on both sides: the median, or the fastest sample. */
+  stat: 'median' | 'min';
 }
 
 /** Above this share of the CPUs taken by other processes, a row is not to be trusted. */
@@ -26,7 +28,7 @@ function printContext(r: Run): void {
   const build = native.buildInfo();
   const before = othersBeforeStart();
   console.log(`kiln bench ${r.suite.name}: isa ${r.isas.join(', ')} (cpu best ${native.isa().best}), threads ${native.threads()}, node ${process.version}, ${build.compiler} via ${build.builder}`);
-  console.log(`per case: ${r.policy.warmupMs} ms warm-up, then samples of >= ${r.policy.sampleMs} ms until >= ${r.policy.minSamples} samples and >= ${r.policy.minTimeMs} ms; figures are medians per call, spread = IQR/median`);
+  console.log(`per case: ${r.policy.warmupMs} ms warm-up, then samples of >= ${r.policy.sampleMs} ms until >= ${r.policy.minSamples} samples and >= ${r.policy.minTimeMs} ms; figures are ${r.stat === 'min' ? 'the fastest sample (min) per call' : 'medians per call'}, spread = IQR/median`);
   console.log('other = the share of all CPUs that other processes used while the row was measured');
   if (before !== undefined && before > NOISY) console.log(`NOTE: other processes used ${formatShare(before)} of the CPUs just before this run: expect noise`);
   console.log('');
@@ -92,15 +94,15 @@ export function runOurSide(r: Run): void {
     if ((other ?? 0) >= NOISY) noisy.push(c.name);
     for (const [isa, s] of stats) {
       if (r.json) {
-        for (const m of rates(c, s.median)) {
-          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
+        for (const m of rates(c, s[r.stat])) {
+          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
         }
-        const share = ofPeak(c, s.median, peak.get(isa));
+        const share = ofPeak(c, s[r.stat], peak.get(isa));
         if (share !== undefined) printJson({ suite: r.suite.name, case: c.name, metric: 'fraction_of_peak', value: share, unit: 'ratio', isa, threads });
       } else {
-        const share = ofPeak(c, s.median, peak.get(isa));
+        const share = ofPeak(c, s[r.stat], peak.get(isa));
         table.row([
-          c.name, isa, formatTime(s.median), formatRate(headline(c, s.median)),
+          c.name, isa, formatTime(s[r.stat]), formatRate(headline(c, s[r.stat])),
           ...(r.suite.peak ? [share === undefined ? '' : `${Math.round(share * 100)}%`] : []),
           formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`,
         ]);
@@ -174,18 +176,18 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     for (const [variant, why] of Object.entries(theirs.rejected)) leftOut.push(`  ${c.name}: ${variant}: ${why}`);
     if (Math.max(mine.other ?? 0, peerOther ?? 0) >= NOISY) noisy.push(c.name);
     for (const [isa, s] of mine.stats) {
-      const ratio = p.median / s.median;
+      const ratio = p[r.stat] / s[r.stat];
       if (r.json) {
         printJson({
           suite: r.suite.name, case: c.name, metric: 'vs_pytorch', value: ratio, unit: 'x', isa, threads,
-          ours_us: s.median * 1e6, pytorch_us: p.median * 1e6, spread: s.spread, pytorch_spread: p.spread,
+          ours_us: s[r.stat] * 1e6, pytorch_us: p[r.stat] * 1e6, stat: r.stat, spread: s.spread, pytorch_spread: p.spread,
           other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant,
           pytorch_candidates_us: Object.fromEntries(Object.entries(theirs.candidates).map(([k, v]) => [k, v * 1e6])),
           pytorch_rejected: theirs.rejected, torch: info.torch,
         });
       } else {
         table.row([
-          c.name, isa, formatRate(headline(c, s.median)), formatRate(headline(c, p.median)), `${formatNumber(ratio)}x`,
+          c.name, isa, formatRate(headline(c, s[r.stat])), formatRate(headline(c, p[r.stat])), `${formatNumber(ratio)}x`,
           `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`, theirs.variant,
         ]);
       }
