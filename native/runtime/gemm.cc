@@ -154,49 +154,59 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
   }
 }
 
-// One GEMM over `tasks` workers. run(n, fn) runs fn(0..n-1), on the pool or inline. `ws_a` are
-// the per-task A buffers, `ws_b` the shared B panel.
+// One GEMM over `tasks` workers. run(n, fn) runs fn(0..n-1), on the pool or inline. `ws_a[t]`
+// and `ws_b[t]` are task t's packing buffers; when the threads split rows they share ws_b[0].
 template <typename Run>
-void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& plan, float* const* ws_a, float* ws_b,
-                  float* c, const float* a, const float* b, const GemmDims& d) {
+void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& plan, float* const* ws_a,
+                  float* const* ws_b, float* c, const float* a, const float* b, const GemmDims& d) {
   const size_t MR = plan.MR, NR = plan.NR;
   const size_t m_slivers = ceil_div(d.M, MR);
   const size_t k_blocks = std::max<size_t>(1, ceil_div(d.K, kKC));  // K == 0 still applies beta, bias, act
-  for (size_t jc = 0; jc < d.N; jc += kNC) {
-    const size_t nc = std::min(kNC, d.N - jc);
-    const size_t n_slivers = ceil_div(nc, NR);
-    // Split rows when there are plenty of A slivers, columns otherwise (skinny M). Splitting
-    // columns, each thread packs exactly the B slivers it then uses, with no wait in between.
-    const bool split_m = m_slivers >= 4 * tasks;
-    auto pack_slivers = [&](size_t s0, size_t s1, size_t pc, size_t kc) {
-      if (plan.direct_b || s0 >= s1) return;
-      if (kern.pack_b) {
-        size_t j = jc + s0 * NR;
-        kern.pack_b(ws_b + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
-                    std::min(nc, s1 * NR) - s0 * NR, kc);
-      } else {
-        pack_b(ws_b, b, d, pc, kc, jc, nc, NR, s0, s1);
+  // Packs slivers [s0, s1) of the column block at jc (nc wide) for K block (pc, kc) into `out`.
+  auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc) {
+    if (plan.direct_b || s0 >= s1) return;
+    if (kern.pack_b) {
+      size_t j = jc + s0 * NR;
+      kern.pack_b(out + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
+                  std::min(nc, s1 * NR) - s0 * NR, kc);
+    } else {
+      pack_b(out, b, d, pc, kc, jc, nc, NR, s0, s1);
+    }
+  };
+
+  // Split rows when there are plenty of A slivers and C is not much wider than tall; otherwise
+  // split columns. Splitting columns, each thread owns a range of C's columns for the whole call:
+  // it packs its own B and never waits for the other threads.
+  const bool split_m = m_slivers >= 4 * tasks && d.M >= d.N / 4;
+  if (!split_m) {
+    const size_t per = ceil_div(ceil_div(d.N, NR), tasks) * NR;  // columns per task, whole slivers
+    run(tasks, [&](size_t t) {
+      const size_t c0 = std::min(d.N, t * per), c1 = std::min(d.N, (t + 1) * per);
+      for (size_t jc = c0; jc < c1; jc += kNC) {
+        const size_t nc = std::min(kNC, c1 - jc), n_slivers = ceil_div(nc, NR);
+        for (size_t kb = 0; kb < k_blocks; ++kb) {
+          const size_t pc = kb * kKC, kc = std::min(kKC, d.K - std::min(d.K, pc));
+          pack_slivers(ws_b[t], jc, nc, 0, n_slivers, pc, kc);
+          compute_block(kern, plan, ws_a[t], ws_b[t], c, a, b, d, jc, nc, pc, kc, 0, d.M, 0, n_slivers);
+        }
       }
-    };
+    });
+    return;
+  }
+  // Rows: every thread needs all of B, so the threads pack each block of it together, then compute.
+  for (size_t jc = 0; jc < d.N; jc += kNC) {
+    const size_t nc = std::min(kNC, d.N - jc), n_slivers = ceil_div(nc, NR);
     for (size_t kb = 0; kb < k_blocks; ++kb) {
       const size_t pc = kb * kKC, kc = std::min(kKC, d.K - std::min(d.K, pc));
       const size_t per_s = ceil_div(n_slivers, tasks);
-      if (split_m) {
-        // every thread needs all of B: pack it together, then compute
-        run(tasks, [&](size_t t) { pack_slivers(std::min(n_slivers, t * per_s), std::min(n_slivers, (t + 1) * per_s), pc, kc); });
-        run(tasks, [&](size_t t) {
-          size_t per = ceil_div(m_slivers, tasks);
-          size_t m0 = std::min(d.M, t * per * MR), m1 = std::min(d.M, (t + 1) * per * MR);
-          if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b, c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
-        });
-      } else {
-        run(tasks, [&](size_t t) {
-          size_t s0 = std::min(n_slivers, t * per_s), s1 = std::min(n_slivers, (t + 1) * per_s);
-          if (s0 >= s1) return;
-          pack_slivers(s0, s1, pc, kc);
-          compute_block(kern, plan, ws_a[t], ws_b, c, a, b, d, jc, nc, pc, kc, 0, d.M, s0, s1);
-        });
-      }
+      run(tasks, [&](size_t t) {
+        pack_slivers(ws_b[0], jc, nc, std::min(n_slivers, t * per_s), std::min(n_slivers, (t + 1) * per_s), pc, kc);
+      });
+      run(tasks, [&](size_t t) {
+        size_t per = ceil_div(m_slivers, tasks);
+        size_t m0 = std::min(d.M, t * per * MR), m1 = std::min(d.M, (t + 1) * per * MR);
+        if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
+      });
     }
   }
 }
@@ -250,7 +260,7 @@ bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float
         const size_t p0 = (first + t) * kSplitK;
         GemmDims dt = part;
         dt.K = std::min(kSplitK, d.K - p0);
-        gemm_blocked(Inline{}, 1, kern, plan, &apack[t], bpack[t], partial[t], ae + (d.trans_a ? p0 * d.lda : p0),
+        gemm_blocked(Inline{}, 1, kern, plan, &apack[t], &bpack[t], partial[t], ae + (d.trans_a ? p0 * d.lda : p0),
                      be + (d.trans_b ? p0 : p0 * d.ldb), dt);
       });
       for (size_t t = 0; t < wave; ++t)
@@ -294,7 +304,7 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
   // Many small problems: one whole GEMM per task, each with its own scratch. Otherwise the
   // threads share each GEMM.
   const bool per_problem = batch.count >= threads && threads > 1;
-  std::vector<float*> apacks(threads), bpacks(per_problem ? threads : 1);
+  std::vector<float*> apacks(threads), bpacks(threads);
   for (size_t t = 0; t < threads; ++t) {
     if (!(apacks[t] = ws.floats(2 * t, plan.a_floats()))) return false;
   }
@@ -307,14 +317,14 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
     size_t per = ceil_div(batch.count, threads);
     pool.run(threads, [&](size_t t) {
       for (size_t e = t * per; e < std::min(batch.count, (t + 1) * per); ++e) {
-        gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], bpacks[t], c + e * batch.stride_c, a + e * batch.stride_a,
+        gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], &bpacks[t], c + e * batch.stride_c, a + e * batch.stride_a,
                      b + e * batch.stride_b, d);
       }
     });
   } else {
     auto on_pool = [&](size_t n, const auto& fn) { pool.run(n, fn); };
     for (size_t e = 0; e < batch.count; ++e) {
-      gemm_blocked(on_pool, threads, kern, plan, apacks.data(), bpacks[0], c + e * batch.stride_c,
+      gemm_blocked(on_pool, threads, kern, plan, apacks.data(), bpacks.data(), c + e * batch.stride_c,
                    a + e * batch.stride_a, b + e * batch.stride_b, d);
     }
   }
