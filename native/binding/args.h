@@ -42,6 +42,7 @@ class Args {
   void disjoint(const char* out_name, const Napi::Float32Array& out, const char* in_name,
                 const Napi::Float32Array& in) const;
 
+  Napi::Value undefined() const { return info_.Env().Undefined(); }
   [[noreturn]] void type_error(const std::string& msg) const;
   [[noreturn]] void range_error(const std::string& msg) const;
 
