@@ -85,7 +85,11 @@ void ThreadPool::drain(uint64_t gen) {
     if (!claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
     // The batch cannot finish while this task is unfinished, so task_ is still this batch's.
     (*task_)(static_cast<size_t>(next_of(c)));
-    unfinished_.fetch_sub(1, std::memory_order_acq_rel);
+    // seq_cst, with caller_waiting_ below: either the caller sees 0 or this sees it waiting
+    if (unfinished_.fetch_sub(1) == 1 && caller_waiting_.load()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_.notify_one();
+    }
   }
 }
 
@@ -114,11 +118,19 @@ void ThreadPool::run(size_t tasks, const std::function<void(size_t)>& task) {
     wake_.notify_all();
   }
   drain(gen);
-  // Wait for tasks other threads took: spin briefly, then yield (a descheduled worker must not
-  // cost us a whole time slice of spinning).
+  // Wait for the tasks other threads took: poll for a while (they usually finish together), then
+  // sleep, so that a long task elsewhere does not keep this core busy doing nothing (other jobs'
+  // threads may need it).
+  auto deadline = std::chrono::steady_clock::now() + kSpin;
   for (unsigned spins = 0; unfinished_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < 4096) cpu_relax();
-    else std::this_thread::yield();
+    if ((spins & 255) == 255 && std::chrono::steady_clock::now() > deadline) {
+      std::unique_lock<std::mutex> lock(mu_);
+      caller_waiting_.store(true);
+      done_.wait(lock, [&] { return unfinished_.load() == 0; });
+      caller_waiting_.store(false);
+      break;
+    }
+    cpu_relax();
   }
 }
 

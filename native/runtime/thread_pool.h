@@ -59,8 +59,9 @@ class ThreadPool {
   const std::function<void(size_t)>* task_ = nullptr;  // written before claim_ publishes a batch
   std::atomic<bool> stopping_{false};
   std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_waiting_{false};  // run() sleeps on done_ until the batch is finished
   std::mutex mu_;
-  std::condition_variable wake_;
+  std::condition_variable wake_, done_;
 };
 
 // The default size: KILN_THREADS when it is a positive integer, otherwise the CPUs this process
