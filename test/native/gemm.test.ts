@@ -106,6 +106,15 @@ describe.each(isas)('gemm on %s', (isa) => {
     }
   });
 
+  it(`gemm ${isa} matches with A packed (wide C, long rows) and read in place (narrow C)`, () => {
+    native.setIsa(isa);
+    for (const [transA, transB] of pairs) {
+      for (const [m, n, k] of [[37, 600, 50], [50, 70, 700], [29, 513, 517], [13, 64, 40]] as const) {
+        check({ m, n, k, transA, transB, beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
+      }
+    }
+  });
+
   it(`gemm ${isa} splits a long k over small outputs (weight-gradient shapes) and still matches`, () => {
     native.setIsa(isa);
     check({ m: 16, n: 40, k: 40_000, transB: true, seed: 41 }, `${isa} split k, transB`);
