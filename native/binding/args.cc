@@ -84,8 +84,9 @@ void Args::range_error(const std::string& msg) const {
   throw coded(Napi::RangeError::New(info_.Env(), std::string(op_) + ": " + msg), "KILN_ERR_ARG_RANGE");
 }
 
-Napi::Float32Array Args::f32(size_t i, const char* name) const {
-  Napi::Value v = info_[i];
+Napi::Float32Array Args::f32(size_t i, const char* name) const { return f32_value(info_[i], name); }
+
+Napi::Float32Array Args::f32_value(const Napi::Value& v, const char* name) const {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
     type_error(std::string(name) + " expected Float32Array, got " + describe(v));
   }

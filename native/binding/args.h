@@ -27,6 +27,7 @@ class Args {
   size_t size(size_t i, const char* name) const;
 
   // The same checks for a value that is not a positional argument (a field of a params object).
+  Napi::Float32Array f32_value(const Napi::Value& v, const char* name) const;
   float finite_float_value(const Napi::Value& v, const char* name) const;
   size_t size_value(const Napi::Value& v, const char* name) const;
 

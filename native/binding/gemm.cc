@@ -144,11 +144,7 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
 
   Napi::Float32Array bias;
   if (p.has("bias")) {
-    Napi::Value bv = p.get("bias");
-    if (!bv.IsTypedArray() || bv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      args.type_error("params.bias expected Float32Array, got " + describe(bv));
-    }
-    bias = bv.As<Napi::Float32Array>();
+    bias = args.f32_value(p.get("bias"), "params.bias");
     std::string axis = p.choice("biasAxis", {"col", "row"});
     args.expect_length("params.bias", bias, axis == "row" ? d.M : d.N, axis == "row" ? "m, biasAxis 'row'" : "n, biasAxis 'col'");
     (axis == "row" ? d.epilogue.bias_row : d.epilogue.bias_col) = bias.Data();

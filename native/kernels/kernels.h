@@ -108,9 +108,9 @@ namespace avx512 {
 constexpr GemmShape kGemmShape{12, 32};
 void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
-// Packing for the driver, laid out as runtime/gemm.cc's portable pack_a/pack_b: `a` points at
-// op(A)[i0, p0] and mc rows become ceil(mc/MR) slivers of MR x kc; `b` points at op(B)[p0, j0]
-// and nc columns become ceil(nc/NR) slivers of kc x NR.
+// Packing into the tile's layout: `a` points at op(A)[i0, p0] and mc rows become ceil(mc/MR)
+// slivers of kc x MR (out[s][k][r], zero past mc); `b` points at op(B)[p0, j0] and nc columns
+// become ceil(nc/NR) slivers of kc x NR (out[s][k][j], zero past nc).
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);
 void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
 }  // namespace avx512

@@ -9,7 +9,6 @@
 #include "gemm.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
 namespace kiln {
@@ -39,57 +38,6 @@ constexpr size_t kDirectBMaxLd = 1024;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-// out[s][k][r] = op(A)[i0 + s*MR + r, p0 + k] for the mc rows and kc columns, zero past mc.
-void pack_a(float* out, const float* a, const GemmDims& d, size_t i0, size_t mc, size_t p0, size_t kc, size_t MR) {
-  for (size_t s = 0; s * MR < mc; ++s) {
-    size_t rows = std::min(MR, mc - s * MR);
-    float* o = out + s * MR * kc;
-    for (size_t k = 0; k < kc; ++k, o += MR) {
-      if (d.trans_a) {  // A is (K, lda): row p0+k holds op(A)[:, p0+k], contiguous in i
-        std::memcpy(o, a + (p0 + k) * d.lda + i0 + s * MR, rows * sizeof(float));
-      } else {
-        const float* src = a + (i0 + s * MR) * d.lda + p0 + k;
-        for (size_t r = 0; r < rows; ++r) o[r] = src[r * d.lda];
-      }
-      for (size_t r = rows; r < MR; ++r) o[r] = 0.0f;
-    }
-  }
-}
-
-// Sliver s of out: out[s][k][j] = op(B)[p0 + k, j0 + s*NR + j] for slivers [s0, s1), zero past nc.
-void pack_b(float* out, const float* b, const GemmDims& d, size_t p0, size_t kc, size_t j0, size_t nc, size_t NR,
-            size_t s0, size_t s1) {
-  if (!d.trans_b) {
-    // B is (K, ldb) and its rows may be pages apart: groups of 16 rows are copied sliver by
-    // sliver (see avx512/gemm_pack.cc for why neither plain order is good).
-    for (size_t k0 = 0; k0 < kc; k0 += 16) {
-      const size_t k1 = std::min(kc, k0 + 16);
-      for (size_t s = s0; s < s1; ++s) {
-        size_t cols = std::min(NR, nc - s * NR);
-        for (size_t k = k0; k < k1; ++k) {
-          float* o = out + (s * kc + k) * NR;
-          std::memcpy(o, b + (p0 + k) * d.ldb + j0 + s * NR, cols * sizeof(float));
-          for (size_t j = cols; j < NR; ++j) o[j] = 0.0f;
-        }
-      }
-    }
-    return;
-  }
-  // B is (N, ldb): column j of op(B) is row j of B, contiguous in k.
-  for (size_t s = s0; s < s1; ++s) {
-    size_t cols = std::min(NR, nc - s * NR);
-    float* o = out + s * NR * kc;
-    for (size_t j = 0; j < NR; ++j) {
-      const float* src = b + (j0 + s * NR + j) * d.ldb + p0;
-      if (j < cols) {
-        for (size_t k = 0; k < kc; ++k) o[k * NR + j] = src[k];
-      } else {
-        for (size_t k = 0; k < kc; ++k) o[k * NR + j] = 0.0f;
-      }
-    }
-  }
-}
-
 // How one GEMM is cut into blocks, and the scratch it needs per worker.
 struct Plan {
   size_t MR, NR, kc_max, nc_max;
@@ -118,7 +66,6 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
                    size_t s0, size_t s1) {
   const size_t MR = plan.MR, NR = plan.NR;
   const bool first = pc == 0, last = pc + kc >= d.K;
-  const bool simd_pack = kern.pack_a != nullptr;
   for (size_t ic = m0; ic < m1; ic += kMC) {
     const size_t mc = std::min(kMC, m1 - ic);
     const size_t tiles = ceil_div(mc, MR), base = mc / tiles, extra = mc % tiles;
@@ -126,8 +73,7 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
     for (size_t t = 0; t < tiles && !plan.direct_a; ++t) {
       size_t i = ic + tile_row(t), rows = tile_row(t + 1) - tile_row(t);
       float* out = apack + t * MR * kc;
-      if (simd_pack) kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
-      else pack_a(out, a, d, i, rows, pc, kc, MR);
+      kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
     }
     for (size_t s = s0; s < s1; ++s) {
       size_t j = jc + s * NR;
@@ -166,13 +112,9 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   // Packs slivers [s0, s1) of the column block at jc (nc wide) for K block (pc, kc) into `out`.
   auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc) {
     if (plan.direct_b || s0 >= s1) return;
-    if (kern.pack_b) {
-      size_t j = jc + s0 * NR;
-      kern.pack_b(out + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
-                  std::min(nc, s1 * NR) - s0 * NR, kc);
-    } else {
-      pack_b(out, b, d, pc, kc, jc, nc, NR, s0, s1);
-    }
+    size_t j = jc + s0 * NR;
+    kern.pack_b(out + s0 * NR * kc, b + (d.trans_b ? j * d.ldb + pc : pc * d.ldb + j), d.ldb, d.trans_b,
+                std::min(nc, s1 * NR) - s0 * NR, kc);
   };
 
   // Split rows when there are plenty of A slivers and C is not much wider than tall; otherwise

@@ -13,7 +13,7 @@ namespace kiln {
 struct GemmKernel {
   void (*tile)(const GemmTile&) = nullptr;  // nullptr: use the reference GEMM
   GemmShape shape{1, 1};
-  // SIMD packing (see kernels.h); nullptr: the driver's portable packing
+  // packing into the tile's layout (see kernels.h); required whenever tile is set
   void (*pack_a)(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc) = nullptr;
   void (*pack_b)(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) = nullptr;
 };
