@@ -53,6 +53,9 @@ KilnAddon::KilnAddon(Napi::Env env, Napi::Object exports) : pool(default_thread_
   init_elementwise(env, exports);
   init_reduce(env, exports);
   init_gemm(env, exports);
+  init_conv(env, exports);
+  init_pool(env, exports);
+  init_batchnorm(env, exports);
 }
 
 void KilnAddon::select(Isa cap, bool forced_by_user) {

@@ -37,5 +37,8 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
 void init_elementwise(Napi::Env env, Napi::Object exports);
 void init_reduce(Napi::Env env, Napi::Object exports);
 void init_gemm(Napi::Env env, Napi::Object exports);
+void init_conv(Napi::Env env, Napi::Object exports);
+void init_pool(Napi::Env env, Napi::Object exports);  // pooling and the option-A shortcut
+void init_batchnorm(Napi::Env env, Napi::Object exports);
 
 }  // namespace kiln

@@ -93,6 +93,25 @@ Napi::Float32Array Args::f32_value(const Napi::Value& v, const char* name) const
   return v.As<Napi::Float32Array>();
 }
 
+Napi::Float32Array Args::f32_or_null(size_t i, const char* name) const { return f32_or_null_value(info_[i], name); }
+
+Napi::Float32Array Args::f32_or_null_value(const Napi::Value& v, const char* name) const {
+  if (v.IsNull() || v.IsUndefined()) return Napi::Float32Array();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    type_error(std::string(name) + " expected Float32Array or null, got " + describe(v));
+  }
+  return v.As<Napi::Float32Array>();
+}
+
+Napi::Int32Array Args::i32(size_t i, const char* name) const { return i32_value(info_[i], name); }
+
+Napi::Int32Array Args::i32_value(const Napi::Value& v, const char* name) const {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    type_error(std::string(name) + " expected Int32Array, got " + describe(v));
+  }
+  return v.As<Napi::Int32Array>();
+}
+
 float Args::finite_float(size_t i, const char* name) const { return finite_float_value(info_[i], name); }
 
 float Args::finite_float_value(const Napi::Value& v, const char* name) const {
@@ -129,6 +148,13 @@ void Args::expect_length(const char* name, const Napi::Float32Array& a, size_t e
   }
 }
 
+void Args::expect_length(const char* name, const Napi::Int32Array& a, size_t expected, const char* formula) const {
+  if (a.ElementLength() != expected) {
+    range_error(std::string(name) + " expected length " + std::to_string(expected) + (formula ? std::string(" (") + formula + ")" : "") +
+                ", got " + std::to_string(a.ElementLength()));
+  }
+}
+
 void Args::expect_at_least(const char* name, const Napi::Float32Array& a, size_t needed, const char* formula) const {
   if (a.ElementLength() < needed) {
     range_error(std::string(name) + " expected length >= " + std::to_string(needed) + " (" + formula + "), got " +
@@ -137,10 +163,12 @@ void Args::expect_at_least(const char* name, const Napi::Float32Array& a, size_t
 }
 
 namespace {
-bool overlaps(const Napi::Float32Array& a, const Napi::Float32Array& b) {
-  auto pa = reinterpret_cast<uintptr_t>(a.Data()), pb = reinterpret_cast<uintptr_t>(b.Data());
-  size_t na = a.ElementLength() * sizeof(float), nb = b.ElementLength() * sizeof(float);
+bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
+  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
   return na != 0 && nb != 0 && pa < pb + nb && pb < pa + na;
+}
+bool overlaps(const Napi::Float32Array& a, const Napi::Float32Array& b) {
+  return overlaps(a.Data(), a.ElementLength() * sizeof(float), b.Data(), b.ElementLength() * sizeof(float));
 }
 }  // namespace
 
@@ -156,6 +184,13 @@ void Args::no_partial_overlap(const char* out_name, const Napi::Float32Array& ou
 void Args::disjoint(const char* out_name, const Napi::Float32Array& out, const char* in_name,
                     const Napi::Float32Array& in) const {
   if (overlaps(out, in)) {
+    range_error(std::string(out_name) + " expected not to overlap " + in_name + ", got overlapping memory");
+  }
+}
+
+void Args::disjoint(const char* out_name, const Napi::Int32Array& out, const char* in_name,
+                    const Napi::Float32Array& in) const {
+  if (overlaps(out.Data(), out.ElementLength() * sizeof(int32_t), in.Data(), in.ElementLength() * sizeof(float))) {
     range_error(std::string(out_name) + " expected not to overlap " + in_name + ", got overlapping memory");
   }
 }

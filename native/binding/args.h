@@ -25,22 +25,32 @@ class Args {
   float finite_float(size_t i, const char* name) const;
   // A non-negative integer size below 2^53 (so it survived the trip through a JS number).
   size_t size(size_t i, const char* name) const;
+  // A Float32Array, or null/undefined for an optional buffer (returns an empty handle: check
+  // IsEmpty(), and use data_or_null()).
+  Napi::Float32Array f32_or_null(size_t i, const char* name) const;
+  // An Int32Array (indices, e.g. the argmax of max pooling).
+  Napi::Int32Array i32(size_t i, const char* name) const;
 
   // The same checks for a value that is not a positional argument (a field of a params object).
   Napi::Float32Array f32_value(const Napi::Value& v, const char* name) const;
   float finite_float_value(const Napi::Value& v, const char* name) const;
   size_t size_value(const Napi::Value& v, const char* name) const;
+  Napi::Float32Array f32_or_null_value(const Napi::Value& v, const char* name) const;
+  Napi::Int32Array i32_value(const Napi::Value& v, const char* name) const;
 
   // a * b, or a RangeError naming `what` if the product overflows size_t or 2^53.
   size_t mul(size_t a, size_t b, const char* what) const;
   void expect_length(const char* name, const Napi::Float32Array& a, size_t expected, const char* formula) const;
   // For strided views: the array must hold at least `needed` floats.
   void expect_at_least(const char* name, const Napi::Float32Array& a, size_t needed, const char* formula) const;
+  void expect_length(const char* name, const Napi::Int32Array& a, size_t expected, const char* formula) const;
   // Outputs may be the very same memory as an input (in place) or disjoint from it, never a
   // partial overlap: the kernels read and write in SIMD blocks.
   void no_partial_overlap(const char* out_name, const Napi::Float32Array& out, const char* in_name,
                           const Napi::Float32Array& in) const;
   void disjoint(const char* out_name, const Napi::Float32Array& out, const char* in_name,
+                const Napi::Float32Array& in) const;
+  void disjoint(const char* out_name, const Napi::Int32Array& out, const char* in_name,
                 const Napi::Float32Array& in) const;
 
   Napi::Value undefined() const { return info_.Env().Undefined(); }
@@ -51,6 +61,9 @@ class Args {
   const Napi::CallbackInfo& info_;
   const char* op_;
 };
+
+// The data of an optional buffer (see Args::f32_or_null), or nullptr.
+inline float* data_or_null(Napi::Float32Array& a) { return a.IsEmpty() ? nullptr : a.Data(); }
 
 // A short description of a JS value for error messages: "number 3", "undefined", "Float64Array(5)".
 std::string describe(const Napi::Value& v);

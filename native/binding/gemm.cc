@@ -13,76 +13,11 @@
 
 #include "addon.h"
 #include "args.h"
+#include "params.h"
 #include "../runtime/gemm.h"
 
 namespace kiln {
 namespace {
-
-constexpr size_t kKeyCount = 17;
-const char* const kKeys[kKeyCount] = {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta",
-                                      "bias", "biasAxis", "act", "batch", "strideA", "strideB", "strideC"};
-
-// The parameters object, read field by field with the same messages as positional arguments.
-// NOTE: the object is read in one pass over its keys (a handful), not with one property lookup
-// per known key: each Node-API call costs ~100 ns, and small GEMMs take only a few microseconds.
-class Params {
- public:
-  Params(const Args& args, Napi::Object obj) : args_(args) {
-    Napi::Array names = obj.GetPropertyNames();
-    for (uint32_t i = 0; i < names.Length(); ++i) {
-      Napi::Value name = names.Get(i);
-      std::string key = name.ToString().Utf8Value();
-      size_t k = index(key.c_str());
-      if (k == kKeyCount) {
-        args.range_error("params." + key + " is not a parameter (expected one of m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC)");
-      }
-      values_[k] = obj.Get(name);
-    }
-  }
-  bool has(const char* key) const { return !get(key).IsUndefined(); }
-  size_t size(const char* key, size_t fallback) const {
-    Napi::Value v = get(key);
-    if (v.IsUndefined()) return fallback;
-    return args_.size_value(v, ("params." + std::string(key)).c_str());
-  }
-  bool flag(const char* key) const {
-    Napi::Value v = get(key);
-    if (v.IsUndefined()) return false;
-    if (!v.IsBoolean()) args_.type_error(std::string("params.") + key + " expected a boolean, got " + describe(v));
-    return v.As<Napi::Boolean>().Value();
-  }
-  float number(const char* key, float fallback) const {
-    Napi::Value v = get(key);
-    if (v.IsUndefined()) return fallback;
-    return args_.finite_float_value(v, ("params." + std::string(key)).c_str());
-  }
-  std::string choice(const char* key, std::initializer_list<const char*> options) const {
-    Napi::Value v = get(key);
-    if (v.IsUndefined()) return *options.begin();
-    if (v.IsString()) {
-      std::string s = v.As<Napi::String>().Utf8Value();
-      for (const char* o : options)
-        if (s == o) return s;
-    }
-    std::string list;
-    for (const char* o : options) list += std::string(list.empty() ? "" : ", ") + "'" + o + "'";
-    if (!v.IsString()) args_.type_error(std::string("params.") + key + " expected one of " + list + ", got " + describe(v));
-    args_.range_error(std::string("params.") + key + " expected one of " + list + ", got '" + v.As<Napi::String>().Utf8Value() + "'");
-  }
-  Napi::Value get(const char* key) const {
-    size_t k = index(key);
-    return k < kKeyCount && !values_[k].IsEmpty() ? values_[k] : args_.undefined();
-  }
-
- private:
-  static size_t index(const char* key) {
-    for (size_t k = 0; k < kKeyCount; ++k)
-      if (std::strcmp(key, kKeys[k]) == 0) return k;
-    return kKeyCount;
-  }
-  const Args& args_;
-  Napi::Value values_[kKeyCount];  // empty where the key is absent
-};
 
 // The number of floats a strided (rows x cols) matrix repeated `count` times at `stride` spans.
 size_t extent(const Args& args, size_t count, size_t stride, size_t rows, size_t cols, size_t ld, const char* what) {
@@ -97,10 +32,8 @@ size_t extent(const Args& args, size_t count, size_t stride, size_t rows, size_t
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args args(info, "gemm", 4);
   auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
-  if (!info[3].IsObject() || info[3].IsArray() || info[3].IsFunction()) {
-    args.type_error("params expected an object, got " + describe(info[3]));
-  }
-  Params p(args, info[3].As<Napi::Object>());
+  Params p(args, info[3], {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta", "bias",
+                          "biasAxis", "act", "batch", "strideA", "strideB", "strideC"});
   for (const char* key : {"m", "n", "k"}) {
     if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
   }

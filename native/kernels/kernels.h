@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace kiln {
 
@@ -121,6 +122,99 @@ namespace ref {
 void gemm_f32(float* c, const float* a, const float* b, const GemmDims& d, size_t m0, size_t m1);
 // The activations in double, shared by the reference GEMM and the tests' expectations.
 double act_f64(Act act, double x);
+}  // namespace ref
+
+// ---- Convolution, pooling, normalization (NCHW) ------------------------------------------------
+// Planes are (H, W) row-major; a "plane index" is n*C + c. Kernels that take [x0, x1) ranges
+// work on that part only (the runtime splits work over threads by those ranges).
+
+// x:(N,C,H,W) w:(K,C,R,S) -> y:(N,K,P,Q). Output row p reads input rows p*stride_h - pad_h +
+// r*dil_h for r < R; rows outside [0, H) read zeros. pad_h/pad_w are the top/left padding; the
+// bottom/right padding is whatever P and Q imply (the caller computes P, Q from all four pads).
+struct Conv2dDims {
+  size_t N, C, H, W;
+  size_t K, R, S;
+  size_t P, Q;
+  size_t stride_h, stride_w;
+  size_t pad_h, pad_w;
+  size_t dil_h, dil_w;
+};
+
+// Pooling windows: output row p covers input rows [p*stride_h - pad_h, + R), clipped to the input
+// (max) or to the padded input (average with count_include_pad, as PyTorch). P, Q come from the
+// caller (ceil mode is a choice of P, Q).
+struct Pool2dDims {
+  size_t N, C, H, W;
+  size_t R, S;
+  size_t P, Q;
+  size_t stride_h, stride_w;
+  size_t pad_h, pad_w;
+};
+
+// The ResNet paper's shortcut option A: x:(N,C,H,W) -> y:(N,K,P,Q), K >= C, P = ceil(H/stride):
+// y[n, offset + c, p, q] = x[n, c, p*stride, q*stride]; the other K - C channels are zero.
+struct ShortcutDims {
+  size_t N, C, H, W;
+  size_t K, P, Q;
+  size_t stride;
+  size_t offset;  // zero channels before the copied ones
+};
+
+// Batch normalization over (N, C, HW): statistics per channel over N*HW values.
+struct BatchNormDims {
+  size_t N, C, HW;
+  float eps;       // added to the variance
+  float momentum;  // running = (1 - momentum) * running + momentum * batch statistic
+  bool relu;       // fused: y = max(bn(x), 0)
+};
+
+namespace ref {
+// The readable references (direct loops, double accumulation): the oracle for the fast paths
+// in runtime/ and the path on CPUs without a SIMD level.
+// y = conv(x, w) + b (b:(K) may be nullptr), images [n0, n1)
+void conv2d_forward_f32(float* y, const float* x, const float* w, const float* b, const Conv2dDims& d, size_t n0,
+                        size_t n1);
+// dx[n0:n1] += conv2d^T(dy, w)
+void conv2d_backward_data_f32(float* dx, const float* dy, const float* w, const Conv2dDims& d, size_t n0, size_t n1);
+// dw[k0:k1] += sum over n, p, q of dy * x-window; db[k0:k1] += sum of dy (db may be nullptr)
+void conv2d_backward_weight_f32(float* dw, float* db, const float* x, const float* dy, const Conv2dDims& d, size_t k0,
+                                size_t k1);
+
+// y:(N,C,P,Q) = window maxima of x:(N,C,H,W); argmax:(N,C,P,Q) = h*W + w of each maximum within
+// its plane (the first one in scan order on ties; NaN wins, as PyTorch). Planes [c0, c1).
+void max_pool2d_forward_f32(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t c0, size_t c1);
+// dx[plane][argmax] += dy
+void max_pool2d_backward_f32(float* dx, const float* dy, const int32_t* argmax, const Pool2dDims& d, size_t c0,
+                             size_t c1);
+// y = window means; the divisor counts padding cells (count_include_pad) or only input cells
+void avg_pool2d_forward_f32(float* y, const float* x, const Pool2dDims& d, bool count_include_pad, size_t c0,
+                            size_t c1);
+void avg_pool2d_backward_f32(float* dx, const float* dy, const Pool2dDims& d, bool count_include_pad, size_t c0,
+                             size_t c1);
+// y:(planes) = mean of each plane of x:(planes, hw); backward dx += dy / hw
+void global_avg_pool2d_forward_f32(float* y, const float* x, size_t hw, size_t c0, size_t c1);
+void global_avg_pool2d_backward_f32(float* dx, const float* dy, size_t hw, size_t c0, size_t c1);
+
+// images [n0, n1)
+void shortcut_a_forward_f32(float* y, const float* x, const ShortcutDims& d, size_t n0, size_t n1);
+void shortcut_a_backward_f32(float* dx, const float* dy, const ShortcutDims& d, size_t n0, size_t n1);
+
+// Training: batch statistics (biased variance normalizes; the unbiased one updates running_var),
+// saves mean and 1/sqrt(var + eps) per channel for backward. gamma/beta may be nullptr (1 and 0);
+// running_* may be nullptr (not tracked). Channels [c0, c1).
+void batch_norm_forward_train_f32(float* y, float* save_mean, float* save_invstd, float* running_mean,
+                                  float* running_var, const float* x, const float* gamma, const float* beta,
+                                  const BatchNormDims& d, size_t c0, size_t c1);
+// Evaluation: normalizes with the running statistics.
+void batch_norm_forward_eval_f32(float* y, const float* x, const float* gamma, const float* beta,
+                                 const float* running_mean, const float* running_var, const BatchNormDims& d,
+                                 size_t c0, size_t c1);
+// dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy) (each may be nullptr). With d.relu, dy is
+// first masked by y > 0 (y is the fused forward's output). training: mean/invstd are the saved batch
+// statistics and dx includes their gradient; otherwise they are the running ones (constants).
+void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* y,
+                             const float* gamma, const float* mean, const float* invstd, bool training,
+                             const BatchNormDims& d, size_t c0, size_t c1);
 }  // namespace ref
 
 }  // namespace kiln

@@ -63,6 +63,111 @@ export interface KilnNative {
   gemm(c: Float32Array, a: Float32Array, b: Float32Array, params: GemmOptions): void;
   /** Runs the FMA peak probe of an ISA on every pool thread; returns the flops done (time the call). */
   fmaPeak(isa: 'avx2' | 'avx512', iterations: number): number;
+
+  // ---- convolution, pooling, normalization: NCHW, float32; backward passes accumulate (+=) ----
+  /** y(n,k,p,q) = conv2d(x(n,c,h,w), w(k,c,r,s)) + bias(k); bias may be null. */
+  conv2dForward(y: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, params: Conv2dParams): void;
+  /** dx += the input gradient of conv2d given dy. */
+  conv2dBackwardData(dx: Float32Array, dy: Float32Array, w: Float32Array, params: Conv2dParams): void;
+  /** dw += the weight gradient, db += the bias gradient (db may be null). */
+  conv2dBackwardWeight(dw: Float32Array, db: Float32Array | null, x: Float32Array, dy: Float32Array, params: Conv2dParams): void;
+
+  /** y = window maxima; argmax = h*W + w of each maximum within its (n, c) plane. */
+  maxPool2dForward(y: Float32Array, argmax: Int32Array, x: Float32Array, params: Pool2dParams): void;
+  /** dx += dy routed to the recorded maxima. */
+  maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, params: Pool2dParams): void;
+  avgPool2dForward(y: Float32Array, x: Float32Array, params: Pool2dParams): void;
+  avgPool2dBackward(dx: Float32Array, dy: Float32Array, params: Pool2dParams): void;
+  /** y(n, c) = mean over (h, w) of x(n, c, h, w). */
+  globalAvgPool2dForward(y: Float32Array, x: Float32Array, params: PlaneParams): void;
+  globalAvgPool2dBackward(dx: Float32Array, dy: Float32Array, params: PlaneParams): void;
+
+  /** The ResNet shortcut option A: stride-`stride` subsampling, zero channels padded to k. */
+  shortcutAForward(y: Float32Array, x: Float32Array, params: ShortcutParams): void;
+  shortcutABackward(dx: Float32Array, dy: Float32Array, params: ShortcutParams): void;
+
+  /** Batch norm 2d. Fills saveMean/saveInvstd(c): the batch statistics when training (and updates
+   * runningMean/runningVar with momentum), the running ones otherwise. gamma/beta/running* may be null. */
+  batchNormForward(
+    y: Float32Array,
+    saveMean: Float32Array,
+    saveInvstd: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    runningMean: Float32Array | null,
+    runningVar: Float32Array | null,
+    params: BatchNormParams,
+  ): void;
+  /** dx += ..., dgamma += ..., dbeta += ... (each output may be null); y is the forward output,
+   * needed when params.relu (else null). */
+  batchNormBackward(
+    dx: Float32Array | null,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    dy: Float32Array,
+    x: Float32Array,
+    y: Float32Array | null,
+    gamma: Float32Array | null,
+    saveMean: Float32Array,
+    saveInvstd: Float32Array,
+    params: BatchNormParams,
+  ): void;
+}
+
+/** (n, c, h, w): a batch of planes. */
+export interface PlaneParams {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+}
+
+/** A convolution with every padding explicit; src/tensor/shape.ts resolves 'same'/'valid'. */
+export interface Conv2dParams extends PlaneParams {
+  /** output channels and kernel size */
+  k: number;
+  r: number;
+  s: number;
+  strideH: number;
+  strideW: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+  dilationH: number;
+  dilationW: number;
+}
+
+export interface Pool2dParams extends PlaneParams {
+  /** window size */
+  r: number;
+  s: number;
+  strideH: number;
+  strideW: number;
+  /** symmetric padding, at most half the window (as PyTorch) */
+  padH: number;
+  padW: number;
+  /** output size rounded up (a last partial window that starts inside the input or left padding) */
+  ceilMode?: boolean;
+  /** average pooling: whether padding cells count in the divisor (default true, as PyTorch) */
+  countIncludePad?: boolean;
+}
+
+export interface ShortcutParams extends PlaneParams {
+  /** output channels (>= c), the subsampling stride, and the zero channels before the copied ones */
+  k: number;
+  stride: number;
+  offset: number;
+}
+
+export interface BatchNormParams extends PlaneParams {
+  training: boolean;
+  /** default 0.1 and 1e-5, as PyTorch */
+  momentum?: number;
+  eps?: number;
+  /** fused ReLU after the normalization */
+  relu?: boolean;
 }
 
 export interface GemmOptions {

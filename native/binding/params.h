@@ -1,0 +1,43 @@
+// The parameters object of a kernel call (gemm's, conv2d's, ...), read field by field with the
+// same messages as positional arguments: "conv2dForward: params.strideH expected a non-negative
+// integer, got number -1". Unknown keys are rejected, so a typo never passes silently.
+// NOTE: the object is read in one pass over its own keys (a handful), not with one property
+// lookup per known key: each Node-API call costs ~100 ns, and small kernels take microseconds.
+#pragma once
+
+#include <napi.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "args.h"
+
+namespace kiln {
+
+class Params {
+ public:
+  // `v` must be a plain object (TypeError otherwise); `keys` are the names it may hold.
+  Params(const Args& args, const Napi::Value& v, std::initializer_list<const char*> keys);
+
+  bool has(const char* key) const { return !get(key).IsUndefined(); }
+  Napi::Value get(const char* key) const;
+  // A non-negative integer; `fallback` when absent.
+  size_t size(const char* key, size_t fallback) const;
+  // A non-negative integer that must be present.
+  size_t required_size(const char* key) const;
+  bool flag(const char* key, bool fallback = false) const;
+  float number(const char* key, float fallback) const;
+  // One of `options` (a string); the first option when absent.
+  std::string choice(const char* key, std::initializer_list<const char*> options) const;
+  // "params.<key>", for messages.
+  static std::string name(const char* key) { return std::string("params.") + key; }
+
+ private:
+  size_t index(const char* key) const;
+  const Args& args_;
+  std::vector<const char*> keys_;
+  std::vector<Napi::Value> values_;  // empty where the key is absent
+};
+
+}  // namespace kiln
