@@ -1,1 +1,173 @@
-// (being written)
+// Convolution as GEMM over im2col columns, in NCHW:
+//   forward      y_n(K, PQ)    = w(K, CRS)   col_n(CRS, PQ)   + b   (per image)
+//   backward dX  dcol(CRS, PQ) = w^T(CRS, K) dy_n(K, PQ), then col2im adds it to dx_n (per image)
+//   backward dW  dw(K, CRS)   += dy_g(K, L)  col_g^T(L, CRS)  over groups of images, L = images*PQ
+// Forward and backward-data give each thread whole images: im2col then a GEMM on that thread,
+// so an image's columns are still in its core's L2 when the GEMM reads them, and no thread waits
+// for another. With fewer images than threads the threads share each image's GEMM instead.
+// The weight gradient sums over images: images are grouped by a size that depends on the shape
+// only, and each group is one GEMM over all threads (its K dimension is images*PQ), so results
+// are identical for any thread count. 1x1 stride-1 unpadded convolutions skip im2col.
+#include "conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "im2col.h"
+#include "parallel.h"
+
+namespace kiln {
+namespace {
+
+// Scratch slots: gemm() uses slots below 4 * kMaxThreads + 4.
+constexpr size_t kSlot = 4 * ThreadPool::kMaxThreads + 8;
+// The weight gradient's column block holds at most this many floats (64 MiB): big enough that a
+// group's GEMM has a long K to split over threads, small enough to stay a modest workspace.
+constexpr size_t kGroupFloats = size_t{16} << 20;
+
+size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+bool pointwise(const Conv2dDims& d) {
+  return d.R == 1 && d.S == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_h == 0 && d.pad_w == 0 && d.P == d.H &&
+         d.Q == d.W;
+}
+
+// Per-task scratch for the image-per-thread passes: a column matrix and the GEMM's packing buffers.
+struct TaskScratch {
+  std::vector<float*> col, apack, bpack;
+};
+
+bool task_scratch(Workspace& ws, size_t tasks, size_t col_floats, const GemmScratch& g, TaskScratch* out) {
+  out->col.assign(tasks, nullptr);
+  out->apack.assign(tasks, nullptr);
+  out->bpack.assign(tasks, nullptr);
+  for (size_t t = 0; t < tasks; ++t) {
+    if (col_floats && !(out->col[t] = ws.floats(kSlot + 3 * t, col_floats))) return false;
+    if (g.a_floats && !(out->apack[t] = ws.floats(kSlot + 3 * t + 1, g.a_floats))) return false;
+    if (g.b_floats && !(out->bpack[t] = ws.floats(kSlot + 3 * t + 2, g.b_floats))) return false;
+  }
+  return true;
+}
+
+// Runs per_image(n, col, apack, bpack) for every image, whole images per thread, when there are
+// at least as many images as threads (and the GEMM would not split K, so that a shared GEMM
+// could never give other bits); otherwise shared(n, col) per image in order, col one buffer.
+template <typename PerImage, typename Shared>
+bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const GemmDims& g, size_t N, size_t col_floats,
+                PerImage per_image, Shared shared) {
+  const size_t threads = static_cast<size_t>(pool.size());
+  if (N >= threads || gemm_splits_k(g)) {
+    const size_t tasks = std::min(threads, N), per = ceil_div(N, tasks);
+    TaskScratch s;
+    if (!task_scratch(ws, tasks, col_floats, gemm_scratch(gk, g), &s)) return false;
+    pool.run(tasks, [&](size_t t) {
+      for (size_t n = t * per; n < std::min(N, (t + 1) * per); ++n) per_image(n, s.col[t], s.apack[t], s.bpack[t]);
+    });
+    return true;
+  }
+  float* col = col_floats ? ws.floats(kSlot, col_floats) : nullptr;
+  if (col_floats && !col) return false;
+  for (size_t n = 0; n < N; ++n)
+    if (!shared(n, col)) return false;
+  return true;
+}
+
+}  // namespace
+
+bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
+                    const float* b, const Conv2dDims& d) {
+  if (d.N == 0) return true;
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
+  const bool direct = pointwise(d);
+  GemmDims g;  // y_n(K, PQ) = w(K, CRS) col_n(CRS, PQ) + b
+  g.M = d.K, g.N = PQ, g.K = CRS;
+  g.lda = CRS, g.ldb = PQ, g.ldc = PQ;
+  g.epilogue.bias_row = b;
+  auto columns = [&](size_t n, float* col) -> const float* {
+    if (direct) return x + n * in_img;
+    im2col(col, PQ, x + n * in_img, d);
+    return col;
+  };
+  return for_images(
+      pool, ws, kern.gemm, g, d.N, direct ? 0 : CRS * PQ,
+      [&](size_t n, float* col, float* ap, float* bp) { gemm_serial(kern.gemm, ap, bp, y + n * out_img, w, columns(n, col), g); },
+      [&](size_t n, float* col) { return gemm(pool, ws, kern.gemm, y + n * out_img, w, columns(n, col), g, GemmBatch{}); });
+}
+
+bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
+                          const float* w, const Conv2dDims& d) {
+  if (d.N == 0) return true;
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
+  const bool direct = pointwise(d);
+  GemmDims g;  // dcol(CRS, PQ) = w^T(CRS, K) dy_n(K, PQ); 1x1: straight into dx_n, accumulating
+  g.M = CRS, g.N = PQ, g.K = d.K;
+  g.trans_a = true;
+  g.lda = CRS, g.ldb = PQ, g.ldc = PQ;
+  g.beta = direct ? 1.0f : 0.0f;
+  auto target = [&](size_t n, float* col) { return direct ? dx + n * in_img : col; };
+  auto scatter = [&](size_t n, float* col) {
+    if (!direct) col2im_add(dx + n * in_img, col, PQ, d);
+  };
+  return for_images(
+      pool, ws, kern.gemm, g, d.N, direct ? 0 : CRS * PQ,
+      [&](size_t n, float* col, float* ap, float* bp) {
+        gemm_serial(kern.gemm, ap, bp, target(n, col), w, dy + n * out_img, g);
+        scatter(n, col);
+      },
+      [&](size_t n, float* col) {
+        if (!gemm(pool, ws, kern.gemm, target(n, col), w, dy + n * out_img, g, GemmBatch{})) return false;
+        scatter(n, col);
+        return true;
+      });
+}
+
+bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
+                            const float* x, const float* dy, const Conv2dDims& d) {
+  if (d.N == 0) return true;
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
+  const bool direct = pointwise(d);
+  const size_t group = std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, CRS * PQ)));
+  for (size_t n0 = 0; n0 < d.N; n0 += group) {
+    const size_t gn = std::min(group, d.N - n0), L = gn * PQ;
+    // One image: its columns and dy are already (CRS, PQ) / (K, PQ) matrices when 1x1.
+    const float* cols = direct && gn == 1 ? x + n0 * in_img : nullptr;
+    const float* dys = gn == 1 ? dy + n0 * out_img : nullptr;
+    float* colbuf = cols ? nullptr : ws.floats(kSlot, CRS * L);
+    float* dybuf = dys ? nullptr : ws.floats(kSlot + 1, d.K * L);
+    if ((!cols && !colbuf) || (!dys && !dybuf)) return false;
+    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        const float* xi = x + (n0 + i) * in_img;
+        if (colbuf && direct) {
+          for (size_t c = 0; c < d.C; ++c) std::memcpy(colbuf + c * L + i * PQ, xi + c * PQ, PQ * sizeof(float));
+        } else if (colbuf) {
+          im2col(colbuf + i * PQ, L, xi, d);
+        }
+        if (dybuf) {
+          for (size_t k = 0; k < d.K; ++k)
+            std::memcpy(dybuf + k * L + i * PQ, dy + (n0 + i) * out_img + k * PQ, PQ * sizeof(float));
+        }
+      }
+    });
+    GemmDims g;  // dw(K, CRS) += dy_g(K, L) col_g^T(L, CRS)
+    g.M = d.K, g.N = CRS, g.K = L;
+    g.trans_b = true;
+    g.lda = L, g.ldb = L, g.ldc = CRS;
+    g.beta = 1.0f;
+    if (!gemm(pool, ws, kern.gemm, dw, dys ? dys : dybuf, cols ? cols : colbuf, g, GemmBatch{})) return false;
+  }
+  if (db) {
+    // each channel summed by one thread, image by image in order
+    parallel_range(pool, d.K, std::max<size_t>(1, kMapGrain / std::max<size_t>(1, d.N * PQ)), 1, [&](size_t k0, size_t k1) {
+      for (size_t k = k0; k < k1; ++k) {
+        double acc = 0.0;
+        for (size_t n = 0; n < d.N; ++n) acc += kern.sum(dy + n * out_img + k * PQ, PQ);
+        db[k] = static_cast<float>(db[k] + acc);
+      }
+    });
+  }
+  return true;
+}
+
+}  // namespace kiln

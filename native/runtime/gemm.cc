@@ -274,4 +274,22 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
   return true;
 }
 
+GemmScratch gemm_scratch(const GemmKernel& kernel, const GemmDims& d) {
+  if (!kernel.tile) return {0, 0};
+  const Plan plan = make_plan(kernel, d);
+  return {plan.a_floats(), plan.b_floats()};
+}
+
+bool gemm_splits_k(const GemmDims& d) { return use_split_k(d); }
+
+void gemm_serial(const GemmKernel& kernel, float* apack, float* bpack, float* c, const float* a, const float* b,
+                 const GemmDims& d) {
+  if (d.M == 0 || d.N == 0) return;
+  if (!kernel.tile) {
+    ref::gemm_f32(c, a, b, d, 0, d.M);
+    return;
+  }
+  gemm_blocked(Inline{}, 1, kernel, make_plan(kernel, d), &apack, &bpack, c, a, b, d);
+}
+
 }  // namespace kiln

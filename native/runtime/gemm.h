@@ -28,4 +28,16 @@ struct GemmBatch {
 bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kernel, float* c, const float* a, const float* b,
           const GemmDims& d, const GemmBatch& batch);
 
+// For drivers that split the work over threads themselves (convolution: one image per task):
+// one GEMM on the calling thread, packing into caller-provided buffers of the sizes that
+// gemm_scratch gives. The result is bit-identical to gemm()'s unless gemm_splits_k(d), when
+// gemm() adds fixed K chunks in double (callers that need identical results check it first).
+struct GemmScratch {
+  size_t a_floats, b_floats;
+};
+GemmScratch gemm_scratch(const GemmKernel& kernel, const GemmDims& d);
+bool gemm_splits_k(const GemmDims& d);
+void gemm_serial(const GemmKernel& kernel, float* apack, float* bpack, float* c, const float* a, const float* b,
+                 const GemmDims& d);
+
 }  // namespace kiln

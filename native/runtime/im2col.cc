@@ -1,1 +1,61 @@
-// (being written)
+#include "im2col.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kiln {
+
+TapRange tap_range(size_t out, size_t t, size_t stride, size_t pad, size_t dil, size_t size) {
+  // o*stride >= pad - t*dil  and  o*stride <= size - 1 + pad - t*dil
+  const long s = static_cast<long>(stride);
+  const long low = static_cast<long>(pad) - static_cast<long>(t * dil);
+  const long high = static_cast<long>(size) - 1 + low;
+  if (high < 0) return {0, 0};
+  const long lo = low <= 0 ? 0 : (low + s - 1) / s;
+  const long hi = std::min(high / s + 1, static_cast<long>(out));
+  return lo < hi ? TapRange{static_cast<size_t>(lo), static_cast<size_t>(hi)} : TapRange{0, 0};
+}
+
+void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d) {
+  for (size_t c = 0; c < d.C; ++c)
+    for (size_t r = 0; r < d.R; ++r) {
+      const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
+      for (size_t s = 0; s < d.S; ++s) {
+        float* out = col + ((c * d.R + r) * d.S + s) * ldcol;
+        const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
+        std::fill(out, out + rows.lo * d.Q, 0.0f);
+        for (size_t p = rows.lo; p < rows.hi; ++p) {
+          float* o = out + p * d.Q;
+          const float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
+          const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);  // in column of q = 0
+          std::fill(o, o + cols.lo, 0.0f);
+          if (d.stride_w == 1) {
+            std::memcpy(o + cols.lo, in + (static_cast<long>(cols.lo) + shift), (cols.hi - cols.lo) * sizeof(float));
+          } else {
+            for (size_t q = cols.lo; q < cols.hi; ++q) o[q] = in[static_cast<long>(q * d.stride_w) + shift];
+          }
+          std::fill(o + cols.hi, o + d.Q, 0.0f);
+        }
+        std::fill(out + rows.hi * d.Q, out + d.P * d.Q, 0.0f);
+      }
+    }
+}
+
+void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d) {
+  for (size_t c = 0; c < d.C; ++c)
+    for (size_t r = 0; r < d.R; ++r) {
+      const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
+      for (size_t s = 0; s < d.S; ++s) {
+        const float* src = col + ((c * d.R + r) * d.S + s) * ldcol;
+        const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
+        const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);
+        for (size_t p = rows.lo; p < rows.hi; ++p) {
+          const float* o = src + p * d.Q;
+          float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
+          for (size_t q = cols.lo; q < cols.hi; ++q) in[static_cast<long>(q * d.stride_w) + shift] += o[q];
+        }
+      }
+    }
+}
+
+}  // namespace kiln

@@ -1,0 +1,31 @@
+// The fast convolution: im2col + the blocked GEMM, NCHW in and out (no layout change anywhere).
+// See conv.cc for how the work is split; ref::conv2d_* (kernels/ref/conv.cc) is the oracle and
+// the path when the GEMM has no SIMD tile.
+#pragma once
+
+#include <cstddef>
+
+#include "../kernels/kernels.h"
+#include "gemm.h"
+#include "thread_pool.h"
+#include "workspace.h"
+
+namespace kiln {
+
+struct ConvKernels {
+  GemmKernel gemm;
+  double (*sum)(const float*, size_t);  // for the bias gradient
+};
+
+// Each returns false only when the workspace could not be allocated (outputs then untouched).
+// y = conv(x, w) + b (b may be nullptr)
+bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
+                    const float* b, const Conv2dDims& d);
+// dx += conv^T(dy, w)
+bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
+                          const float* w, const Conv2dDims& d);
+// dw += dy (x) x-windows, db += sum of dy (db may be nullptr)
+bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
+                            const float* x, const float* dy, const Conv2dDims& d);
+
+}  // namespace kiln

@@ -1,0 +1,27 @@
+// Lowering a convolution to GEMM: im2col copies every window of one image into a column matrix,
+// col2im adds such a matrix back onto the image (the backward of im2col).
+//   col:(C*R*S, ldcol), row (c*R + r)*S + s, column p*Q + q (columns P*Q..ldcol untouched) holds
+//   x[c, p*stride_h - pad_h + r*dil_h, q*stride_w - pad_w + s*dil_w], and 0 where that is outside x.
+// Then forward is y_n(K, PQ) = w(K, CRS) col, backward-data dcol = w^T dy_n, backward-weight
+// dw += dy_n col^T.
+#pragma once
+
+#include <cstddef>
+
+#include "../kernels/kernels.h"
+
+namespace kiln {
+
+// x:(C,H,W), one image -> col:(C*R*S, ldcol)
+void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d);
+// x:(C,H,W) += the windows in col:(C*R*S, ldcol), each added back where im2col took it from
+void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d);
+
+// The range [lo, hi) of output coordinates o < out whose tap t reads inside [0, size):
+// 0 <= o*stride - pad + t*dil < size.
+struct TapRange {
+  size_t lo, hi;
+};
+TapRange tap_range(size_t out, size_t t, size_t stride, size_t pad, size_t dil, size_t size);
+
+}  // namespace kiln

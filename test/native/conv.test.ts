@@ -1,0 +1,244 @@
+// conv2d forward, backward-data and backward-weight on every ISA level against a float64
+// convolution from the definition: kernels 1/3/5/7 (and even, non-square), strides 1/2/3,
+// paddings explicit/same/valid/asymmetric, dilation 1/2, batch 1 and 3, channels 1/3/16/17, odd
+// sizes; bit-identical results for any thread count; finite-difference gradients; clear errors.
+import { describe, expect, it } from 'vitest';
+
+import { allClose, bitwiseEqual } from '../helpers/all-close.js';
+import { convBackwardDataRef, convBackwardWeightRef, convForwardRef, type RefResult } from '../helpers/conv-ref.js';
+import { isas, native, restoreAfterEach } from '../helpers/native.js';
+import { rng, uniform } from '../helpers/rng.js';
+import { resolveConv2d, type Conv2dGeometry, type Conv2dSpec } from '../../src/tensor/shape.js';
+
+restoreAfterEach();
+
+const fixed: Conv2dSpec[] = [
+  { n: 1, c: 1, h: 7, w: 7, k: 1, kernel: 1 },
+  { n: 3, c: 3, h: 13, w: 13, k: 16, kernel: 3, padding: 1 },
+  { n: 3, c: 16, h: 13, w: 7, k: 17, kernel: 3, stride: 2, padding: 'same' },
+  { n: 1, c: 3, h: 33, w: 33, k: 16, kernel: 7, stride: 2, padding: 3 },
+  { n: 3, c: 17, h: 13, w: 13, k: 3, kernel: 5, stride: 3, padding: 2 },
+  { n: 1, c: 16, h: 13, w: 13, k: 16, kernel: 3, dilation: 2, padding: 'same' },
+  { n: 3, c: 3, h: 7, w: 13, k: 17, kernel: [3, 5], stride: [1, 2], padding: 'valid', dilation: [2, 1] },
+  { n: 3, c: 16, h: 33, w: 7, k: 16, kernel: 1, stride: 2 },
+  { n: 3, c: 17, h: 13, w: 13, k: 16, kernel: 1 },
+  { n: 1, c: 3, h: 7, w: 7, k: 16, kernel: 4, padding: 'same' },
+  { n: 3, c: 1, h: 33, w: 33, k: 16, kernel: 2, stride: 2, padding: [0, 1, 0, 1] },
+  { n: 1, c: 16, h: 7, w: 7, k: 1, kernel: 7, padding: 'valid' },
+  { n: 3, c: 3, h: 13, w: 13, k: 16, kernel: 3, stride: 3, padding: 2, dilation: 2 },
+  { n: 3, c: 17, h: 7, w: 7, k: 17, kernel: 5, padding: 'same', dilation: 2 },
+];
+
+/** Random combinations of the listed sizes (kernels that do not fit are redrawn). */
+function randomSpecs(count: number, seed: number): Conv2dSpec[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const out: Conv2dSpec[] = [];
+  while (out.length < count) {
+    const spec: Conv2dSpec = {
+      n: pick([1, 3]),
+      c: pick([1, 3, 16, 17]),
+      h: pick([7, 13, 33]),
+      w: pick([7, 13, 33]),
+      k: pick([1, 3, 16, 17]),
+      kernel: pick([1, 3, 5, 7]),
+      stride: pick([1, 2, 3]),
+      padding: pick([0, 1, 2, 'same', 'valid'] as const),
+      dilation: pick([1, 2]),
+    };
+    try {
+      resolveConv2d(spec);
+      out.push(spec);
+    } catch {
+      // the kernel does not fit this input: draw again
+    }
+  }
+  return out;
+}
+
+function label(g: Conv2dGeometry): string {
+  return `n${g.n} c${g.c} ${g.h}x${g.w} k${g.k} ${g.r}x${g.s} s${g.strideH},${g.strideW} pad ${g.padTop},${g.padBottom},${g.padLeft},${g.padRight} dil ${g.dilationH},${g.dilationW} -> ${g.p}x${g.q}`;
+}
+
+/** float32 sums of `terms` products: a relative bound on |terms| (plus an initial value). */
+function close(got: Float32Array, want: RefResult, terms: number, init: Float32Array | null, what: string): void {
+  const value = init ? want.value.map((v, i) => v + init[i]!) : want.value;
+  const scale = init ? want.scale.map((s, i) => s + Math.abs(init[i]!)) : want.scale;
+  allClose(got, value, { atol: 1e-6, rtol: (terms + 8) * 2 ** -24, scale, what });
+}
+
+function runAll(g: Conv2dGeometry, seed: number) {
+  const x = uniform(g.n * g.c * g.h * g.w, seed);
+  const w = uniform(g.k * g.c * g.r * g.s, seed + 1);
+  const b = uniform(g.k, seed + 2);
+  const dy = uniform(g.n * g.k * g.p * g.q, seed + 3);
+  const y = new Float32Array(dy.length).fill(Number.NaN); // every element must be written
+  native.conv2dForward(y, x, w, b, g);
+  const dx0 = uniform(x.length, seed + 4);
+  const dx = dx0.slice();
+  native.conv2dBackwardData(dx, dy, w, g);
+  const dw0 = uniform(w.length, seed + 5);
+  const db0 = uniform(b.length, seed + 6);
+  const dw = dw0.slice();
+  const db = db0.slice();
+  native.conv2dBackwardWeight(dw, db, x, dy, g);
+  return { x, w, b, dy, y, dx0, dx, dw0, dw, db0, db };
+}
+
+const specs = [...fixed, ...randomSpecs(16, 2024)].map(resolveConv2d);
+
+describe.each(isas)('conv2d on %s', (isa) => {
+  it.each(specs.map((g) => [label(g), g] as const))(`conv2d ${isa} forward and both backward passes match float64 for %s`, (_, g) => {
+    native.setIsa(isa);
+    const o = runAll(g, g.c * 7 + g.k * 13 + g.h);
+    close(o.y, convForwardRef(g, o.x, o.w, o.b), g.c * g.r * g.s, null, `${isa} forward ${label(g)}`);
+    close(o.dx, convBackwardDataRef(g, o.dy, o.w), g.k * g.r * g.s, o.dx0, `${isa} backward data ${label(g)}`);
+    const { dw, db } = convBackwardWeightRef(g, o.x, o.dy);
+    close(o.dw, dw, g.n * g.p * g.q, o.dw0, `${isa} backward weight ${label(g)}`);
+    close(o.db, db, g.n * g.p * g.q, o.db0, `${isa} backward bias ${label(g)}`);
+  });
+
+  it(`conv2d ${isa} without bias writes the plain convolution and takes a null db`, () => {
+    native.setIsa(isa);
+    const g = resolveConv2d({ n: 3, c: 17, h: 13, w: 13, k: 16, kernel: 3, padding: 1 });
+    const x = uniform(g.n * g.c * g.h * g.w, 1);
+    const w = uniform(g.k * g.c * g.r * g.s, 2);
+    const y = new Float32Array(g.n * g.k * g.p * g.q);
+    native.conv2dForward(y, x, w, null, g);
+    close(y, convForwardRef(g, x, w, null), g.c * 9, null, `${isa} forward, no bias`);
+    const dw = new Float32Array(w.length);
+    native.conv2dBackwardWeight(dw, null, x, y, g);
+    close(dw, convBackwardWeightRef(g, x, y).dw, g.n * g.p * g.q, null, `${isa} backward weight, no db`);
+  });
+});
+
+describe('conv2d threads', () => {
+  const shapes = [
+    { n: 1, c: 16, h: 33, w: 33, k: 17, kernel: 3, padding: 1 }, // fewer images than threads: shared GEMMs
+    { n: 3, c: 17, h: 13, w: 13, k: 16, kernel: 3, stride: 2, padding: 1 },
+    { n: 5, c: 16, h: 13, w: 13, k: 32, kernel: 1 },
+    { n: 8, c: 3, h: 33, w: 33, k: 16, kernel: 7, stride: 2, padding: 3 },
+  ].map(resolveConv2d);
+  it.each(isas)('conv2d %s gives bit-identical results for 1, 2 and 3 threads', (isa) => {
+    native.setIsa(isa);
+    for (const g of shapes) {
+      const results = [1, 2, 3].map((t) => {
+        native.setThreads(t);
+        return runAll(g, 99);
+      });
+      for (const r of results.slice(1)) {
+        for (const key of ['y', 'dx', 'dw', 'db'] as const) bitwiseEqual(r[key], results[0]![key], `${isa} ${key} ${label(g)}`);
+      }
+    }
+  });
+});
+
+describe('conv2d gradients', () => {
+  // L = sum(g * conv(x, w, b)) in float64; its central differences against the native backward
+  const cases = [
+    { n: 2, c: 3, h: 7, w: 7, k: 4, kernel: 3, stride: 2, padding: 'same' as const },
+    { n: 1, c: 2, h: 13, w: 7, k: 3, kernel: 5, padding: 2, dilation: 2 },
+    { n: 2, c: 3, h: 7, w: 7, k: 2, kernel: 1 },
+  ].map(resolveConv2d);
+  it.each(cases.map((g) => [label(g), g] as const))('conv2d backward matches finite differences for %s', (_, g) => {
+    const x = uniform(g.n * g.c * g.h * g.w, 5);
+    const w = uniform(g.k * g.c * g.r * g.s, 6);
+    const b = uniform(g.k, 7);
+    const up = uniform(g.n * g.k * g.p * g.q, 8);
+    const loss = (xx: ArrayLike<number>, ww: ArrayLike<number>, bb: ArrayLike<number>) =>
+      convForwardRef(g, xx, ww, bb).value.reduce((s, v, i) => s + v * up[i]!, 0);
+    const dx = new Float32Array(x.length);
+    const dw = new Float32Array(w.length);
+    const db = new Float32Array(b.length);
+    native.conv2dBackwardData(dx, up, w, g);
+    native.conv2dBackwardWeight(dw, db, x, up, g);
+    const h = 1e-3;
+    const r = rng(11);
+    for (const [name, arr, grad] of [['x', x, dx], ['w', w, dw], ['b', b, db]] as const) {
+      for (let t = 0; t < 12; t++) {
+        const i = Math.floor(r() * arr.length);
+        const plus = Float64Array.from(arr);
+        const minus = Float64Array.from(arr);
+        plus[i]! += h;
+        minus[i]! -= h;
+        const args = (v: Float64Array) => (name === 'x' ? [v, w, b] : name === 'w' ? [x, v, b] : [x, w, v]) as [ArrayLike<number>, ArrayLike<number>, ArrayLike<number>];
+        const fd = (loss(...args(plus)) - loss(...args(minus))) / (2 * h);
+        expect(Math.abs(grad[i]! - fd), `d${name}[${i}]: ${grad[i]} vs ${fd}`).toBeLessThan(1e-4 * (1 + Math.abs(fd)));
+      }
+    }
+  });
+});
+
+describe('conv2d arguments', () => {
+  const g = resolveConv2d({ n: 2, c: 3, h: 7, w: 7, k: 4, kernel: 3, padding: 1 });
+  const x = uniform(2 * 3 * 49, 1);
+  const w = uniform(4 * 3 * 9, 2);
+  const fresh = () => new Float32Array(2 * 4 * 49).fill(7);
+
+  it('conv2d rejects a kernel larger than the padded input, zero stride, negative padding and bad dilation, writing nothing', () => {
+    const y = fresh();
+    const bad: Array<[Record<string, number>, RegExp]> = [
+      [{ r: 11, s: 11, p: undefined as unknown as number, q: undefined as unknown as number }, /conv2dForward: the kernel spans 11 along h but the padded input is only 9 \(7 \+ 1 \+ 1\)/],
+      [{ strideH: 0 }, /conv2dForward: params\.strideH expected an integer >= 1, got 0/],
+      [{ padTop: -1 }, /conv2dForward: params\.padTop expected a non-negative integer, got -1/],
+      [{ dilationW: 0 }, /conv2dForward: params\.dilationW expected an integer >= 1, got 0/],
+      [{ p: 8 }, /conv2dForward: params\.p expected 7 \(the output height the geometry implies\), got 8/],
+      [{ c: 0 }, /params\.c expected an integer >= 1, got 0/],
+    ];
+    for (const [change, message] of bad) {
+      const params = { ...g, ...change };
+      for (const key of Object.keys(params)) if ((params as Record<string, unknown>)[key] === undefined) delete (params as Record<string, unknown>)[key];
+      expect(() => native.conv2dForward(y, x, w, null, params)).toThrow(message);
+    }
+    expect(y.every((v) => v === 7)).toBe(true);
+  });
+
+  it('conv2d rejects wrong lengths, overlapping outputs and unknown parameters with the op and argument named', () => {
+    const y = fresh();
+    expect(() => native.conv2dForward(y.subarray(1), x, w, null, g)).toThrow(/conv2dForward: y expected length 392 \(n\*k\*p\*q\), got 391/);
+    expect(() => native.conv2dForward(y, x, w.subarray(1), null, g)).toThrow(/w expected length 108 \(k\*c\*r\*s\), got 107/);
+    expect(() => native.conv2dForward(y, x, w, new Float32Array(3), g)).toThrow(/bias expected length 4 \(k\), got 3/);
+    expect(() => native.conv2dForward(y, x, w, null, { ...g, groups: 2 } as never)).toThrow(/params\.groups is not a parameter/);
+    expect(() => native.conv2dForward(y, x, w, null, { ...g, strideH: 1.5 })).toThrow(RangeError);
+    expect(() => native.conv2dBackwardData(fresh(), fresh(), w, g)).toThrow(/conv2dBackwardData: dx expected length 294 \(n\*c\*h\*w\), got 392/);
+    const shared = new Float32Array(1000);
+    expect(() => native.conv2dBackwardWeight(shared.subarray(0, 108), null, shared.subarray(100, 394), fresh(), g)).toThrow(/dw expected not to overlap x/);
+    expect(() => native.conv2dForward(y, x, w, 'bias' as never, g)).toThrow(/bias expected Float32Array or null, got string/);
+    expect(y.every((v) => v === 7)).toBe(true);
+  });
+
+  it('conv2d writes nothing outside its outputs (guards around y, dx, dw)', () => {
+    const guard = 4321.5;
+    const wrap = (n: number) => {
+      const whole = new Float32Array(n + 32).fill(guard);
+      return { whole, inner: whole.subarray(16, 16 + n) };
+    };
+    for (const isa of isas) {
+      native.setIsa(isa);
+      const y = wrap(2 * 4 * 49);
+      const dx = wrap(x.length);
+      const dw = wrap(w.length);
+      native.conv2dForward(y.inner, x, w, null, g);
+      native.conv2dBackwardData(dx.inner, y.inner, w, g);
+      native.conv2dBackwardWeight(dw.inner, null, x, y.inner, g);
+      for (const buf of [y, dx, dw]) {
+        for (let i = 0; i < 16; i++) expect(buf.whole[i] === guard && buf.whole[buf.whole.length - 1 - i] === guard).toBe(true);
+      }
+    }
+  });
+});
+
+describe('conv2d shapes', () => {
+  it("'same' padding keeps ceil(size/stride) and puts the odd cell at the bottom/right", () => {
+    const g = resolveConv2d({ n: 1, c: 1, h: 7, w: 8, k: 1, kernel: 4, stride: 2, padding: 'same' });
+    expect([g.p, g.q]).toEqual([4, 4]);
+    expect([g.padTop, g.padBottom, g.padLeft, g.padRight]).toEqual([1, 2, 1, 1]);
+    const v = resolveConv2d({ n: 1, c: 1, h: 7, w: 7, k: 1, kernel: 3, padding: 'valid', dilation: 2 });
+    expect([v.p, v.q]).toEqual([3, 3]);
+  });
+  it('resolveConv2d rejects a kernel that does not fit and zero strides', () => {
+    expect(() => resolveConv2d({ n: 1, c: 1, h: 5, w: 5, k: 1, kernel: 7 })).toThrow(/kernel spans 7 along h \(size 7, dilation 1\) but the padded input is only 5/);
+    expect(() => resolveConv2d({ n: 1, c: 1, h: 5, w: 5, k: 1, kernel: 3, stride: 0 })).toThrow(/stride expected an integer >= 1, got 0/);
+    expect(() => resolveConv2d({ n: 1, c: 1, h: 5, w: 5, k: 1, kernel: 3, padding: -1 })).toThrow(/padding expected an integer >= 0, got -1/);
+  });
+});
