@@ -102,10 +102,12 @@ export function runOurSide(r: Run): void {
   if (!r.json) table.header();
   const meter = new NoiseMeter();
   const noisy: string[] = [];
+  const times = new Map<string, number>(); // `${isa} ${case}` -> seconds
   for (const c of r.cases) {
     const { stats, other } = runOurs(c, r, meter);
     if ((other ?? 0) >= NOISY) noisy.push(c.name);
     for (const [isa, s] of stats) {
+      times.set(`${isa} ${c.name}`, s[r.stat]);
       if (r.json) {
         for (const m of rates(c, s[r.stat])) {
           printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
@@ -123,7 +125,35 @@ export function runOurSide(r: Run): void {
     }
   }
   if (!r.json) printNoiseFootnote(noisy);
+  printTotals(r, [...new Set(r.isas)].map((isa) => ({ isa, ours: (name: string) => times.get(`${isa} ${name}`) })));
   recheckPeaks(r, peak);
+}
+
+/** The suite's totals (weighted sums of case times), for each ISA, next to PyTorch's when given.
+ * A total is left out when the filter dropped some of its cases. */
+function printTotals(r: Run, sides: Array<{ isa: IsaName; ours: (c: string) => number | undefined; theirs?: (c: string) => number | undefined }>): void {
+  for (const total of r.suite.totals?.() ?? []) {
+    for (const side of sides) {
+      const sum = (get: (c: string) => number | undefined): number | undefined => {
+        let t = 0;
+        for (const [name, weight] of total.parts) {
+          const v = get(name);
+          if (v === undefined) return undefined;
+          t += v * weight;
+        }
+        return t;
+      };
+      const ours = sum(side.ours);
+      if (ours === undefined) continue;
+      const theirs = side.theirs ? sum(side.theirs) : undefined;
+      if (r.json) {
+        printJson({ suite: r.suite.name, case: total.name, metric: 'total_time', value: ours * 1e3, unit: 'ms', isa: side.isa, threads: native.threads(), stat: r.stat, ...(theirs === undefined ? {} : { pytorch_ms: theirs * 1e3, vs_pytorch: theirs / ours }) });
+      } else {
+        const vs = theirs === undefined ? '' : `, PyTorch ${formatTime(theirs)}: ${formatNumber(theirs / ours)}x`;
+        console.log(`\ntotal, ${total.name} (${side.isa}): ours ${formatTime(ours)}${vs}`);
+      }
+    }
+  }
 }
 
 /** `npm run bench:peers`: ours, then PyTorch's, per case. Returns the exit code. */
@@ -159,6 +189,8 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     { title: 'ours', width: 14, right: true },
     { title: 'pytorch', width: 14, right: true },
     { title: 'ours/pytorch', width: 12, right: true },
+    { title: 'ours time', width: 10, right: true },
+    { title: 'pytorch time', width: 12, right: true },
     { title: 'spread', width: 13, right: true },
     { title: 'other', width: 11, right: true },
     { title: 'pytorch op (fastest of its equivalents)', width: 10 },
@@ -176,6 +208,8 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
   let failures = 0;
   const leftOut: string[] = [];
   const noisy: string[] = [];
+  const ours = new Map<string, number>(); // `${isa} ${case}` -> seconds
+  const theirsTimes = new Map<string, number>();
   for (const c of r.cases) {
     const mine = runOurs(c, r, meter);
     meter.start();
@@ -189,7 +223,9 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     const p = theirs.stats;
     for (const [variant, why] of Object.entries(theirs.rejected)) leftOut.push(`  ${c.name}: ${variant}: ${why}`);
     if (Math.max(mine.other ?? 0, peerOther ?? 0) >= NOISY) noisy.push(c.name);
+    theirsTimes.set(c.name, p[r.stat]);
     for (const [isa, s] of mine.stats) {
+      ours.set(`${isa} ${c.name}`, s[r.stat]);
       const ratio = p[r.stat] / s[r.stat];
       if (r.json) {
         printJson({
@@ -202,7 +238,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
       } else {
         table.row([
           c.name, isa, formatRate(headline(c, s[r.stat])), formatRate(headline(c, p[r.stat])), `${formatNumber(ratio)}x`,
-          `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`, theirs.variant,
+          formatTime(s[r.stat]), formatTime(p[r.stat]), `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`, theirs.variant,
         ]);
       }
     }
@@ -211,6 +247,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     if (leftOut.length > 0) console.log(`\nPyTorch equivalents left out as inaccurate (vs float64, rtol 1e-5 of the terms):\n${leftOut.join('\n')}`);
     printNoiseFootnote(noisy);
   }
+  printTotals(r, [...new Set(r.isas)].map((isa) => ({ isa, ours: (name: string) => ours.get(`${isa} ${name}`), theirs: (name: string) => theirsTimes.get(name) })));
   recheckPeaks(r, peak);
   return failures;
 }

@@ -33,4 +33,12 @@ export interface Suite {
   peer?: string;
   /** Compute-bound suites: measure the fp32 FMA peak first and quote each case as a fraction. */
   peak?: boolean;
+  /** Weighted sums of case times printed after the table (e.g. one training step of a network). */
+  totals?(): Total[];
+}
+
+/** A total: each named case's time times its weight (how often a step runs it). */
+export interface Total {
+  name: string;
+  parts: Array<[caseName: string, weight: number]>;
 }

@@ -25,6 +25,10 @@ constexpr size_t kSlot = 4 * ThreadPool::kMaxThreads + 8;
 // The weight gradient's column block holds at most this many floats (64 MiB): big enough that a
 // group's GEMM has a long K to split over threads, small enough to stay a modest workspace.
 constexpr size_t kGroupFloats = size_t{16} << 20;
+// The weight gradient of a dw up to this many floats (256 KiB) is summed per chunk of images,
+// over at most kWeightChunks chunks; see backward_weight_chunked.
+constexpr size_t kWeightChunkedMax = size_t{64} << 10;
+constexpr size_t kWeightChunks = 16;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
@@ -122,9 +126,56 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
       });
 }
 
-bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
-                            const float* x, const float* dy, const Conv2dDims& d) {
-  if (d.N == 0) return true;
+namespace {
+
+// The weight gradient when dw is small and the images many (ResNet-20: dw is 16 x 144, the sum
+// runs over 128 x 1024 positions): the images are cut into a number of chunks that depends on N
+// only; one thread sums a chunk's images into its own partial dw, image by image (its columns
+// stay in that core's L2), and the partials are added in chunk order in double.
+bool backward_weight_chunked(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
+                             const float* dy, const Conv2dDims& d) {
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ, dw_len = d.K * CRS;
+  const bool direct = pointwise(d);
+  const size_t threads = static_cast<size_t>(pool.size()), chunks = std::min<size_t>(d.N, kWeightChunks);
+  const size_t tasks = std::min(threads, chunks);
+  GemmDims g;  // partial(K, CRS) += dy_n(K, PQ) col_n^T(PQ, CRS)
+  g.M = d.K, g.N = CRS, g.K = PQ;
+  g.trans_b = true;
+  g.lda = PQ, g.ldb = PQ, g.ldc = CRS;
+  TaskScratch s;
+  if (!task_scratch(ws, tasks, direct ? 0 : CRS * PQ, gemm_scratch(kern.gemm, g), &s)) return false;
+  std::vector<float*> partial(tasks);
+  for (size_t t = 0; t < tasks; ++t)
+    if (!(partial[t] = ws.floats(kSlot + 3 * tasks + t, dw_len))) return false;
+  double* sum = reinterpret_cast<double*>(ws.floats(kSlot + 4 * tasks, 2 * dw_len));
+  if (!sum) return false;
+  std::fill(sum, sum + dw_len, 0.0);
+  for (size_t first = 0; first < chunks; first += tasks) {
+    const size_t wave = std::min(tasks, chunks - first);
+    pool.run(wave, [&](size_t t) {
+      const size_t chunk = first + t, n0 = chunk * d.N / chunks, n1 = (chunk + 1) * d.N / chunks;
+      GemmDims gi = g;
+      for (size_t n = n0; n < n1; ++n) {
+        const float* cols = x + n * in_img;
+        if (!direct) {
+          im2col(s.col[t], PQ, cols, d);
+          cols = s.col[t];
+        }
+        gi.beta = n == n0 ? 0.0f : 1.0f;
+        gemm_serial(kern.gemm, s.apack[t], s.bpack[t], partial[t], dy + n * out_img, cols, gi);
+      }
+    });
+    for (size_t t = 0; t < wave; ++t)
+      for (size_t i = 0; i < dw_len; ++i) sum[i] += partial[t][i];
+  }
+  for (size_t i = 0; i < dw_len; ++i) dw[i] = static_cast<float>(dw[i] + sum[i]);
+  return true;
+}
+
+// The weight gradient when dw is large (ResNet-18's later stages): images are grouped into
+// column blocks, and each group is one GEMM over all threads (its K dimension is images*PQ).
+bool backward_weight_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
+                             const float* dy, const Conv2dDims& d) {
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
   const size_t group = std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, CRS * PQ)));
@@ -157,6 +208,17 @@ bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& 
     g.beta = 1.0f;
     if (!gemm(pool, ws, kern.gemm, dw, dys ? dys : dybuf, cols ? cols : colbuf, g, GemmBatch{})) return false;
   }
+  return true;
+}
+
+}  // namespace
+
+bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
+                            const float* x, const float* dy, const Conv2dDims& d) {
+  if (d.N == 0) return true;
+  const size_t PQ = d.P * d.Q, out_img = d.K * PQ;
+  const bool chunked = d.K * d.C * d.R * d.S <= kWeightChunkedMax && d.N >= 2;
+  if (!(chunked ? backward_weight_chunked : backward_weight_grouped)(pool, ws, kern, dw, x, dy, d)) return false;
   if (db) {
     // each channel summed by one thread, image by image in order
     parallel_range(pool, d.K, std::max<size_t>(1, kMapGrain / std::max<size_t>(1, d.N * PQ)), 1, [&](size_t k0, size_t k1) {

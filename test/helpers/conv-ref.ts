@@ -49,8 +49,8 @@ export function convForwardRef(g: Conv2dGeometry, x: Arr, w: Arr, bias: Arr | nu
   }
   eachTerm(g, (xi, wi, yi) => {
     const t = x[xi]! * w[wi]!;
-    value[yi] += t;
-    scale[yi] += Math.abs(t);
+    value[yi] = value[yi]! + t;
+    scale[yi] = scale[yi]! + Math.abs(t);
   });
   return { value, scale };
 }
@@ -61,8 +61,8 @@ export function convBackwardDataRef(g: Conv2dGeometry, dy: Arr, w: Arr): RefResu
   const scale = new Float64Array(value.length);
   eachTerm(g, (xi, wi, yi) => {
     const t = dy[yi]! * w[wi]!;
-    value[xi] += t;
-    scale[xi] += Math.abs(t);
+    value[xi] = value[xi]! + t;
+    scale[xi] = scale[xi]! + Math.abs(t);
   });
   return { value, scale };
 }
@@ -72,13 +72,13 @@ export function convBackwardWeightRef(g: Conv2dGeometry, x: Arr, dy: Arr): { dw:
   const db = { value: new Float64Array(g.k), scale: new Float64Array(g.k) };
   eachTerm(g, (xi, wi, yi) => {
     const t = dy[yi]! * x[xi]!;
-    dw.value[wi] += t;
-    dw.scale[wi] += Math.abs(t);
+    dw.value[wi] = dw.value[wi]! + t;
+    dw.scale[wi] = dw.scale[wi]! + Math.abs(t);
   });
   for (let i = 0; i < dy.length; i++) {
     const k = Math.floor(i / (g.p * g.q)) % g.k;
-    db.value[k] += dy[i]!;
-    db.scale[k] += Math.abs(dy[i]!);
+    db.value[k] = db.value[k]! + dy[i]!;
+    db.scale[k] = db.scale[k]! + Math.abs(dy[i]!);
   }
   return { dw, db };
 }
