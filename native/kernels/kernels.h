@@ -34,6 +34,10 @@ struct GemmDims {
   size_t lda = 0, ldb = 0, ldc = 0;
   float alpha = 1.0f, beta = 0.0f;
   GemmEpilogue epilogue;
+  // When set (trans_b false only): row p of B is at b + b_rows[p], for p < K, instead of
+  // b + p*ldb (ldb unused). Convolution reads its input windows this way without copying them:
+  // the rows of its im2col matrix are overlapping runs of one padded image.
+  const long* b_rows = nullptr;
 };
 
 // One register tile of the blocked GEMM (see runtime/gemm.cc for the loops around it):
@@ -41,13 +45,15 @@ struct GemmDims {
 // and, when `last` (the final block of K), + bias and the activation. A(i, k) is a[k*MR + i] in
 // a packed panel of MR rows per k (a_rs = 0; zero-padded past mr), or a[i*a_rs + k] read in place
 // from a row-major A (a_rs = lda; only rows < mr are read). `b` is either a packed panel (b_rs =
-// NR, zero-padded past nr) or B itself (b_rs = ldb; only columns < nr are read).
+// NR, zero-padded past nr) or B itself (b_rs = ldb, or b_off's row offsets; only columns < nr are
+// read).
 struct GemmTile {
   size_t k;
   const float* a;
   size_t a_rs;
   const float* b;
   size_t b_rs;
+  const long* b_off = nullptr;  // when set: row p of b is at b + b_off[p] (b_rs unused)
   float* c;
   size_t ldc;
   size_t mr, nr;  // valid rows and columns, 1..MR and 1..NR
@@ -85,6 +91,24 @@ struct GemmShape {
   double sumsq_f32(const float* x, size_t n);                                                  \
   /* y:(cols) += column sums of x:(rows, ld)[:, 0:cols]; the bias gradient of a Linear layer */\
   void column_sum_f32(float* y, const float* x, size_t rows, size_t cols, size_t ld);          \
+  /* Batch norm over `planes` consecutive planes of `hw` floats (runtime/batchnorm.cc), */     \
+  /* each with its own parameters (shift[p], mean[p], ...) and sums (sums[2p], sums[2p+1]). */ \
+  /* Sums: float lanes within a block of a plane, double across blocks; a value's lane */      \
+  /* depends on its index in the plane only, never on addresses. */                            \
+  /* sums[2p] += sum of (x - shift[p]), sums[2p+1] += sum of (x - shift[p])^2 */               \
+  void batch_norm_moments_f32(double* sums, const float* x, const float* shift, size_t planes, \
+                              size_t hw);                                                      \
+  /* y = (x - mean[p]) * scale[p] + bias[p], then max(., 0) if relu */                         \
+  void batch_norm_apply_f32(float* y, const float* x, const double* mean, const float* scale,  \
+                            const float* bias, bool relu, size_t planes, size_t hw);           \
+  /* sums[2p] += sum of g, sums[2p+1] += sum of g * (x - mean[p]); g = dy masked by y > 0 */   \
+  /* when y != nullptr (the fused ReLU), else g = dy */                                        \
+  void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, \
+                                const float* mean, size_t planes, size_t hw);                  \
+  /* dx += a[p] * g + b[p] * (x - mean[p]) + c[p], g as above */                               \
+  void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const float* y,   \
+                                 const float* mean, const float* a, const float* b,            \
+                                 const float* c, size_t planes, size_t hw);                    \
   }
 
 KILN_DECLARE_KERNELS(ref)
@@ -186,7 +210,8 @@ void max_pool2d_forward_f32(float* y, int32_t* argmax, const float* x, const Poo
 // dx[plane][argmax] += dy
 void max_pool2d_backward_f32(float* dx, const float* dy, const int32_t* argmax, const Pool2dDims& d, size_t c0,
                              size_t c1);
-// y = window means; the divisor counts padding cells (count_include_pad) or only input cells
+// y = window means; the divisor counts padding cells (count_include_pad) or only input cells.
+// NOTE: float sums in scan order, not double: that is PyTorch's arithmetic, bit for bit.
 void avg_pool2d_forward_f32(float* y, const float* x, const Pool2dDims& d, bool count_include_pad, size_t c0,
                             size_t c1);
 void avg_pool2d_backward_f32(float* dx, const float* dy, const Pool2dDims& d, bool count_include_pad, size_t c0,

@@ -77,11 +77,130 @@ bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const Gem
   return true;
 }
 
+// Stride-1 convolutions read their windows in place instead of through im2col. With the image
+// zero-padded to (C, Hp, Wp), Hp = P + dil_h*(R-1), Wp = Q + dil_w*(S-1), and the output
+// computed over Wp-wide rows (the last dil_w*(S-1) columns of each row are junk), row (c, r, s)
+// of the im2col matrix is the run of the padded image starting at c*Hp*Wp + r*dil_h*Wp + s*dil_w:
+// the GEMM takes those row offsets (GemmDims::b_rows) and no column matrix is written. The wide
+// output is then copied (or added) into y without the junk columns.
+struct Wide {
+  size_t Hp, Wp, N;  // padded image, wide output columns: (P-1)*Wp + Q
+  std::vector<long> rows;
+};
+
+bool wide_applies(const Conv2dDims& d) {
+  // the padded image must hold every tap: top/left padding within the window span, and no more
+  // output rows/columns than the padded input has windows
+  return d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) && d.pad_w <= d.dil_w * (d.S - 1) &&
+         d.P + d.dil_h * (d.R - 1) <= d.H + d.pad_h + d.dil_h * (d.R - 1) && d.Q <= d.W + d.pad_w;
+}
+
+Wide wide_layout(const Conv2dDims& d) {
+  Wide w;
+  w.Hp = d.P + d.dil_h * (d.R - 1);
+  w.Wp = d.Q + d.dil_w * (d.S - 1);
+  w.N = (d.P - 1) * w.Wp + d.Q;
+  w.rows.resize(d.C * d.R * d.S);
+  for (size_t c = 0; c < d.C; ++c)
+    for (size_t r = 0; r < d.R; ++r)
+      for (size_t s = 0; s < d.S; ++s)
+        w.rows[(c * d.R + r) * d.S + s] = static_cast<long>(c * w.Hp * w.Wp + r * d.dil_h * w.Wp + s * d.dil_w);
+  return w;
+}
+
+// xp:(C, Hp, Wp) = x:(C, H, W) shifted by the top/left padding, zeros around (and below/right,
+// where the padded image is larger than the input plus its top/left padding).
+void pad_image(float* xp, const float* x, const Conv2dDims& d, const Wide& w) {
+  for (size_t c = 0; c < d.C; ++c) {
+    float* plane = xp + c * w.Hp * w.Wp;
+    const float* in = x + c * d.H * d.W;
+    const size_t rows = std::min(d.H, w.Hp - d.pad_h), cols = std::min(d.W, w.Wp - d.pad_w);
+    std::fill(plane, plane + d.pad_h * w.Wp, 0.0f);
+    for (size_t h = 0; h < rows; ++h) {
+      float* o = plane + (h + d.pad_h) * w.Wp;
+      std::fill(o, o + d.pad_w, 0.0f);
+      std::memcpy(o + d.pad_w, in + h * d.W, cols * sizeof(float));
+      std::fill(o + d.pad_w + cols, o + w.Wp, 0.0f);
+    }
+    std::fill(plane + (rows + d.pad_h) * w.Wp, plane + w.Hp * w.Wp, 0.0f);
+  }
+}
+
+// y:(K, P, Q) = (or +=) the wide output (K, N) without its junk columns.
+void unwiden(float* y, const float* wide, const Conv2dDims& d, const Wide& w, bool add) {
+  for (size_t k = 0; k < d.K; ++k)
+    for (size_t p = 0; p < d.P; ++p) {
+      float* o = y + (k * d.P + p) * d.Q;
+      const float* in = wide + k * w.N + p * w.Wp;
+      if (add) {
+        for (size_t q = 0; q < d.Q; ++q) o[q] += in[q];
+      } else {
+        std::memcpy(o, in, d.Q * sizeof(float));
+      }
+    }
+}
+
+// y = (or +=) conv(x, w) + b for a stride-1 convolution, through the wide layout.
+bool forward_wide(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
+                  const float* b, const Conv2dDims& d, bool add, size_t slot) {
+  const Wide layout = wide_layout(d);
+  const size_t in_img = d.C * d.H * d.W, out_img = d.K * d.P * d.Q, padded = d.C * layout.Hp * layout.Wp;
+  GemmDims g;  // wide(K, N) = w(K, CRS) B(CRS, N), B's rows at layout.rows in the padded image
+  g.M = d.K, g.N = layout.N, g.K = d.C * d.R * d.S;
+  g.lda = g.K, g.ldc = layout.N;
+  g.b_rows = layout.rows.data();
+  g.epilogue.bias_row = b;
+  const size_t scratch = padded + d.K * layout.N;  // per task: padded image, wide output
+  auto one = [&](size_t n, float* buf, auto&& run_gemm) {
+    pad_image(buf, x + n * in_img, d, layout);
+    if (!run_gemm(buf + padded, buf)) return false;
+    unwiden(y + n * out_img, buf + padded, d, layout, add);
+    return true;
+  };
+  const size_t threads = static_cast<size_t>(pool.size());
+  if (d.N >= threads) {
+    const size_t tasks = std::min(threads, d.N), per = ceil_div(d.N, tasks);
+    const GemmScratch gs = gemm_scratch(kern.gemm, g);
+    std::vector<float*> buf(tasks), apack(tasks);
+    for (size_t t = 0; t < tasks; ++t) {
+      if (!(buf[t] = ws.floats(slot + 2 * t, scratch))) return false;
+      if (gs.a_floats && !(apack[t] = ws.floats(slot + 2 * t + 1, gs.a_floats))) return false;
+    }
+    pool.run(tasks, [&](size_t t) {
+      for (size_t n = t * per; n < std::min(d.N, (t + 1) * per); ++n)
+        one(n, buf[t], [&](float* c, const float* bm) {
+          gemm_serial(kern.gemm, apack[t], nullptr, c, w, bm, g);
+          return true;
+        });
+    });
+    return true;
+  }
+  float* buf = ws.floats(slot, scratch);
+  if (!buf) return false;
+  for (size_t n = 0; n < d.N; ++n)
+    if (!one(n, buf, [&](float* c, const float* bm) { return gemm(pool, ws, kern.gemm, c, w, bm, g, GemmBatch{}); }))
+      return false;
+  return true;
+}
+
+// The backward-data pass of a stride-1 convolution is itself a stride-1 convolution: of dy with
+// the kernel flipped and its channel axes swapped, padded by dil*(R-1) - pad on each side.
+Conv2dDims transposed(const Conv2dDims& d) {
+  Conv2dDims t = d;
+  t.C = d.K, t.K = d.C;
+  t.H = d.P, t.W = d.Q;
+  t.P = d.H, t.Q = d.W;
+  t.pad_h = d.dil_h * (d.R - 1) - d.pad_h;
+  t.pad_w = d.dil_w * (d.S - 1) - d.pad_w;
+  return t;
+}
+
 }  // namespace
 
 bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                     const float* b, const Conv2dDims& d) {
   if (d.N == 0) return true;
+  if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
   GemmDims g;  // y_n(K, PQ) = w(K, CRS) col_n(CRS, PQ) + b
@@ -102,6 +221,20 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
 bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                           const float* w, const Conv2dDims& d) {
   if (d.N == 0) return true;
+  if (!pointwise(d) && wide_applies(d)) {
+    const Conv2dDims t = transposed(d);
+    if (wide_applies(t)) {
+      // wt:(C, K, R, S)[c, k, r, s] = w[k, c, R-1-r, S-1-s]
+      float* wt = ws.floats(kSlot + 2 * ThreadPool::kMaxThreads + 2, d.K * d.C * d.R * d.S);
+      if (!wt) return false;
+      for (size_t k = 0; k < d.K; ++k)
+        for (size_t c = 0; c < d.C; ++c)
+          for (size_t r = 0; r < d.R; ++r)
+            for (size_t s = 0; s < d.S; ++s)
+              wt[((c * d.K + k) * d.R + r) * d.S + s] = w[((k * d.C + c) * d.R + (d.R - 1 - r)) * d.S + (d.S - 1 - s)];
+      return forward_wide(pool, ws, kern, dx, dy, wt, nullptr, t, true, kSlot);
+    }
+  }
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
   GemmDims g;  // dcol(CRS, PQ) = w^T(CRS, K) dy_n(K, PQ); 1x1: straight into dx_n, accumulating

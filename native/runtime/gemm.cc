@@ -53,7 +53,9 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   p.NR = kern.shape.nr;
   p.kc_max = std::max<size_t>(1, std::min(kKC, d.K));
   p.nc_max = std::min(kNC, d.N);
-  p.direct_b = !d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd;
+  // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
+  // each input value R*S times.
+  p.direct_b = d.b_rows || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
   p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd;
   return p;
 }
@@ -79,8 +81,9 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       size_t j = jc + s * NR;
       GemmTile t;
       t.k = kc;
-      t.b = plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
+      t.b = d.b_rows ? b + j : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
       t.b_rs = plan.direct_b ? d.ldb : NR;
+      t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
       t.nr = std::min(NR, jc + nc - j);
       t.ldc = d.ldc;
       t.alpha = d.alpha;
@@ -162,7 +165,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
 constexpr size_t kSplitK = 16384;
 constexpr size_t kSplitMaxC = size_t{1} << 16;  // at most this many elements of C
 
-bool use_split_k(const GemmDims& d) { return d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
+bool use_split_k(const GemmDims& d) { return !d.b_rows && d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
 
 struct Inline {
   template <typename Fn>

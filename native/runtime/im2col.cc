@@ -17,24 +17,39 @@ TapRange tap_range(size_t out, size_t t, size_t stride, size_t pad, size_t dil, 
 }
 
 void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d) {
+  // Stride 1 and as many output as input columns: an output row p of window row r reads input
+  // row p + r*dil - pad in full, shifted, so the rows of one (c, r, s) are a single contiguous
+  // run of x; one copy moves them all, and the cells that wrapped around a row's end (where the
+  // window hangs over the left or right edge) are zeroed after.
+  const bool runs = d.stride_h == 1 && d.stride_w == 1 && d.Q == d.W;
   for (size_t c = 0; c < d.C; ++c)
     for (size_t r = 0; r < d.R; ++r) {
       const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
       for (size_t s = 0; s < d.S; ++s) {
         float* out = col + ((c * d.R + r) * d.S + s) * ldcol;
         const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
+        const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);  // in column of q = 0
         std::fill(out, out + rows.lo * d.Q, 0.0f);
-        for (size_t p = rows.lo; p < rows.hi; ++p) {
-          float* o = out + p * d.Q;
-          const float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
-          const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);  // in column of q = 0
-          std::fill(o, o + cols.lo, 0.0f);
-          if (d.stride_w == 1) {
-            std::memcpy(o + cols.lo, in + (static_cast<long>(cols.lo) + shift), (cols.hi - cols.lo) * sizeof(float));
-          } else {
-            for (size_t q = cols.lo; q < cols.hi; ++q) o[q] = in[static_cast<long>(q * d.stride_w) + shift];
+        if (runs && rows.lo < rows.hi && cols.lo < cols.hi) {
+          const float* in = x + (c * d.H + rows.lo + r * d.dil_h - d.pad_h) * d.W;
+          const size_t first = rows.lo * d.Q + cols.lo, last = (rows.hi - 1) * d.Q + cols.hi;
+          std::memcpy(out + first, in + static_cast<long>(cols.lo) + shift, (last - first) * sizeof(float));
+          for (size_t p = rows.lo; p < rows.hi; ++p) {
+            std::fill(out + p * d.Q, out + p * d.Q + cols.lo, 0.0f);
+            std::fill(out + p * d.Q + cols.hi, out + (p + 1) * d.Q, 0.0f);
           }
-          std::fill(o + cols.hi, o + d.Q, 0.0f);
+        } else {
+          for (size_t p = rows.lo; p < rows.hi; ++p) {
+            float* o = out + p * d.Q;
+            const float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
+            std::fill(o, o + cols.lo, 0.0f);
+            if (d.stride_w == 1) {
+              std::memcpy(o + cols.lo, in + (static_cast<long>(cols.lo) + shift), (cols.hi - cols.lo) * sizeof(float));
+            } else {
+              for (size_t q = cols.lo; q < cols.hi; ++q) o[q] = in[static_cast<long>(q * d.stride_w) + shift];
+            }
+            std::fill(o + cols.hi, o + d.Q, 0.0f);
+          }
         }
         std::fill(out + rows.hi * d.Q, out + d.P * d.Q, 0.0f);
       }

@@ -27,6 +27,11 @@ const fixed: Conv2dSpec[] = [
   { n: 1, c: 16, h: 7, w: 7, k: 1, kernel: 7, padding: 'valid' },
   { n: 3, c: 3, h: 13, w: 13, k: 16, kernel: 3, stride: 3, padding: 2, dilation: 2 },
   { n: 3, c: 17, h: 7, w: 7, k: 17, kernel: 5, padding: 'same', dilation: 2 },
+  // stride 1 with padding at the limit of the window span (read in place) and beyond it (im2col)
+  { n: 3, c: 16, h: 13, w: 13, k: 16, kernel: 3, padding: [2, 2, 1, 1] },
+  { n: 3, c: 4, h: 9, w: 9, k: 5, kernel: 3, padding: 3 },
+  { n: 1, c: 3, h: 7, w: 7, k: 4, kernel: 1, padding: 1 },
+  { n: 3, c: 3, h: 7, w: 7, k: 16, kernel: 3, padding: [0, 3, 1, 0] },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */

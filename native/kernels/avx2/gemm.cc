@@ -64,8 +64,8 @@ __m256 finish(__m256 acc, const GemmTile& t, const float* c, __m256i m, size_t r
 
 // R rows (1..6) by V vectors of 8 columns (1 or 2); Masked for a partial last column vector
 // (vmaskmovps is slower than a plain load on the hot path, so full tiles avoid it).
-// Direct: A read in place, as in avx512/gemm.cc.
-template <int R, int V, bool Masked, bool Direct>
+// Direct: A read in place; Indirect: B's row k at b + b_off[k]; as in avx512/gemm.cc.
+template <int R, int V, bool Masked, bool Direct, bool Indirect>
 void tile(const GemmTile& t) {
   __m256 acc[R][V];
   // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
@@ -82,8 +82,9 @@ void tile(const GemmTile& t) {
   const float* b = t.b;
   const size_t rs = Direct ? t.a_rs : 1, step = Direct ? 1 : kMR;
   for (size_t p = 0; p < t.k; ++p) {
-    __m256 b0 = Masked ? _mm256_maskload_ps(b, m0) : _mm256_loadu_ps(b);
-    __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(b + 8, m1) : _mm256_loadu_ps(b + 8);
+    const float* bk = Indirect ? t.b + t.b_off[p] : b;
+    __m256 b0 = Masked ? _mm256_maskload_ps(bk, m0) : _mm256_loadu_ps(bk);
+    __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(bk + 8, m1) : _mm256_loadu_ps(bk + 8);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       __m256 ar = _mm256_broadcast_ss(a + r * rs);
@@ -101,31 +102,31 @@ void tile(const GemmTile& t) {
   }
 }
 
-template <int V, bool Masked, bool Direct>
+template <int V, bool Masked, bool Direct, bool Indirect>
 void rows(const GemmTile& t) {
   switch (t.mr) {
-    case 6: return tile<6, V, Masked, Direct>(t);
-    case 5: return tile<5, V, Masked, Direct>(t);
-    case 4: return tile<4, V, Masked, Direct>(t);
-    case 3: return tile<3, V, Masked, Direct>(t);
-    case 2: return tile<2, V, Masked, Direct>(t);
-    default: return tile<1, V, Masked, Direct>(t);
+    case 6: return tile<6, V, Masked, Direct, Indirect>(t);
+    case 5: return tile<5, V, Masked, Direct, Indirect>(t);
+    case 4: return tile<4, V, Masked, Direct, Indirect>(t);
+    case 3: return tile<3, V, Masked, Direct, Indirect>(t);
+    case 2: return tile<2, V, Masked, Direct, Indirect>(t);
+    default: return tile<1, V, Masked, Direct, Indirect>(t);
   }
 }
 
-template <bool Direct>
+template <bool Direct, bool Indirect>
 void dispatch(const GemmTile& t) {
-  if (t.nr == 16) rows<2, false, Direct>(t);
-  else if (t.nr > 8) rows<2, true, Direct>(t);
-  else if (t.nr == 8) rows<1, false, Direct>(t);
-  else rows<1, true, Direct>(t);
+  if (t.nr == 16) rows<2, false, Direct, Indirect>(t);
+  else if (t.nr > 8) rows<2, true, Direct, Indirect>(t);
+  else if (t.nr == 8) rows<1, false, Direct, Indirect>(t);
+  else rows<1, true, Direct, Indirect>(t);
 }
 
 }  // namespace
 
 void gemm_tile_f32(const GemmTile& t) {
-  if (t.a_rs) dispatch<true>(t);
-  else dispatch<false>(t);
+  if (t.a_rs) t.b_off ? dispatch<true, true>(t) : dispatch<true, false>(t);
+  else t.b_off ? dispatch<false, true>(t) : dispatch<false, false>(t);
 }
 
 }  // namespace kiln::avx2

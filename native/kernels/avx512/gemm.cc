@@ -67,8 +67,8 @@ __m512 finish(__m512 acc, const GemmTile& t, const float* c, __mmask16 m, size_t
 
 // R rows (1..12) by V vectors of 16 columns (1 or 2): edge tiles compute only what exists.
 // Direct: A is read in place (row r at a + r*a_rs, one float further per k) instead of from a
-// packed panel (row r at a + r, MR floats further per k).
-template <int R, int V, bool Direct>
+// packed panel (row r at a + r, MR floats further per k). Indirect: B's row k is at b + b_off[k].
+template <int R, int V, bool Direct, bool Indirect>
 void tile(const GemmTile& t) {
   __m512 acc[R][V];
   // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
@@ -89,8 +89,9 @@ void tile(const GemmTile& t) {
   const float* b = t.b;
   const size_t rs = Direct ? t.a_rs : 1, step = Direct ? 1 : kMR;
   for (size_t p = 0; p < t.k; ++p) {
-    __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-    __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+    const float* bk = Indirect ? t.b + t.b_off[p] : b;
+    __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);
+    __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + 16) : b0;
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       __m512 ar = _mm512_set1_ps(a[r * rs]);
@@ -108,34 +109,40 @@ void tile(const GemmTile& t) {
   }
 }
 
-template <int V, bool Direct>
+template <int V, bool Direct, bool Indirect>
 void rows(const GemmTile& t) {
   switch (t.mr) {
-    case 12: return tile<12, V, Direct>(t);
-    case 11: return tile<11, V, Direct>(t);
-    case 10: return tile<10, V, Direct>(t);
-    case 9: return tile<9, V, Direct>(t);
-    case 8: return tile<8, V, Direct>(t);
-    case 7: return tile<7, V, Direct>(t);
-    case 6: return tile<6, V, Direct>(t);
-    case 5: return tile<5, V, Direct>(t);
-    case 4: return tile<4, V, Direct>(t);
-    case 3: return tile<3, V, Direct>(t);
-    case 2: return tile<2, V, Direct>(t);
-    default: return tile<1, V, Direct>(t);
+    case 12: return tile<12, V, Direct, Indirect>(t);
+    case 11: return tile<11, V, Direct, Indirect>(t);
+    case 10: return tile<10, V, Direct, Indirect>(t);
+    case 9: return tile<9, V, Direct, Indirect>(t);
+    case 8: return tile<8, V, Direct, Indirect>(t);
+    case 7: return tile<7, V, Direct, Indirect>(t);
+    case 6: return tile<6, V, Direct, Indirect>(t);
+    case 5: return tile<5, V, Direct, Indirect>(t);
+    case 4: return tile<4, V, Direct, Indirect>(t);
+    case 3: return tile<3, V, Direct, Indirect>(t);
+    case 2: return tile<2, V, Direct, Indirect>(t);
+    default: return tile<1, V, Direct, Indirect>(t);
+  }
+}
+
+template <bool Direct>
+void columns(const GemmTile& t) {
+  if (t.b_off) {
+    if (t.nr > 16) rows<2, Direct, true>(t);
+    else rows<1, Direct, true>(t);
+  } else {
+    if (t.nr > 16) rows<2, Direct, false>(t);
+    else rows<1, Direct, false>(t);
   }
 }
 
 }  // namespace
 
 void gemm_tile_f32(const GemmTile& t) {
-  if (t.a_rs) {
-    if (t.nr > 16) rows<2, true>(t);
-    else rows<1, true>(t);
-  } else {
-    if (t.nr > 16) rows<2, false>(t);
-    else rows<1, false>(t);
-  }
+  if (t.a_rs) columns<true>(t);
+  else columns<false>(t);
 }
 
 }  // namespace kiln::avx512

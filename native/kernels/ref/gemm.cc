@@ -21,7 +21,7 @@ void gemm_f32(float* c, const float* a, const float* b, const GemmDims& d, size_
       double acc = 0.0;
       for (size_t p = 0; p < d.K; ++p) {
         double aip = d.trans_a ? a[p * d.lda + i] : a[i * d.lda + p];  // op(A)[i, p]
-        double bpj = d.trans_b ? b[j * d.ldb + p] : b[p * d.ldb + j];  // op(B)[p, j]
+        double bpj = d.trans_b ? b[j * d.ldb + p] : d.b_rows ? b[d.b_rows[p] + static_cast<long>(j)] : b[p * d.ldb + j];  // op(B)[p, j]
         acc += aip * bpj;
       }
       float& cij = c[i * d.ldc + j];
