@@ -152,6 +152,9 @@ export interface Pool2dParams extends PlaneParams {
   ceilMode?: boolean;
   /** average pooling: whether padding cells count in the divisor (default true, as PyTorch) */
   countIncludePad?: boolean;
+  /** the output size, as resolvePool2d computes it; when given, it must equal the addon's */
+  p?: number;
+  q?: number;
 }
 
 export interface ShortcutParams extends PlaneParams {
@@ -159,6 +162,9 @@ export interface ShortcutParams extends PlaneParams {
   k: number;
   stride: number;
   offset: number;
+  /** the output size ceil(h/stride), ceil(w/stride); when given, it must equal the addon's */
+  p?: number;
+  q?: number;
 }
 
 export interface BatchNormParams extends PlaneParams {
