@@ -9,6 +9,7 @@
         "native/runtime/gemm.cc",
         "native/runtime/im2col.cc",
         "native/runtime/conv.cc",
+        "native/runtime/batchnorm.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/params.cc",
@@ -44,14 +45,14 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

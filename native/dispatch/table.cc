@@ -44,6 +44,10 @@ KernelTable make_kernel_table(Isa cap) {
   t.sum = pick<decltype(t.sum.fn)>(cap, KILN_CANDIDATES(sum_f32));
   t.sumsq = pick<decltype(t.sumsq.fn)>(cap, KILN_CANDIDATES(sumsq_f32));
   t.column_sum = pick<decltype(t.column_sum.fn)>(cap, KILN_CANDIDATES(column_sum_f32));
+  t.batch_norm_moments = pick<decltype(t.batch_norm_moments.fn)>(cap, KILN_CANDIDATES(batch_norm_moments_f32));
+  t.batch_norm_apply = pick<decltype(t.batch_norm_apply.fn)>(cap, KILN_CANDIDATES(batch_norm_apply_f32));
+  t.batch_norm_grad_sums = pick<decltype(t.batch_norm_grad_sums.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_sums_f32));
+  t.batch_norm_grad_input = pick<decltype(t.batch_norm_grad_input.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_input_f32));
   // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)

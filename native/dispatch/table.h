@@ -24,6 +24,15 @@ struct KernelTable {
   Picked<double (*)(const float*, size_t)> sum, sumsq;
   Picked<void (*)(float*, const float*, size_t, size_t, size_t)> column_sum;
   Picked<GemmKernel> gemm;
+  // batch norm over runs of consecutive planes (runtime/batchnorm.cc)
+  Picked<void (*)(double*, const float*, const float*, size_t, size_t)> batch_norm_moments;
+  Picked<void (*)(float*, const float*, const double*, const float*, const float*, bool, size_t, size_t)>
+      batch_norm_apply;
+  Picked<void (*)(double*, const float*, const float*, const float*, const float*, size_t, size_t)>
+      batch_norm_grad_sums;
+  Picked<void (*)(float*, const float*, const float*, const float*, const float*, const float*, const float*,
+                  const float*, size_t, size_t)>
+      batch_norm_grad_input;
 };
 
 // Calls visit(name, isa) for every op in the table, in declaration order.
@@ -39,6 +48,10 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("sumsq", t.sumsq.isa);
   visit("columnSum", t.column_sum.isa);
   visit("gemm", t.gemm.isa);
+  visit("batchNormMoments", t.batch_norm_moments.isa);
+  visit("batchNormApply", t.batch_norm_apply.isa);
+  visit("batchNormGradSums", t.batch_norm_grad_sums.isa);
+  visit("batchNormGradInput", t.batch_norm_grad_input.isa);
 }
 
 // Builds the table for kernels of level <= cap. The caller makes sure the CPU supports `cap`.
