@@ -1,0 +1,78 @@
+// Elementwise ops and reductions to a scalar. Forward and backward side by side.
+import { gradOf, record } from '../autograd/graph.js';
+import { native } from '../native/index.js';
+import { Tensor } from '../tensor/tensor.js';
+import { expectSameShape } from './check.js';
+
+/** a + b (same shapes): the residual add. */
+export function add(a: Tensor, b: Tensor): Tensor {
+  expectSameShape('add', a, b);
+  const y = Tensor.zeros(a.shape);
+  native.add(y.data, a.data, b.data);
+  return record(y, 'add', [a, b], (g) => {
+    const ga = gradOf(a), gb = gradOf(b);
+    if (ga) native.axpy(ga, 1, g);
+    if (gb) native.axpy(gb, 1, g);
+  });
+}
+
+/** a * b (same shapes). */
+export function mul(a: Tensor, b: Tensor): Tensor {
+  expectSameShape('mul', a, b);
+  const y = Tensor.zeros(a.shape);
+  native.mul(y.data, a.data, b.data);
+  return record(y, 'mul', [a, b], (g) => {
+    // d(ab)/da = b, d(ab)/db = a
+    const t = new Float32Array(g.length);
+    if (a.requiresGrad) {
+      native.mul(t, g, b.data);
+      native.axpy(a.gradBuffer(), 1, t);
+    }
+    if (b.requiresGrad) {
+      native.mul(t, g, a.data);
+      native.axpy(b.gradBuffer(), 1, t);
+    }
+  });
+}
+
+/** alpha * x */
+export function scale(x: Tensor, alpha: number): Tensor {
+  const y = Tensor.zeros(x.shape);
+  native.scale(y.data, x.data, alpha);
+  return record(y, 'scale', [x], (g) => {
+    const gx = gradOf(x);
+    if (gx) native.axpy(gx, alpha, g);
+  });
+}
+
+/** max(x, 0); the gradient at 0 is 0, as PyTorch. */
+export function relu(x: Tensor): Tensor {
+  const y = Tensor.zeros(x.shape);
+  native.reluForward(y.data, x.data);
+  return record(y, 'relu', [x], (g) => {
+    const gx = gradOf(x);
+    if (gx) native.reluBackward(gx, g, x.data);
+  });
+}
+
+/** The sum of every element, as a one-element tensor (accumulated in double). */
+export function sum(x: Tensor): Tensor {
+  const y = Tensor.from([native.sum(x.data)], [1]);
+  return record(y, 'sum', [x], (g) => {
+    const gx = gradOf(x);
+    if (gx) {
+      const v = g[0]!;
+      for (let i = 0; i < gx.length; i++) gx[i]! += v;
+    }
+  });
+}
+
+/** The mean of every element. */
+export function mean(x: Tensor): Tensor {
+  return scale(sum(x), 1 / x.size);
+}
+
+/** sum(a * b) over every element: a fixed projection, handy for gradient checks and losses. */
+export function dot(a: Tensor, b: Tensor): Tensor {
+  return sum(mul(a, b));
+}

@@ -1,0 +1,56 @@
+// Pooling over NCHW tensors. Max pooling keeps the argmax of the forward pass for its backward.
+import { gradOf, record } from '../autograd/graph.js';
+import { native } from '../native/index.js';
+import { resolvePool2d, type Pair } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { expectRank } from './check.js';
+
+export interface Pool2dOptions {
+  kernel: Pair;
+  /** default: the kernel size */
+  stride?: Pair;
+  padding?: Pair;
+  ceilMode?: boolean;
+  /** average pooling: count padding cells in the divisor (default true, as PyTorch) */
+  countIncludePad?: boolean;
+}
+
+function geometry(op: string, x: Tensor, opts: Pool2dOptions) {
+  expectRank(op, x, 4, 'input', '(N, C, H, W)');
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  return resolvePool2d({ n, c, h, w, ...opts });
+}
+
+export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const g = geometry('maxPool2d', x, opts);
+  const y = Tensor.zeros([g.n, g.c, g.p, g.q]);
+  const argmax = new Int32Array(y.size);
+  native.maxPool2dForward(y.data, argmax, x.data, g);
+  return record(y, 'maxPool2d', [x], (gy) => {
+    const gx = gradOf(x);
+    if (gx) native.maxPool2dBackward(gx, gy, argmax, g);
+  });
+}
+
+export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const g = geometry('avgPool2d', x, opts);
+  const y = Tensor.zeros([g.n, g.c, g.p, g.q]);
+  native.avgPool2dForward(y.data, x.data, g);
+  return record(y, 'avgPool2d', [x], (gy) => {
+    const gx = gradOf(x);
+    if (gx) native.avgPool2dBackward(gx, gy, g);
+  });
+}
+
+/** (N, C, H, W) -> (N, C): the mean of each plane. */
+export function globalAvgPool2d(x: Tensor): Tensor {
+  expectRank('globalAvgPool2d', x, 4, 'input', '(N, C, H, W)');
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const p = { n, c, h, w };
+  const y = Tensor.zeros([n, c]);
+  native.globalAvgPool2dForward(y.data, x.data, p);
+  return record(y, 'globalAvgPool2d', [x], (gy) => {
+    const gx = gradOf(x);
+    if (gx) native.globalAvgPool2dBackward(gx, gy, p);
+  });
+}

@@ -1,0 +1,52 @@
+// The autograd engine: gradients add up where a tensor is used twice, deep graphs do not overflow
+// the stack, noGrad records nothing, and a gradient of the wrong shape names its op.
+import { describe, expect, it } from 'vitest';
+
+import { backward } from '../../src/autograd/backward.js';
+import { accumulate, noGrad, record } from '../../src/autograd/graph.js';
+import * as ops from '../../src/ops/index.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { param } from '../helpers/gradcheck.js';
+
+describe('autograd engine', () => {
+  it('adds the gradients of a tensor used twice (a residual block: y = relu(x) + x)', () => {
+    const x = Tensor.from([-1, 2, 0.5, -3], [4], true);
+    const y = ops.add(ops.relu(x), x);
+    backward(ops.sum(y));
+    expect(Array.from(x.grad!)).toEqual([1, 2, 2, 1]);
+  });
+
+  it('walks a 5000-op chain without overflowing the stack', () => {
+    const x = Tensor.from([1, 2], [2], true);
+    let y = x;
+    for (let i = 0; i < 5000; i++) y = ops.scale(y, 1);
+    backward(ops.sum(y));
+    expect(Array.from(x.grad!)).toEqual([1, 1]);
+  });
+
+  it('records nothing under noGrad, and restores recording after a throw', () => {
+    const x = param([3], 1);
+    const y = noGrad(() => ops.scale(x, 2));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    expect(() => noGrad(() => { throw new Error('inside'); })).toThrow('inside');
+    expect(ops.scale(x, 2).gradFn?.op).toBe('scale');
+    expect(() => backward(ops.sum(y))).toThrow(/does not require a gradient/);
+  });
+
+  it('names the op whose gradient has the wrong shape', () => {
+    const x = param([3], 2);
+    const bad = record(Tensor.zeros([3]), 'brokenOp', [x], () => accumulate(x, new Float32Array(2), 'brokenOp'));
+    expect(() => backward(ops.sum(bad))).toThrow('backward of brokenOp: gradient has 2 elements, Tensor [3] has 3');
+  });
+
+  it('asks for a gradient when the root has more than one element', () => {
+    expect(() => backward(ops.scale(param([2], 3), 1))).toThrow(/has 2 elements; pass its gradient/);
+  });
+
+  it('rejects mismatched shapes with the op and both shapes named', () => {
+    expect(() => ops.add(param([2, 3], 4), param([3, 2], 5))).toThrow('add: shapes [2, 3] and [3, 2] differ');
+    expect(() => ops.conv2d(param([1, 3, 8, 8], 6), param([4, 2, 3, 3], 7), null)).toThrow('conv2d: input has 3 channels but the weight [4, 2, 3, 3] expects 2');
+    expect(() => ops.linear(param([4, 5], 8), param([3, 6], 9))).toThrow('linear: input [4, 5] expected its last dimension to be 6 (the weight is [3, 6])');
+  });
+});

@@ -1,0 +1,75 @@
+// Every differentiable op against finite differences, through the autograd engine.
+import { describe, it } from 'vitest';
+
+import * as ops from '../../src/ops/index.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { gradcheck, param } from '../helpers/gradcheck.js';
+import { uniform } from '../helpers/rng.js';
+
+/** values spread apart so that a max or a ReLU never changes branch within the FD step */
+function spread(shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = uniform(n, seed);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => v[a]! - v[b]!);
+  const out = new Float32Array(n);
+  order.forEach((idx, rank) => (out[idx] = -1 + (2 * rank + 1) / n + (rank % 2 ? 0.05 : -0.05) / n));
+  return new Tensor(out, shape, true);
+}
+
+describe('autograd ops match finite differences', () => {
+  it('add, mul, scale, sum, mean', () => {
+    const a = param([3, 5], 1), b = param([3, 5], 2);
+    gradcheck('add', [a, b], (x, y) => ops.add(x!, y!));
+    gradcheck('mul', [a, b], (x, y) => ops.mul(x!, y!));
+    gradcheck('scale', [a], (x) => ops.scale(x!, -2.5));
+    gradcheck('sum', [a], (x) => ops.sum(x!));
+    gradcheck('mean', [a], (x) => ops.mean(x!));
+  });
+
+  it('relu away from its kink', () => {
+    gradcheck('relu', [spread([4, 6], 3)], (x) => ops.relu(x!), { h: 1e-3 });
+  });
+
+  it('linear with bias, without, and with the fused ReLU, over a 3-d input', () => {
+    const x = param([2, 3, 7], 4), w = param([5, 7], 5), b = param([5], 6);
+    gradcheck('linear', [x, w, b], (x_, w_, b_) => ops.linear(x_!, w_!, b_!));
+    gradcheck('linear no bias', [x, w], (x_, w_) => ops.linear(x_!, w_!));
+    gradcheck('linear+relu', [x, w, b], (x_, w_, b_) => ops.linear(x_!, w_!, b_!, 'relu'), { h: 1e-3 });
+  });
+
+  it('conv2d: 3x3 same padding with bias, 5x5 stride 2 dilation 2, 1x1', () => {
+    const x = param([2, 3, 7, 9], 7);
+    gradcheck('conv2d 3x3', [x, param([4, 3, 3, 3], 8), param([4], 9)], (x_, w_, b_) => ops.conv2d(x_!, w_!, b_!, { padding: 'same' }));
+    gradcheck('conv2d 5x5 s2 d2', [x, param([2, 3, 5, 5], 10)], (x_, w_) => ops.conv2d(x_!, w_!, null, { stride: 2, padding: 2, dilation: 2 }));
+    gradcheck('conv2d 1x1', [x, param([5, 3, 1, 1], 11)], (x_, w_) => ops.conv2d(x_!, w_!, null));
+  });
+
+  it('max, average and global average pooling', () => {
+    gradcheck('maxPool2d 3x3 s2 p1', [spread([2, 3, 7, 7], 12)], (x) => ops.maxPool2d(x!, { kernel: 3, stride: 2, padding: 1 }), { h: 1e-3 });
+    const x = param([2, 3, 7, 8], 13);
+    gradcheck('avgPool2d ceil, no pad count', [x], (x_) => ops.avgPool2d(x_!, { kernel: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }));
+    gradcheck('globalAvgPool2d', [x], (x_) => ops.globalAvgPool2d(x_!));
+  });
+
+  it('batchNorm2d in training (plain and with the fused ReLU) and in evaluation', () => {
+    const x = param([3, 4, 5, 5], 14), gamma = param([4], 15, 0.5, 1.5), beta = param([4], 16);
+    const running = () => ({ mean: new Float32Array(4), var: new Float32Array(4).fill(1) });
+    gradcheck('batchNorm2d train', [x, gamma, beta], (x_, g_, b_) => ops.batchNorm2d(x_!, g_!, b_!, running(), { training: true }), { h: 1e-2, tol: 3e-2 });
+    gradcheck('batchNorm2d eval', [x, gamma, beta], (x_, g_, b_) => ops.batchNorm2d(x_!, g_!, b_!, { mean: new Float32Array(4).fill(0.1), var: new Float32Array(4).fill(0.7) }, { training: false }));
+    const xs = spread([2, 3, 4, 4], 17);
+    gradcheck('batchNorm2d+relu train', [xs], (x_) => ops.batchNorm2d(x_!, null, null, null, { training: true, relu: true }), { h: 1e-3, tol: 3e-2 });
+  });
+
+  it('reshape, flatten and the option-A shortcut', () => {
+    const x = param([2, 3, 5, 5], 18);
+    gradcheck('flatten', [x], (x_) => ops.flatten(x_!));
+    gradcheck('reshape', [x], (x_) => ops.reshape(x_!, [6, 25]));
+    gradcheck('shortcutA', [x], (x_) => ops.shortcutA(x_!, 8, 2, 2));
+  });
+
+  it('softmax cross-entropy with label smoothing and an ignored label', () => {
+    const z = param([5, 7], 19, -3, 3);
+    const labels = Int32Array.from([0, 6, 3, -100, 2]);
+    gradcheck('softmaxCrossEntropy', [z], (z_) => ops.softmaxCrossEntropy(z_!, labels, { labelSmoothing: 0.1, ignoreIndex: -100 }), { h: 1e-2 });
+  });
+});
