@@ -1,0 +1,130 @@
+// Modules: layers and models. A module owns named parameters (tensors that learn) and buffers
+// (state that does not, such as batch norm's running statistics), has children, and a training /
+// evaluation mode. Names follow PyTorch's state_dict ("layer1.0.conv1.weight",
+// "bn1.running_mean"), so checkpoints map one to one onto the equivalent torch.nn modules.
+import { Tensor } from '../tensor/tensor.js';
+
+export abstract class Module {
+  training = true;
+  private readonly params = new Map<string, Tensor>();
+  private readonly bufs = new Map<string, Float32Array>();
+  private readonly kids = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Tensor;
+
+  /** What the module is, for summaries: "Conv2d(16, 32, 3x3, stride 2)". */
+  abstract describe(): string;
+
+  /** The output shape for an input shape, without running; throws a validation error naming
+   * the layer when the input does not fit. */
+  abstract outputShape(input: readonly number[]): readonly number[];
+
+  /** Multiply-adds of one forward pass over the whole input. */
+  macs(_input: readonly number[]): number {
+    return 0;
+  }
+
+  /** The sliding window, for layers that widen the receptive field. */
+  window(): Window | null {
+    return null;
+  }
+
+  /** Appends this module's summary rows (a leaf: one row) and returns its output shape and field. */
+  summarize(input: readonly number[], field: Field | null, name: string, rows: SummaryRow[]): { shape: readonly number[]; field: Field | null } {
+    const shape = this.outputShape(input);
+    const w = this.window();
+    const out = field && w ? widen(field, w) : field;
+    const own = [...this.params.values()].reduce((s, t) => s + t.size, 0);
+    rows.push({ name, layer: this.describe(), output: shape, params: own, macs: this.macs(input), ...(out && w ? { receptiveField: out.r } : {}) });
+    return { shape, field: out };
+  }
+
+  protected param(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    this.params.set(name, t);
+    return t;
+  }
+
+  protected buffer(name: string, data: Float32Array): Float32Array {
+    this.bufs.set(name, data);
+    return data;
+  }
+
+  protected child<M extends Module>(name: string, m: M): M {
+    this.kids.set(name, m);
+    return m;
+  }
+
+  children(): Array<[string, Module]> {
+    return [...this.kids];
+  }
+
+  /** Every parameter of this module and its descendants, with its dotted path. */
+  namedParameters(prefix = ''): Array<[string, Tensor]> {
+    const out: Array<[string, Tensor]> = [];
+    for (const [n, t] of this.params) out.push([prefix + n, t]);
+    for (const [n, m] of this.kids) out.push(...m.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  namedBuffers(prefix = ''): Array<[string, Float32Array]> {
+    const out: Array<[string, Float32Array]> = [];
+    for (const [n, b] of this.bufs) out.push([prefix + n, b]);
+    for (const [n, m] of this.kids) out.push(...m.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  parameterCount(): number {
+    return this.parameters().reduce((s, t) => s + t.size, 0);
+  }
+
+  /** Training (batch statistics, dropout) or evaluation mode, for this module and all below. */
+  train(on = true): this {
+    this.training = on;
+    for (const [, m] of this.kids) m.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const t of this.parameters()) t.grad = null;
+  }
+}
+
+/** One row of a model summary. */
+export interface SummaryRow {
+  /** the module's dotted path */
+  name: string;
+  layer: string;
+  output: readonly number[];
+  params: number;
+  /** multiply-adds of one forward pass for the whole batch */
+  macs: number;
+  /** receptive field (in input pixels) of one output position, for convolution/pooling stacks */
+  receptiveField?: number;
+}
+
+/** Receptive-field bookkeeping along a path: size r and jump j (input pixels between outputs). */
+export interface Field {
+  r: number;
+  j: number;
+}
+
+/** Widens a receptive field by a window: r += (k-1)*d*j, j *= s. */
+export function widen(f: Field, w: Window): Field {
+  return { r: f.r + (w.kernel - 1) * w.dilation * f.j, j: f.j * w.stride };
+}
+
+/** A layer's sliding window along one spatial axis (square windows only are tracked). */
+export interface Window {
+  kernel: number;
+  stride: number;
+  dilation: number;
+}
