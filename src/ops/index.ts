@@ -7,3 +7,4 @@ export { batchNorm2d, type BatchNormOptions, type RunningStats } from './norm.js
 export { flatten, reshape } from './reshape.js';
 export { shortcutA } from './shortcut.js';
 export { softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
+export { concat } from './concat.js';
