@@ -18,9 +18,9 @@ export function printJson(line: JsonLine): void {
 
 /** A speed figure derived from a case's work and a time in seconds. */
 export interface Rate {
-  metric: 'bandwidth' | 'throughput' | 'time';
+  metric: 'bandwidth' | 'throughput' | 'time' | 'items';
   value: number;
-  unit: 'GB/s' | 'GFLOP/s' | 'us';
+  unit: string;
 }
 
 /** Every figure a case supports: time always, bandwidth if it moves bytes, GFLOP/s if it computes. */
@@ -28,13 +28,14 @@ export function rates(c: BenchCase, seconds: number): Rate[] {
   const out: Rate[] = [{ metric: 'time', value: seconds * 1e6, unit: 'us' }];
   if (c.bytes !== undefined) out.push({ metric: 'bandwidth', value: c.bytes / seconds / 1e9, unit: 'GB/s' });
   if (c.flops !== undefined) out.push({ metric: 'throughput', value: c.flops / seconds / 1e9, unit: 'GFLOP/s' });
+  if (c.items !== undefined) out.push({ metric: 'items', value: c.items.count / seconds, unit: `${c.items.unit}/s` });
   return out;
 }
 
-/** The figure a table shows: GFLOP/s for compute, else GB/s, else the time. */
+/** The figure a table shows: items/s (training steps), else GFLOP/s for compute, else GB/s, else the time. */
 export function headline(c: BenchCase, seconds: number): Rate {
   const all = rates(c, seconds);
-  return all.find((r) => r.metric === 'throughput') ?? all.find((r) => r.metric === 'bandwidth') ?? (all[0] as Rate);
+  return all.find((r) => r.metric === 'items') ?? all.find((r) => r.metric === 'throughput') ?? all.find((r) => r.metric === 'bandwidth') ?? (all[0] as Rate);
 }
 
 export function formatRate(r: Rate): string {

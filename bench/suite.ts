@@ -16,6 +16,8 @@ export interface BenchCase {
   bytes?: number;
   /** Floating-point operations of one call. */
   flops?: number;
+  /** Items one call processes (images, tokens): quoted as items per second, the headline. */
+  items?: { count: number; unit: string };
   /**
    * Allocates and fills the buffers once, outside the timing, and returns the call to time.
    * Buffers are reused by every call: fresh memory costs a page fault per 4 KiB (TOOLCHAIN.md 9).
