@@ -6,6 +6,7 @@ import { buildModel, type ModelSpec } from '../../src/models/spec.js';
 import * as ops from '../../src/ops/index.js';
 import { backward } from '../../src/autograd/backward.js';
 import { Sgd } from '../../src/optim/sgd.js';
+import { Arena, withArena } from '../../src/tensor/arena.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { randomArray } from '../random.js';
 import type { BenchCase, Suite } from '../suite.js';
@@ -42,11 +43,14 @@ function cases(): BenchCase[] {
       const x = new Tensor(randomArray(s.batch * s.input.reduce((a, b) => a * b, 1), 1), [s.batch, ...s.input]);
       const labels = Int32Array.from({ length: s.batch }, (_, i) => (i * 7) % s.classes);
       const opt = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-      return () => {
-        opt.zeroGrad();
-        backward(ops.softmaxCrossEntropy(model.forward(x), labels));
-        opt.step();
-      };
+      // a step's activations and their gradients come from one arena, reused every step
+      const arena = new Arena();
+      return () =>
+        withArena(arena, () => {
+          opt.zeroGrad();
+          backward(ops.softmaxCrossEntropy(model.forward(x), labels));
+          opt.step();
+        });
     },
   }));
 }

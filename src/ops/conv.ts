@@ -2,6 +2,7 @@
 // Backward computes only what is needed: no input gradient for the images of a first layer.
 import { gradOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
 import { resolveConv2d, type Pair, type Padding } from '../tensor/shape.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { expectRank, fail } from './check.js';
@@ -28,7 +29,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
     if (gx) native.conv2dBackwardData(gx, gy, w.data, g);
     if (w.requiresGrad || gb) {
       // the kernel computes both at once; a frozen weight still needs a buffer to write into
-      const gw = w.requiresGrad ? w.gradBuffer() : new Float32Array(w.size);
+      const gw = w.requiresGrad ? w.gradBuffer() : allocFloats(w.size);
       native.conv2dBackwardWeight(gw, gb, x.data, gy, g);
     }
   });

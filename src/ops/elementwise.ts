@@ -1,6 +1,7 @@
 // Elementwise ops and reductions to a scalar. Forward and backward side by side.
 import { gradOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectSameShape } from './check.js';
 
@@ -23,7 +24,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   native.mul(y.data, a.data, b.data);
   return record(y, 'mul', [a, b], (g) => {
     // d(ab)/da = b, d(ab)/db = a
-    const t = new Float32Array(g.length);
+    const t = allocFloats(g.length);
     if (a.requiresGrad) {
       native.mul(t, g, b.data);
       native.axpy(a.gradBuffer(), 1, t);

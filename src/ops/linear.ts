@@ -3,6 +3,7 @@
 //   dx += dy W        dW += dy^T x        db += column sums of dy
 import { gradOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
@@ -18,7 +19,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   return record(y, act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
     let gy = g;
     if (act === 'relu') {
-      gy = new Float32Array(g.length); // the ReLU's gradient: dy where y > 0
+      gy = allocFloats(g.length); // the ReLU's gradient: dy where y > 0
       native.reluBackward(gy, g, y.data);
     }
     const gx = gradOf(x), gw = gradOf(w), gb = b ? gradOf(b) : null;

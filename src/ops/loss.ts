@@ -5,6 +5,7 @@
 //   loss_i = -sum_c q_ic log softmax(z_i)_c,  q = (1 - eps) onehot + eps / C
 //   dz_ic = (softmax(z_i)_c - q_ic) / rows
 import { record } from '../autograd/graph.js';
+import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
@@ -23,7 +24,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array, opts: Cr
   if (!(eps >= 0 && eps < 1)) fail(op, `labelSmoothing expected a number in [0, 1), got ${eps}`);
   const ignore = opts.ignoreIndex;
   const z = logits.data;
-  const probs = new Float32Array(z.length);
+  const probs = allocFloats(z.length);
   let total = 0;
   let counted = 0;
   for (let i = 0; i < rows; i++) {

@@ -2,6 +2,7 @@
 // the batch statistics and updates the running ones in place; evaluation uses the running ones.
 import { gradOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectRank, expectShape } from './check.js';
 
@@ -25,7 +26,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor | null, beta: Tensor | null
   if (beta) expectShape(op, beta, [c], 'beta');
   const params = { n, c, h, w, training: opts.training, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5, relu: opts.relu ?? false };
   const y = Tensor.zeros(x.shape);
-  const mean = new Float32Array(c), invstd = new Float32Array(c);
+  const mean = allocFloats(c), invstd = allocFloats(c);
   native.batchNormForward(y.data, mean, invstd, x.data, gamma?.data ?? null, beta?.data ?? null, running?.mean ?? null, running?.var ?? null, params);
   const parents = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return record(y, op, parents, (gy) => {

@@ -2,6 +2,7 @@
 // gradients, the op that made it (its parents and the backward closure). Tensors own their memory
 // (Float32Array); the native kernels only borrow it for the length of a call.
 import type { GradFn } from '../autograd/graph.js';
+import { allocFloats } from './arena.js';
 
 export type Shape = readonly number[];
 
@@ -41,17 +42,19 @@ export class Tensor {
     return this.data.length;
   }
 
+  /** A zeroed tensor; inside withArena its buffer comes from the arena (a step's temporaries). */
   static zeros(shape: Shape, requiresGrad = false, name?: string): Tensor {
-    return new Tensor(new Float32Array(sizeOf(shape)), shape, requiresGrad, name);
+    return new Tensor(allocFloats(sizeOf(shape)), shape, requiresGrad, name);
   }
 
   static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false, name?: string): Tensor {
     return new Tensor(Float32Array.from(values), shape, requiresGrad, name);
   }
 
-  /** The gradient buffer, allocated (zeros) on first use. */
+  /** The gradient buffer, allocated (zeros) on first use: a leaf's (a parameter's) lives with it,
+   * an intermediate result's comes from the current arena like its data. */
   gradBuffer(): Float32Array {
-    this.grad ??= new Float32Array(this.data.length);
+    this.grad ??= this.gradFn ? allocFloats(this.data.length) : new Float32Array(this.data.length);
     return this.grad;
   }
 

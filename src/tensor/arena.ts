@@ -1,0 +1,73 @@
+// Buffer reuse across training steps. A step allocates the same activation and gradient buffers
+// every time; fresh memory costs a page fault per 4 KiB (12-15 us here, TOOLCHAIN.md 9) and work
+// for the garbage collector, so a step runs inside an arena: its temporary buffers come from
+// free lists keyed by length and go back to them when the step ends. Parameters, their
+// gradients and optimizer state live outside any arena.
+
+export interface ArenaStats {
+  /** buffers handed out since the last reset, and how many of them were freshly allocated */
+  handedOut: number;
+  fresh: number;
+  freshBytes: number;
+  /** bytes the arena holds (free and in use) */
+  heldBytes: number;
+}
+
+export class Arena {
+  private readonly free = new Map<number, Float32Array[]>();
+  private used: Float32Array[] = [];
+  private stats: ArenaStats = { handedOut: 0, fresh: 0, freshBytes: 0, heldBytes: 0 };
+
+  /** A zeroed buffer of n floats, valid until the next reset(). */
+  alloc(n: number): Float32Array {
+    const list = this.free.get(n);
+    let buf = list?.pop();
+    if (buf) {
+      buf.fill(0);
+    } else {
+      buf = new Float32Array(n);
+      this.stats.fresh++;
+      this.stats.freshBytes += 4 * n;
+      this.stats.heldBytes += 4 * n;
+    }
+    this.stats.handedOut++;
+    this.used.push(buf);
+    return buf;
+  }
+
+  /** Takes back every buffer handed out; returns the counts since the previous reset. */
+  reset(): ArenaStats {
+    for (const b of this.used) {
+      const list = this.free.get(b.length);
+      if (list) list.push(b);
+      else this.free.set(b.length, [b]);
+    }
+    this.used = [];
+    const out = { ...this.stats };
+    this.stats = { handedOut: 0, fresh: 0, freshBytes: 0, heldBytes: out.heldBytes };
+    return out;
+  }
+}
+
+let current: Arena | null = null;
+
+/** A zeroed buffer: from the current arena inside withArena, else freshly allocated. */
+export function allocFloats(n: number): Float32Array {
+  return current ? current.alloc(n) : new Float32Array(n);
+}
+
+/**
+ * Runs fn with `arena` supplying temporary buffers, then resets it: no tensor created inside
+ * may be used afterwards (return plain numbers, or copy what must survive).
+ */
+export function withArena<T>(arena: Arena, fn: () => T): { result: T; stats: ArenaStats } {
+  const before = current;
+  current = arena;
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    current = before;
+  }
+  return { result, stats: arena.reset() };
+}
