@@ -9,6 +9,7 @@
         "native/runtime/gemm.cc",
         "native/runtime/im2col.cc",
         "native/runtime/conv.cc",
+        "native/runtime/winograd.cc",
         "native/runtime/batchnorm.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
@@ -25,7 +26,8 @@
         "native/kernels/ref/conv.cc",
         "native/kernels/ref/pool.cc",
         "native/kernels/ref/shortcut.cc",
-        "native/kernels/ref/batchnorm.cc"
+        "native/kernels/ref/batchnorm.cc",
+        "native/kernels/ref/winograd.cc"
       ],
       "defines": ["NAPI_VERSION=8", "KILN_BUILDER=\"node-gyp\""],
       "cflags_cc!": ["-std=gnu++17"],
@@ -45,14 +47,14 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

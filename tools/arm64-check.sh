@@ -11,9 +11,10 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c++17 -O2 -Wall -Wextra -Werror -pthread)
 base=(native/dispatch/cpu.cc native/dispatch/table.cc native/runtime/thread_pool.cc native/runtime/gemm.cc
-      native/runtime/im2col.cc native/runtime/conv.cc native/runtime/batchnorm.cc
+      native/runtime/im2col.cc native/runtime/conv.cc native/runtime/winograd.cc native/runtime/batchnorm.cc
       native/kernels/ref/elementwise.cc native/kernels/ref/reduce.cc native/kernels/ref/gemm.cc
-      native/kernels/ref/conv.cc native/kernels/ref/pool.cc native/kernels/ref/shortcut.cc native/kernels/ref/batchnorm.cc)
+      native/kernels/ref/conv.cc native/kernels/ref/pool.cc native/kernels/ref/shortcut.cc native/kernels/ref/batchnorm.cc
+      native/kernels/ref/winograd.cc)
 binding=(native/binding/addon.cc native/binding/args.cc native/binding/params.cc native/binding/elementwise.cc
          native/binding/reduce.cc native/binding/gemm.cc native/binding/conv.cc native/binding/pool.cc
          native/binding/batchnorm.cc)

@@ -5,12 +5,14 @@
 // params: n, c, h, w (input), k (output channels), r, s (kernel), strideH, strideW, padTop,
 // padBottom, padLeft, padRight, dilationH, dilationW, and optionally p, q (the output size, which
 // must then equal what the rest implies; src/tensor/shape.ts resolveConv2d returns them).
-// At the ref level the direct reference loops run; otherwise im2col + the blocked GEMM.
+// At the ref level the direct reference loops run; otherwise im2col + the blocked GEMM, or for
+// 3x3 stride-1 convolutions with enough channels Winograd F(4x4, 3x3) (runtime/winograd.cc).
 #include <string>
 
 #include "addon.h"
 #include "args.h"
 #include "params.h"
+#include "../kernels/winograd.h"
 #include "../runtime/conv.h"
 #include "../runtime/parallel.h"
 
@@ -67,7 +69,28 @@ Geometry geometry(const Args& args, const Napi::Value& v) {
   return g;
 }
 
-ConvKernels kernels(KilnAddon& k) { return ConvKernels{k.table.gemm.fn, k.table.sum.fn}; }
+// The Winograd transforms of the level the GEMM tile was picked for (none at ref).
+WinogradKernels winograd_kernels(Isa isa) {
+  WinogradKernels wk;
+#if defined(KILN_X86_ISA_LIBS)
+  if (isa == Isa::avx512) {
+    wk = {avx512::kWinogradLanes, &avx512::winograd_pack_f32, &avx512::winograd_input_f32, &avx512::winograd_output_f32,
+          &avx512::winograd_unpack_f32, &avx512::winograd_grad_output_f32,
+          &avx512::winograd_gemm_f32, &avx512::winograd_gemm_grad_f32};
+  } else if (isa == Isa::avx2) {
+    wk = {avx2::kWinogradLanes, &avx2::winograd_pack_f32, &avx2::winograd_input_f32, &avx2::winograd_output_f32,
+          &avx2::winograd_unpack_f32, &avx2::winograd_grad_output_f32,
+          &avx2::winograd_gemm_f32, &avx2::winograd_gemm_grad_f32};
+  }
+#else
+  (void)isa;
+#endif
+  return wk;
+}
+
+ConvKernels kernels(KilnAddon& k) {
+  return ConvKernels{k.table.gemm.fn, k.table.sum.fn, winograd_kernels(k.table.gemm.isa)};
+}
 
 void out_of_memory(const Napi::CallbackInfo& info, const char* op) {
   throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory for the convolution workspace");

@@ -200,6 +200,7 @@ Conv2dDims transposed(const Conv2dDims& d) {
 bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                     const float* b, const Conv2dDims& d) {
   if (d.N == 0) return true;
+  if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
@@ -221,6 +222,7 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
 bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                           const float* w, const Conv2dDims& d) {
   if (d.N == 0) return true;
+  if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d);
   if (!pointwise(d) && wide_applies(d)) {
     const Conv2dDims t = transposed(d);
     if (wide_applies(t)) {
@@ -349,6 +351,7 @@ bool backward_weight_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels&
 bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
                             const float* x, const float* dy, const Conv2dDims& d) {
   if (d.N == 0) return true;
+  if (winograd_applies(d, kern.winograd, true)) return winograd_backward_weight(pool, ws, kern.winograd, kern.sum, dw, db, x, dy, d);
   const size_t PQ = d.P * d.Q, out_img = d.K * PQ;
   const bool chunked = d.K * d.C * d.R * d.S <= kWeightChunkedMax && d.N >= 2;
   if (!(chunked ? backward_weight_chunked : backward_weight_grouped)(pool, ws, kern, dw, x, dy, d)) return false;

@@ -8,6 +8,7 @@
 #include "../kernels/kernels.h"
 #include "gemm.h"
 #include "thread_pool.h"
+#include "winograd.h"
 #include "workspace.h"
 
 namespace kiln {
@@ -15,6 +16,7 @@ namespace kiln {
 struct ConvKernels {
   GemmKernel gemm;
   double (*sum)(const float*, size_t);  // for the bias gradient
+  WinogradKernels winograd;             // 3x3 stride-1 transforms (lanes 0: none at this level)
 };
 
 // Each returns false only when the workspace could not be allocated (outputs then untouched).
