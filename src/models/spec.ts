@@ -6,6 +6,7 @@ import { GraphModel, checkGraph, type GraphNode, type GraphSpec } from '../nn/gr
 import type { Module } from '../nn/module.js';
 import { summarize, type Summary } from '../nn/summary.js';
 import { cifarDepths, imagenetDepths, resnetCifar, resnetImagenet, type Shortcut } from './resnet.js';
+import { DecoderLM, EncoderClassifier, Seq2SeqTransformer, type TransformerOptions } from './transformer.js';
 
 export type ModelSpec = { preset: string; options?: Record<string, unknown> } | { graph: GraphSpec };
 
@@ -20,6 +21,8 @@ export interface Preset {
   /** the shape of one example, from the options */
   input(o: Record<string, unknown>): number[];
   options: Record<string, OptionType & { default: unknown; description: string }>;
+  /** checks that involve several options at once; throws with a message */
+  check?(o: Record<string, unknown>, name: string): void;
   build(o: Record<string, unknown>): Module;
 }
 
@@ -100,6 +103,59 @@ export function lenetGraph(o: Record<string, unknown>): GraphSpec {
   };
 }
 
+const transformerOptions = {
+  seed: common.seed,
+  vocab: { type: 'int', min: 4, max: 1_000_000, default: 1000, description: 'vocabulary size (id 0 is padding)' },
+  dim: { type: 'int', min: 8, max: 8192, default: 128, description: 'model width d' },
+  heads: { type: 'int', min: 1, max: 128, default: 4, description: 'attention heads (d must be divisible by heads)' },
+  ffn: { type: 'int', min: 8, max: 65_536, default: 512, description: 'feed-forward width' },
+  dropout: { type: 'number', min: 0, max: 0.9, default: 0.1, description: 'dropout on sublayer outputs, attention and the FFN' },
+  norm: { type: 'enum', values: ['post', 'pre'], default: 'post', description: "post: LayerNorm after each residual add (the paper's); pre: before each sublayer" },
+  positional: { type: 'enum', values: ['sinusoidal', 'learned'], default: 'sinusoidal', description: 'position encoding' },
+  maxLen: { type: 'int', min: 1, max: 65_536, default: 128, description: 'longest sequence' },
+  tied: { type: 'bool', default: false, description: 'output projection shares the (target) embedding' },
+  activation: { type: 'enum', values: ['relu', 'gelu'], default: 'relu', description: 'FFN activation' },
+  scoring: { type: 'enum', values: ['dot', 'additive'], default: 'dot', description: 'attention scores: scaled dot product or additive v.tanh(Wq q + Wk k)' },
+} as const;
+
+function transformerPreset(kind: 'seq2seq' | 'lm' | 'classifier'): Preset {
+  const layers =
+    kind === 'seq2seq'
+      ? { encoderLayers: { type: 'int', min: 1, max: 64, default: 2, description: 'encoder layers' }, decoderLayers: { type: 'int', min: 1, max: 64, default: 2, description: 'decoder layers' } }
+      : kind === 'lm'
+        ? { decoderLayers: { type: 'int', min: 1, max: 128, default: 4, description: 'decoder layers' } }
+        : { encoderLayers: { type: 'int', min: 1, max: 64, default: 2, description: 'encoder layers' } };
+  const extra =
+    kind === 'seq2seq'
+      ? { targetVocab: { type: 'int', min: 0, max: 1_000_000, default: 0, description: 'target vocabulary (0: the same as vocab)' } }
+      : kind === 'classifier'
+        ? { classes: { ...common.classes, default: 2 } }
+        : {};
+  const options = { ...transformerOptions, ...layers, ...extra } as unknown as Preset['options'];
+  return {
+    description:
+      kind === 'seq2seq' ? 'Transformer encoder-decoder (Vaswani et al. 2017) for sequence-to-sequence tasks'
+      : kind === 'lm' ? 'decoder-only Transformer language model (causal self-attention)'
+      : 'encoder-only Transformer classifier (mean over the tokens, then a linear head)',
+    input: (o) => [o.maxLen as number],
+    options,
+    check: (o, name) => {
+      if ((o.dim as number) % (o.heads as number) !== 0) invalid(`model ${name}: option 'dim' (${String(o.dim)}) expected to be divisible by 'heads' (${String(o.heads)})`);
+    },
+    build: (o) => {
+      const t: TransformerOptions = {
+        vocab: o.vocab as number, dim: o.dim as number, heads: o.heads as number, ffn: o.ffn as number,
+        encoderLayers: (o.encoderLayers as number | undefined) ?? 0, decoderLayers: (o.decoderLayers as number | undefined) ?? 0,
+        dropout: o.dropout as number, norm: o.norm as 'post' | 'pre', positional: o.positional as 'sinusoidal' | 'learned',
+        maxLen: o.maxLen as number, tied: o.tied as boolean, activation: o.activation as 'relu' | 'gelu', scoring: o.scoring as 'dot' | 'additive',
+        classes: (o.classes as number | undefined) ?? 2, seed: o.seed as number,
+        ...((o.targetVocab as number | undefined) ? { targetVocab: o.targetVocab as number } : {}),
+      };
+      return kind === 'seq2seq' ? new Seq2SeqTransformer(t) : kind === 'lm' ? new DecoderLM(t) : new EncoderClassifier(t);
+    },
+  };
+}
+
 const imageOptions = {
   inChannels: { type: 'int', min: 1, max: 64, default: 1, description: 'input channels' },
   size: { type: 'int', min: 8, max: 512, default: 28, description: 'input height and width' },
@@ -119,6 +175,9 @@ export const presets: Record<string, Preset> = {
     },
     build: (o) => new GraphModel(mlpGraph(o)),
   },
+  'transformer-seq2seq': transformerPreset('seq2seq'),
+  'transformer-lm': transformerPreset('lm'),
+  'transformer-classifier': transformerPreset('classifier'),
   lenet: {
     description: 'a LeNet-5 style CNN: two 5x5 convolutions with max pooling, three linear layers',
     input: (o) => [o.inChannels as number, o.size as number, o.size as number],
@@ -143,6 +202,7 @@ export function presetOptions(name: string, given: Record<string, unknown> = {})
     if (t.type === 'ints' && !(Array.isArray(v) && v.length > 0 && v.every((x) => Number.isSafeInteger(x) && x >= t.min && x <= t.max))) invalid(`${where} expected a non-empty list of integers in [${t.min}, ${t.max}], got ${JSON.stringify(v)}`);
     out[key] = v;
   }
+  preset.check?.(out, name);
   return out;
 }
 

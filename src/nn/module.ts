@@ -34,8 +34,8 @@ export abstract class Module {
     const shape = this.outputShape(input);
     const w = this.window();
     const out = field && w ? widen(field, w) : field;
-    const own = [...this.params.values()].reduce((s, t) => s + t.size, 0);
-    rows.push({ name, layer: this.describe(), output: shape, params: own, macs: this.macs(input), ...(out && w ? { receptiveField: out.r } : {}) });
+    // a module without its own summary rows is one row: its parameters and all its children's
+    rows.push({ name, layer: this.describe(), output: shape, params: this.parameterCount(), macs: this.macs(input), ...(out && w ? { receptiveField: out.r } : {}) });
     return { shape, field: out };
   }
 

@@ -73,3 +73,31 @@ describe('autograd ops match finite differences', () => {
     gradcheck('softmaxCrossEntropy', [z], (z_) => ops.softmaxCrossEntropy(z_!, labels, { labelSmoothing: 0.1, ignoreIndex: -100 }), { h: 1e-2 });
   });
 });
+
+describe('sequence ops match finite differences', () => {
+  it('erf matches reference values to double precision', async () => {
+    const { erf } = await import('../../src/ops/sequence.js');
+    for (const [x, want] of [[0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527], [3, 0.9999779095030014], [-1.5, -0.9661051464753108], [0.01, 0.011283415555849618]] as const) {
+      if (Math.abs(erf(x) - want) > 1e-14) throw new Error(`erf(${x}) = ${erf(x)}, want ${want}`);
+    }
+  });
+
+  it('layerNorm, gelu, embedding, head split/merge', () => {
+    const x = param([2, 3, 8], 20), g = param([8], 21, 0.5, 1.5), b = param([8], 22);
+    gradcheck('layerNorm', [x, g, b], (x_, g_, b_) => ops.layerNorm(x_!, g_!, b_!), { tol: 3e-2 });
+    gradcheck('gelu', [x], (x_) => ops.gelu(x_!));
+    const table = param([7, 4], 23);
+    const ids = Int32Array.from([0, 6, 3, 3, 1, 6]);
+    gradcheck('embedding', [table], (t) => ops.embedding(ids, [2, 3], t!));
+    gradcheck('splitHeads', [x], (x_) => ops.splitHeads(x_!, 2));
+    gradcheck('mergeHeads', [param([2, 2, 3, 4], 24)], (x_) => ops.mergeHeads(x_!));
+  });
+
+  it('attention: plain, causal with Tq != Tk, key padding, and additive scoring', () => {
+    const q = param([2, 2, 3, 4], 25), k = param([2, 2, 5, 4], 26), v = param([2, 2, 5, 4], 27);
+    gradcheck('attention', [q, k, v], (a, b_, c) => ops.attention(a!, b_!, c!).out);
+    gradcheck('attention causal', [q, k, v], (a, b_, c) => ops.attention(a!, b_!, c!, { causal: true }).out);
+    gradcheck('attention padded', [q, k, v], (a, b_, c) => ops.attention(a!, b_!, c!, { keyLengths: Int32Array.from([5, 2]) }).out);
+    gradcheck('attention additive', [q, k, v, param([2, 4], 28)], (a, b_, c, w) => ops.attention(a!, b_!, c!, {}, { additive: w! }).out);
+  });
+});

@@ -1,0 +1,288 @@
+// Transformer layers (Vaswani et al. 2017) over (B, T, D) activations: layer norm, token
+// embeddings, positional encodings (sinusoidal or learned), multi-head attention (self, masked
+// self, cross; scaled dot-product or additive scoring), the position-wise feed-forward network,
+// and encoder / decoder layers with the norm after each residual (post-norm, as in the paper) or
+// before each sublayer (pre-norm). Parameter names follow common PyTorch implementations
+// (q_proj, k_proj, v_proj, out_proj, linear1, linear2, norm1..3).
+import * as ops from '../ops/index.js';
+import { fail } from '../ops/check.js';
+import { Rng } from '../tensor/random.js';
+import { shapeText, Tensor } from '../tensor/tensor.js';
+import { Dropout, Linear } from './layers.js';
+import { Module } from './module.js';
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+
+  constructor(readonly dim: number, readonly eps = 1e-5) {
+    super();
+    this.weight = this.param('weight', new Tensor(new Float32Array(dim).fill(1), [dim]));
+    this.bias = this.param('bias', Tensor.zeros([dim]));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.layerNorm(x, this.weight, this.bias, this.eps);
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    if (input[input.length - 1] !== this.dim) fail(this.describe(), `input ${shapeText(input)} expected its last dimension to be ${this.dim}`);
+    return input;
+  }
+  describe(): string {
+    return `LayerNorm(${this.dim})`;
+  }
+}
+
+export class GELU extends Module {
+  forward(x: Tensor): Tensor {
+    return ops.gelu(x);
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    return input;
+  }
+  describe(): string {
+    return 'GELU';
+  }
+}
+
+/** Token ids arrive as a float tensor of integer values (B, T): exact below 2^24. */
+export function idsOf(x: Tensor): Int32Array {
+  const ids = new Int32Array(x.size);
+  for (let i = 0; i < ids.length; i++) ids[i] = x.data[i]!;
+  return ids;
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(readonly vocab: number, readonly dim: number, rng: Rng) {
+    super();
+    const w = new Float32Array(vocab * dim);
+    for (let i = 0; i < w.length; i++) w[i] = rng.normal(); // PyTorch's nn.Embedding: N(0, 1)
+    this.weight = this.param('weight', new Tensor(w, [vocab, dim]));
+  }
+  forward(x: Tensor): Tensor {
+    return ops.embedding(idsOf(x), x.shape, this.weight);
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    return [...input, this.dim];
+  }
+  override macs(): number {
+    return 0;
+  }
+  describe(): string {
+    return `Embedding(${this.vocab}, ${this.dim})`;
+  }
+}
+
+/** Adds position information to (B, T, D): the paper's sinusoids (fixed) or a learned table. */
+export class PositionalEncoding extends Module {
+  private readonly table: Tensor;
+
+  constructor(readonly kind: 'sinusoidal' | 'learned', readonly maxLen: number, readonly dim: number, rng: Rng) {
+    super();
+    const t = new Float32Array(maxLen * dim);
+    if (kind === 'sinusoidal') {
+      // PE(pos, 2i) = sin(pos / 10000^(2i/d)), PE(pos, 2i+1) = cos(...)
+      for (let pos = 0; pos < maxLen; pos++)
+        for (let i = 0; i < dim; i += 2) {
+          const angle = pos / Math.pow(10000, i / dim);
+          t[pos * dim + i] = Math.sin(angle);
+          if (i + 1 < dim) t[pos * dim + i + 1] = Math.cos(angle);
+        }
+      this.table = new Tensor(t, [maxLen, dim]);
+    } else {
+      for (let i = 0; i < t.length; i++) t[i] = rng.normal() * 0.02;
+      this.table = this.param('weight', new Tensor(t, [maxLen, dim]));
+    }
+  }
+  forward(x: Tensor): Tensor {
+    const [b, t] = x.shape as [number, number, number];
+    if (t > this.maxLen) fail(this.describe(), `sequence length ${t} exceeds the maximum ${this.maxLen}`);
+    const pos = new Int32Array(b * t);
+    for (let i = 0; i < pos.length; i++) pos[i] = i % t;
+    return ops.add(x, ops.embedding(pos, [b, t], this.table));
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    if (input[1]! > this.maxLen) fail(this.describe(), `sequence length ${input[1]} exceeds the maximum ${this.maxLen}`);
+    return input;
+  }
+  describe(): string {
+    return `PositionalEncoding(${this.kind}, ${this.maxLen} x ${this.dim})`;
+  }
+}
+
+export interface AttentionConfig {
+  dim: number;
+  heads: number;
+  dropout?: number;
+  scoring?: 'dot' | 'additive';
+}
+
+export class MultiHeadAttention extends Module {
+  readonly qProj: Linear;
+  readonly kProj: Linear;
+  readonly vProj: Linear;
+  readonly outProj: Linear;
+  readonly scoreV: Tensor | null;
+  private readonly drop: Dropout;
+
+  constructor(readonly cfg: AttentionConfig, rng: Rng, seed: number) {
+    super();
+    const { dim, heads } = cfg;
+    if (dim % heads !== 0) fail('MultiHeadAttention', `dim ${dim} expected to be divisible by heads ${heads}`);
+    this.qProj = this.child('q_proj', new Linear(dim, dim, rng));
+    this.kProj = this.child('k_proj', new Linear(dim, dim, rng));
+    this.vProj = this.child('v_proj', new Linear(dim, dim, rng));
+    this.outProj = this.child('out_proj', new Linear(dim, dim, rng));
+    const dh = dim / heads;
+    if (cfg.scoring === 'additive') {
+      const v = new Float32Array(heads * dh);
+      for (let i = 0; i < v.length; i++) v[i] = rng.uniform(-1, 1) / Math.sqrt(dh);
+      this.scoreV = this.param('score_v', new Tensor(v, [heads, dh]));
+    } else {
+      this.scoreV = null;
+    }
+    this.drop = this.child('dropout', new Dropout(cfg.dropout ?? 0, seed));
+  }
+
+  /** Queries from `xq` (B, Tq, D) attend to keys/values from `xkv` (B, Tk, D). */
+  attend(xq: Tensor, xkv: Tensor, mask: ops.AttentionMask = {}): Tensor {
+    const h = this.cfg.heads;
+    const q = ops.splitHeads(this.qProj.forward(xq), h);
+    const k = ops.splitHeads(this.kProj.forward(xkv), h);
+    const v = ops.splitHeads(this.vProj.forward(xkv), h);
+    const { out } = ops.attention(q, k, v, mask, this.scoreV ? { additive: this.scoreV } : {});
+    // dropout on the attended values (per head, before merging) stands in for dropout on the
+    // probabilities: both zero whole contributions at random during training
+    return this.outProj.forward(ops.mergeHeads(this.drop.forward(out)));
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.attend(x, x);
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    if (input.length !== 3 || input[2] !== this.cfg.dim) fail(this.describe(), `input ${shapeText(input)} expected (B, T, ${this.cfg.dim})`);
+    return input;
+  }
+  override macs(input: readonly number[]): number {
+    const [b, t, d] = input as [number, number, number];
+    return 4 * b * t * d * d + 2 * b * t * t * d;
+  }
+  describe(): string {
+    return `MultiHeadAttention(${this.cfg.dim}, ${this.cfg.heads} heads${this.cfg.scoring === 'additive' ? ', additive' : ''})`;
+  }
+}
+
+export interface LayerConfig extends AttentionConfig {
+  ffn: number;
+  norm?: 'post' | 'pre';
+  activation?: 'relu' | 'gelu';
+}
+
+/** linear2(dropout(act(linear1(x)))) */
+function feedForward(layer: Module & { linear1: Linear; linear2: Linear; drop: Dropout }, act: 'relu' | 'gelu', x: Tensor): Tensor {
+  const hidden = act === 'relu' ? ops.relu(layer.linear1.forward(x)) : ops.gelu(layer.linear1.forward(x));
+  return layer.linear2.forward(layer.drop.forward(hidden));
+}
+
+abstract class Sublayers extends Module {
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly drop: Dropout;
+
+  protected constructor(readonly cfg: LayerConfig, rng: Rng, seed: number) {
+    super();
+    this.linear1 = new Linear(cfg.dim, cfg.ffn, rng);
+    this.linear2 = new Linear(cfg.ffn, cfg.dim, rng);
+    this.drop = new Dropout(cfg.dropout ?? 0, seed + 7);
+  }
+
+  /** x + dropout(sublayer(x)), with the norm after (post) or before the sublayer (pre). */
+  protected residual(x: Tensor, norm: LayerNorm, sub: (y: Tensor) => Tensor): Tensor {
+    if (this.cfg.norm === 'pre') return ops.add(x, this.drop.forward(sub(norm.forward(x))));
+    return norm.forward(ops.add(x, this.drop.forward(sub(x))));
+  }
+
+  protected ffn(x: Tensor): Tensor {
+    return feedForward(this, this.cfg.activation ?? 'relu', x);
+  }
+
+  outputShape(input: readonly number[]): readonly number[] {
+    if (input.length !== 3 || input[2] !== this.cfg.dim) fail(this.describe(), `input ${shapeText(input)} expected (B, T, ${this.cfg.dim})`);
+    return input;
+  }
+}
+
+export class EncoderLayer extends Sublayers {
+  readonly selfAttn: MultiHeadAttention;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  /** set per batch: key lengths of the padded source */
+  keyLengths: Int32Array | undefined;
+
+  constructor(cfg: LayerConfig, rng: Rng, seed: number) {
+    super(cfg, rng, seed);
+    this.selfAttn = this.child('self_attn', new MultiHeadAttention(cfg, rng, seed + 1));
+    this.child('linear1', this.linear1);
+    this.child('linear2', this.linear2);
+    this.norm1 = this.child('norm1', new LayerNorm(cfg.dim));
+    this.norm2 = this.child('norm2', new LayerNorm(cfg.dim));
+    this.child('dropout', this.drop);
+  }
+
+  forward(x: Tensor): Tensor {
+    const mask = this.keyLengths ? { keyLengths: this.keyLengths } : {};
+    const y = this.residual(x, this.norm1, (h) => this.selfAttn.attend(h, h, mask));
+    return this.residual(y, this.norm2, (h) => this.ffn(h));
+  }
+  override macs(input: readonly number[]): number {
+    const [b, t, d] = input as [number, number, number];
+    return this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
+  }
+  describe(): string {
+    return `EncoderLayer(${this.cfg.dim}, ${this.cfg.heads} heads, ffn ${this.cfg.ffn}, ${this.cfg.norm ?? 'post'}-norm)`;
+  }
+}
+
+/** A decoder layer: masked self-attention, then (with a memory) cross-attention, then the FFN.
+ * Without cross-attention it is a decoder-only (language model) layer. */
+export class DecoderLayer extends Sublayers {
+  readonly selfAttn: MultiHeadAttention;
+  readonly crossAttn: MultiHeadAttention | null;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly norm3: LayerNorm | null;
+  /** set per batch: the encoder output and its padded lengths */
+  memory: Tensor | undefined;
+  memoryLengths: Int32Array | undefined;
+
+  constructor(cfg: LayerConfig, rng: Rng, seed: number, cross: boolean) {
+    super(cfg, rng, seed);
+    this.selfAttn = this.child('self_attn', new MultiHeadAttention(cfg, rng, seed + 1));
+    this.crossAttn = cross ? this.child('cross_attn', new MultiHeadAttention(cfg, rng, seed + 2)) : null;
+    this.child('linear1', this.linear1);
+    this.child('linear2', this.linear2);
+    this.norm1 = this.child('norm1', new LayerNorm(cfg.dim));
+    this.norm2 = this.child('norm2', new LayerNorm(cfg.dim));
+    this.norm3 = cross ? this.child('norm3', new LayerNorm(cfg.dim)) : null;
+    this.child('dropout', this.drop);
+  }
+
+  forward(x: Tensor): Tensor {
+    let y = this.residual(x, this.norm1, (h) => this.selfAttn.attend(h, h, { causal: true }));
+    if (this.crossAttn) {
+      if (!this.memory) fail(this.describe(), 'cross-attention needs the encoder memory');
+      const mem = this.memory, mask = this.memoryLengths ? { keyLengths: this.memoryLengths } : {};
+      y = this.residual(y, this.norm2, (h) => this.crossAttn!.attend(h, mem, mask));
+      return this.residual(y, this.norm3!, (h) => this.ffn(h));
+    }
+    return this.residual(y, this.norm2, (h) => this.ffn(h));
+  }
+  override macs(input: readonly number[]): number {
+    const [b, t, d] = input as [number, number, number];
+    return (this.crossAttn ? 2 : 1) * this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
+  }
+  describe(): string {
+    return `DecoderLayer(${this.cfg.dim}, ${this.cfg.heads} heads, ffn ${this.cfg.ffn}, ${this.cfg.norm ?? 'post'}-norm${this.crossAttn ? ', cross-attention' : ''})`;
+  }
+}

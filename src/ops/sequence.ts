@@ -1,0 +1,291 @@
+// Sequence ops, composed in TypeScript over the native GEMM (the fused native kernels of the
+// attention issue replace their insides): layer norm, GELU, embedding lookup, head split/merge,
+// scaled dot-product attention with causal and key-padding masks, and additive attention scores.
+// Sums over a row are kept in double.
+import { gradOf, record } from '../autograd/graph.js';
+import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
+import { shapeText, Tensor } from '../tensor/tensor.js';
+import { expectShape, fail } from './check.js';
+
+/** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. */
+export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  const op = 'layerNorm';
+  const d = x.shape[x.shape.length - 1]!;
+  if (gamma) expectShape(op, gamma, [d], 'gamma');
+  if (beta) expectShape(op, beta, [d], 'beta');
+  const rows = x.size / d;
+  const y = Tensor.zeros(x.shape);
+  const xhat = allocFloats(x.size), invstd = allocFloats(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let s = 0;
+    for (let i = 0; i < d; i++) s += x.data[o + i]!;
+    const mean = s / d;
+    let v = 0;
+    for (let i = 0; i < d; i++) v += (x.data[o + i]! - mean) ** 2;
+    const is = 1 / Math.sqrt(v / d + eps);
+    invstd[r] = is;
+    for (let i = 0; i < d; i++) {
+      const h = (x.data[o + i]! - mean) * is;
+      xhat[o + i] = h;
+      y.data[o + i] = h * (gamma ? gamma.data[i]! : 1) + (beta ? beta.data[i]! : 0);
+    }
+  }
+  return record(y, op, [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])], (g) => {
+    const gx = gradOf(x), gg = gamma ? gradOf(gamma) : null, gb = beta ? gradOf(beta) : null;
+    for (let r = 0; r < rows; r++) {
+      const o = r * d;
+      // with dh = dy * gamma: dx = invstd * (dh - mean(dh) - xhat * mean(dh * xhat))
+      let s1 = 0, s2 = 0;
+      for (let i = 0; i < d; i++) {
+        const dh = g[o + i]! * (gamma ? gamma.data[i]! : 1);
+        s1 += dh;
+        s2 += dh * xhat[o + i]!;
+        if (gg) gg[i]! += g[o + i]! * xhat[o + i]!;
+        if (gb) gb[i]! += g[o + i]!;
+      }
+      if (gx) {
+        const m1 = s1 / d, m2 = s2 / d, is = invstd[r]!;
+        for (let i = 0; i < d; i++) gx[o + i]! += is * (g[o + i]! * (gamma ? gamma.data[i]! : 1) - m1 - xhat[o + i]! * m2);
+      }
+    }
+  });
+}
+
+/** erf(x) to double precision (W. J. Cody's rational approximations via erfc for |x| > 0.5). */
+export function erf(x: number): number {
+  // Abramowitz-Stegun 7.1.28-class accuracy is not enough for a float64 reference; use the
+  // series for small |x| and the continued fraction for large |x|.
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Taylor series: erf x = 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1))
+    let term = ax, sum = ax;
+    const x2 = ax * ax;
+    for (let n = 1; n < 60; n++) {
+      term *= -x2 / n;
+      const add = term / (2 * n + 1);
+      sum += add;
+      if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * sum * 1.1283791670955126;
+  }
+  // continued fraction for erfc (Lentz), accurate for x >= 2.5
+  let f = ax, c = ax, dd = 0;
+  for (let n = 1; n < 200; n++) {
+    const an = n / 2;
+    dd = ax + an * dd;
+    dd = 1 / dd;
+    c = ax + an / c;
+    const delta = c * dd;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / (f * 1.7724538509055159);
+  return Math.sign(x) * (1 - erfc);
+}
+
+/** GELU, the exact erf form: x * Phi(x). */
+export function gelu(x: Tensor): Tensor {
+  const y = Tensor.zeros(x.shape);
+  for (let i = 0; i < x.size; i++) {
+    const v = x.data[i]!;
+    y.data[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
+  }
+  return record(y, 'gelu', [x], (g) => {
+    const gx = gradOf(x);
+    if (!gx) return;
+    // d/dx x Phi(x) = Phi(x) + x phi(x)
+    for (let i = 0; i < x.size; i++) {
+      const v = x.data[i]!;
+      gx[i]! += g[i]! * (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * Math.exp(-0.5 * v * v) * 0.3989422804014327);
+    }
+  });
+}
+
+/** Rows of `table` (V, D) picked by integer ids (any shape): output (...ids.shape, D). The
+ * gradient scatters back into the picked rows. */
+export function embedding(ids: Int32Array, idsShape: readonly number[], table: Tensor): Tensor {
+  const op = 'embedding';
+  if (table.shape.length !== 2) fail(op, `table expected 2 dimensions (vocab, dim), got ${shapeText(table.shape)}`);
+  const [vocab, d] = table.shape as [number, number];
+  for (let i = 0; i < ids.length; i++) if (!(ids[i]! >= 0 && ids[i]! < vocab)) fail(op, `id ${ids[i]} at ${i} is outside the vocabulary [0, ${vocab})`);
+  const y = Tensor.zeros([...idsShape, d]);
+  for (let i = 0; i < ids.length; i++) y.data.set(table.data.subarray(ids[i]! * d, (ids[i]! + 1) * d), i * d);
+  return record(y, op, [table], (g) => {
+    const gt = gradOf(table);
+    if (!gt) return;
+    for (let i = 0; i < ids.length; i++) {
+      const o = ids[i]! * d;
+      for (let j = 0; j < d; j++) gt[o + j]! += g[i * d + j]!;
+    }
+  });
+}
+
+/** (B, T, H*Dh) -> (B, H, T, Dh), or back with `merge`. */
+export function splitHeads(x: Tensor, heads: number): Tensor {
+  const [b, t, dm] = x.shape as [number, number, number];
+  if (x.shape.length !== 3 || dm % heads !== 0) fail('splitHeads', `input ${shapeText(x.shape)} expected (B, T, D) with D divisible by ${heads} heads`);
+  const dh = dm / heads;
+  return permute(x, [b, t, heads, dh], [b, heads, t, dh], 'splitHeads', (bi, ti, hi, di) => ((bi * heads + hi) * t + ti) * dh + di);
+}
+
+export function mergeHeads(x: Tensor): Tensor {
+  const [b, h, t, dh] = x.shape as [number, number, number, number];
+  if (x.shape.length !== 4) fail('mergeHeads', `input ${shapeText(x.shape)} expected (B, H, T, Dh)`);
+  // read x as (B, H, T, Dh), write (B, T, H, Dh): the inverse mapping of splitHeads
+  return permute(x, [b, h, t, dh], [b, t, h * dh], 'mergeHeads', (bi, hi, ti, di) => ((bi * t + ti) * h + hi) * dh + di);
+}
+
+/** Copies x, seen as `from` (4 axes), to the output position `to(a, b, c, d)`. */
+function permute(x: Tensor, from: [number, number, number, number], outShape: number[], op: string, to: (a: number, b: number, c: number, d: number) => number): Tensor {
+  const y = Tensor.zeros(outShape);
+  const [A, B, C, D] = from;
+  let i = 0;
+  for (let a = 0; a < A; a++)
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < C; c++) {
+        const o = to(a, b, c, 0);
+        for (let d = 0; d < D; d++) y.data[o + d] = x.data[i++]!;
+      }
+  return record(y, op, [x], (g) => {
+    const gx = gradOf(x);
+    if (!gx) return;
+    let j = 0;
+    for (let a = 0; a < A; a++)
+      for (let b = 0; b < B; b++)
+        for (let c = 0; c < C; c++) {
+          const o = to(a, b, c, 0);
+          for (let d = 0; d < D; d++) gx[j++]! += g[o + d]!;
+        }
+  });
+}
+
+export interface AttentionOptions {
+  /** additive (Bahdanau) scoring instead of the scaled dot product: score(q, k) = v . tanh(q + k)
+   * per head, with v of shape (H, Dh) (q and k are already the projected W_q q, W_k k) */
+  additive?: Tensor;
+}
+
+export interface AttentionMask {
+  /** query i may not see keys j > i + (Tk - Tq) (decoder self-attention) */
+  causal?: boolean;
+  /** per batch row: keys at or past this length are padding and masked */
+  keyLengths?: Int32Array;
+}
+
+/**
+ * Scaled dot-product attention: softmax(Q K^T / sqrt(Dh) + mask) V over (B, H, T, Dh) tensors,
+ * the scores of each (batch, head) one batched GEMM. A query row whose every key is masked gets
+ * zeros (not NaN). Returns the output and, for inspection, the probabilities (B, H, Tq, Tk).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask = {}, opts: AttentionOptions = {}): { out: Tensor; probs: Float32Array } {
+  const op = 'attention';
+  const [b, h, tq, dh] = q.shape as [number, number, number, number];
+  const [, , tk] = k.shape as [number, number, number, number];
+  if (q.shape.length !== 4 || k.shape.length !== 4 || v.shape.length !== 4 || k.shape[0] !== b || k.shape[1] !== h || k.shape[3] !== dh || v.shape.some((d, i) => d !== k.shape[i])) {
+    fail(op, `q ${shapeText(q.shape)}, k ${shapeText(k.shape)}, v ${shapeText(v.shape)} expected (B, H, Tq, Dh), (B, H, Tk, Dh), (B, H, Tk, Dh)`);
+  }
+  if (mask.keyLengths && mask.keyLengths.length !== b) fail(op, `keyLengths expected ${b} entries, got ${mask.keyLengths.length}`);
+  const bh = b * h;
+  const add = opts.additive ?? null;
+  if (add) expectShape(op, add, [h, dh], 'additive scoring vector');
+  const p = allocFloats(bh * tq * tk);
+  if (add) additiveScores(p, q.data, k.data, add.data, bh, h, tq, tk, dh);
+  else native.gemm(p, q.data, k.data, { m: tq, n: tk, k: dh, transB: true, alpha: 1 / Math.sqrt(dh), batch: bh });
+  const offset = tk - tq;
+  for (let s = 0; s < bh; s++) {
+    const len = mask.keyLengths ? mask.keyLengths[Math.floor(s / h)]! : tk;
+    for (let i = 0; i < tq; i++) {
+      const row = (s * tq + i) * tk;
+      const last = Math.min(len, mask.causal ? i + offset + 1 : tk); // keys [0, last) are visible
+      let max = -Infinity;
+      for (let j = 0; j < last; j++) max = Math.max(max, p[row + j]!);
+      let sum = 0;
+      for (let j = 0; j < last; j++) sum += Math.exp(p[row + j]! - max);
+      for (let j = 0; j < tk; j++) p[row + j] = j < last ? Math.exp(p[row + j]! - max) / sum : 0;
+    }
+  }
+  const out = Tensor.zeros([b, h, tq, dh]);
+  native.gemm(out.data, p, v.data, { m: tq, n: dh, k: tk, batch: bh });
+  record(out, op, add ? [q, k, v, add] : [q, k, v], (g) => {
+    // dP = dO V^T; dS = P (dP - rowsum(dP P)); dQ = dS K / sqrt(Dh); dK = dS^T Q / sqrt(Dh); dV = P^T dO
+    const gq = gradOf(q), gk = gradOf(k), gv = gradOf(v);
+    if (gv) native.gemm(gv, p, g, { m: tk, n: dh, k: tq, transA: true, beta: 1, batch: bh });
+    if (!gq && !gk) return;
+    const ds = allocFloats(bh * tq * tk);
+    native.gemm(ds, g, v.data, { m: tq, n: tk, k: dh, transB: true, batch: bh });
+    for (let r = 0; r < bh * tq; r++) {
+      const o = r * tk;
+      let dot = 0;
+      for (let j = 0; j < tk; j++) dot += ds[o + j]! * p[o + j]!;
+      for (let j = 0; j < tk; j++) ds[o + j] = p[o + j]! * (ds[o + j]! - dot);
+    }
+    if (add) {
+      additiveBackward(ds, q.data, k.data, add.data, gq, gk, gradOf(add), bh, h, tq, tk, dh);
+      return;
+    }
+    const scale = 1 / Math.sqrt(dh);
+    if (gq) native.gemm(gq, ds, k.data, { m: tq, n: dh, k: tk, alpha: scale, beta: 1, batch: bh });
+    if (gk) native.gemm(gk, ds, q.data, { m: tk, n: dh, k: tq, transA: true, alpha: scale, beta: 1, batch: bh });
+  });
+  return { out, probs: p };
+}
+
+/** s[z, i, j] = sum_u w[head, u] tanh(q[z, i, u] + k[z, j, u]) for z = (batch, head). */
+function additiveScores(s: Float32Array, q: Float32Array, k: Float32Array, w: Float32Array, bh: number, h: number, tq: number, tk: number, dh: number): void {
+  for (let z = 0; z < bh; z++) {
+    const wo = (z % h) * dh;
+    for (let i = 0; i < tq; i++) {
+      const qo = (z * tq + i) * dh;
+      for (let j = 0; j < tk; j++) {
+        const ko = (z * tk + j) * dh;
+        let acc = 0;
+        for (let u = 0; u < dh; u++) acc += w[wo + u]! * Math.tanh(q[qo + u]! + k[ko + u]!);
+        s[(z * tq + i) * tk + j] = acc;
+      }
+    }
+  }
+}
+
+/** The backward of additiveScores given dS: tanh' = 1 - tanh^2, recomputed. */
+function additiveBackward(ds: Float32Array, q: Float32Array, k: Float32Array, w: Float32Array, gq: Float32Array | null, gk: Float32Array | null, gw: Float32Array | null, bh: number, h: number, tq: number, tk: number, dh: number): void {
+  for (let z = 0; z < bh; z++) {
+    const wo = (z % h) * dh;
+    for (let i = 0; i < tq; i++) {
+      const qo = (z * tq + i) * dh;
+      for (let j = 0; j < tk; j++) {
+        const g = ds[(z * tq + i) * tk + j]!;
+        if (g === 0) continue;
+        const ko = (z * tk + j) * dh;
+        for (let u = 0; u < dh; u++) {
+          const t = Math.tanh(q[qo + u]! + k[ko + u]!);
+          const d = g * w[wo + u]! * (1 - t * t);
+          if (gq) gq[qo + u]! += d;
+          if (gk) gk[ko + u]! += d;
+          if (gw) gw[wo + u]! += g * t;
+        }
+      }
+    }
+  }
+}
+
+/** The mean over each row's first lengths[b] positions of x (B, T, D) -> (B, D): pooling a
+ * padded batch of sequences. A row of length 0 gives zeros. */
+export function maskedMean(x: Tensor, lengths: Int32Array): Tensor {
+  const [b, t, d] = x.shape as [number, number, number];
+  if (x.shape.length !== 3 || lengths.length !== b) fail('maskedMean', `input ${shapeText(x.shape)} expected (B, T, D) with ${lengths.length} lengths`);
+  const y = Tensor.zeros([b, d]);
+  for (let i = 0; i < b; i++) {
+    const n = Math.min(t, lengths[i]!);
+    for (let s = 0; s < n; s++) for (let j = 0; j < d; j++) y.data[i * d + j]! += x.data[(i * t + s) * d + j]! / n;
+  }
+  return record(y, 'maskedMean', [x], (g) => {
+    const gx = gradOf(x);
+    if (!gx) return;
+    for (let i = 0; i < b; i++) {
+      const n = Math.min(t, lengths[i]!);
+      for (let s = 0; s < n; s++) for (let j = 0; j < d; j++) gx[(i * t + s) * d + j]! += g[i * d + j]! / n;
+    }
+  });
+}
