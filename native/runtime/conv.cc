@@ -77,53 +77,74 @@ bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const Gem
   return true;
 }
 
-// Stride-1 convolutions read their windows in place instead of through im2col. With the image
-// zero-padded to (C, Hp, Wp), Hp = P + dil_h*(R-1), Wp = Q + dil_w*(S-1), and the output
-// computed over Wp-wide rows (the last dil_w*(S-1) columns of each row are junk), row (c, r, s)
-// of the im2col matrix is the run of the padded image starting at c*Hp*Wp + r*dil_h*Wp + s*dil_w:
-// the GEMM takes those row offsets (GemmDims::b_rows) and no column matrix is written. The wide
-// output is then copied (or added) into y without the junk columns.
+// Convolutions read their windows in place instead of through im2col. The image is zero-padded
+// and split into stride_h x stride_w phase planes (plane (a, b) holds the padded pixels at rows
+// a, a + stride_h, ... and columns b, b + stride_w, ...; at stride 1 it is just the padded image).
+// Each plane is (Hp, Wp) with Hp = P + dil_h*(R-1)/stride_h, Wp = Q + dil_w*(S-1)/stride_w, and
+// with the output computed over Wp-wide rows (the last columns of each row are junk), row
+// (c, r, s) of the im2col matrix is the run of plane (c, r*dil_h % stride_h, s*dil_w % stride_w)
+// starting at row r*dil_h / stride_h, column s*dil_w / stride_w: the GEMM takes those row offsets
+// (GemmDims::b_rows) and no column matrix is written. The wide output is then copied (or added)
+// into y without the junk columns.
 struct Wide {
-  size_t Hp, Wp, N;  // padded image, wide output columns: (P-1)*Wp + Q
+  size_t Hp, Wp, N;  // each phase plane; wide output columns: (P-1)*Wp + Q
+  size_t plane;      // Hp * Wp
   std::vector<long> rows;
 };
 
-bool wide_applies(const Conv2dDims& d) {
-  // the padded image must hold every tap: top/left padding within the window span, and no more
-  // output rows/columns than the padded input has windows
-  return d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) && d.pad_w <= d.dil_w * (d.S - 1) &&
-         d.P + d.dil_h * (d.R - 1) <= d.H + d.pad_h + d.dil_h * (d.R - 1) && d.Q <= d.W + d.pad_w;
-}
-
 Wide wide_layout(const Conv2dDims& d) {
   Wide w;
-  w.Hp = d.P + d.dil_h * (d.R - 1);
-  w.Wp = d.Q + d.dil_w * (d.S - 1);
+  w.Hp = d.P + d.dil_h * (d.R - 1) / d.stride_h;
+  w.Wp = d.Q + d.dil_w * (d.S - 1) / d.stride_w;
+  w.plane = w.Hp * w.Wp;
   w.N = (d.P - 1) * w.Wp + d.Q;
   w.rows.resize(d.C * d.R * d.S);
   for (size_t c = 0; c < d.C; ++c)
     for (size_t r = 0; r < d.R; ++r)
-      for (size_t s = 0; s < d.S; ++s)
-        w.rows[(c * d.R + r) * d.S + s] = static_cast<long>(c * w.Hp * w.Wp + r * d.dil_h * w.Wp + s * d.dil_w);
+      for (size_t s = 0; s < d.S; ++s) {
+        const size_t a = r * d.dil_h % d.stride_h, b = s * d.dil_w % d.stride_w;
+        const size_t phase = (c * d.stride_h + a) * d.stride_w + b;
+        w.rows[(c * d.R + r) * d.S + s] =
+            static_cast<long>(phase * w.plane + r * d.dil_h / d.stride_h * w.Wp + s * d.dil_w / d.stride_w);
+      }
   return w;
 }
 
-// xp:(C, Hp, Wp) = x:(C, H, W) shifted by the top/left padding, zeros around (and below/right,
-// where the padded image is larger than the input plus its top/left padding).
-void pad_image(float* xp, const float* x, const Conv2dDims& d, const Wide& w) {
-  for (size_t c = 0; c < d.C; ++c) {
-    float* plane = xp + c * w.Hp * w.Wp;
-    const float* in = x + c * d.H * d.W;
-    const size_t rows = std::min(d.H, w.Hp - d.pad_h), cols = std::min(d.W, w.Wp - d.pad_w);
-    std::fill(plane, plane + d.pad_h * w.Wp, 0.0f);
-    for (size_t h = 0; h < rows; ++h) {
-      float* o = plane + (h + d.pad_h) * w.Wp;
-      std::fill(o, o + d.pad_w, 0.0f);
-      std::memcpy(o + d.pad_w, in + h * d.W, cols * sizeof(float));
-      std::fill(o + d.pad_w + cols, o + w.Wp, 0.0f);
-    }
-    std::fill(plane + (rows + d.pad_h) * w.Wp, plane + w.Hp * w.Wp, 0.0f);
-  }
+bool wide_applies(const Conv2dDims& d) {
+  // the junk columns are extra work: worth it while they stay below half the output (a 3x3 over
+  // 8x8 computes 78 columns per 64 outputs; a 7x7 over 7x7 would compute 13 per 7)
+  if (d.stride_h > 4 || d.stride_w > 4) return false;
+  // a strided 1x1 convolution reads one phase of the image: im2col's subsampled copy is cheaper
+  // than splitting every phase
+  if (d.R == 1 && d.S == 1 && (d.stride_h > 1 || d.stride_w > 1)) return false;
+  const size_t wp = d.Q + d.dil_w * (d.S - 1) / d.stride_w;
+  return 2 * ((d.P - 1) * wp + d.Q) <= 3 * d.P * d.Q;
+}
+
+// xp: the phase planes of x:(C, H, W) (see Wide); every cell outside the input is zero.
+void split_phases(float* xp, const float* x, const Conv2dDims& d, const Wide& w) {
+  for (size_t c = 0; c < d.C; ++c)
+    for (size_t a = 0; a < d.stride_h; ++a)
+      for (size_t b = 0; b < d.stride_w; ++b) {
+        float* plane = xp + ((c * d.stride_h + a) * d.stride_w + b) * w.plane;
+        // plane cell (i, j) is input pixel (i*stride_h + a - pad_h, j*stride_w + b - pad_w)
+        const TapRange rows = tap_range(w.Hp, a, d.stride_h, d.pad_h, 1, d.H);
+        const TapRange cols = tap_range(w.Wp, b, d.stride_w, d.pad_w, 1, d.W);
+        std::fill(plane, plane + rows.lo * w.Wp, 0.0f);
+        for (size_t i = rows.lo; i < rows.hi; ++i) {
+          float* o = plane + i * w.Wp;
+          const float* in = x + (c * d.H + i * d.stride_h + a - d.pad_h) * d.W;
+          const long shift = static_cast<long>(b) - static_cast<long>(d.pad_w);
+          std::fill(o, o + cols.lo, 0.0f);
+          if (d.stride_w == 1) {
+            std::memcpy(o + cols.lo, in + static_cast<long>(cols.lo) + shift, (cols.hi - cols.lo) * sizeof(float));
+          } else {
+            for (size_t j = cols.lo; j < cols.hi; ++j) o[j] = in[static_cast<long>(j * d.stride_w) + shift];
+          }
+          std::fill(o + cols.hi, o + w.Wp, 0.0f);
+        }
+        std::fill(plane + rows.hi * w.Wp, plane + w.plane, 0.0f);
+      }
 }
 
 // y:(K, P, Q) = (or +=) the wide output (K, N) without its junk columns.
@@ -140,19 +161,19 @@ void unwiden(float* y, const float* wide, const Conv2dDims& d, const Wide& w, bo
     }
 }
 
-// y = (or +=) conv(x, w) + b for a stride-1 convolution, through the wide layout.
+// y = (or +=) conv(x, w) + b through the wide layout.
 bool forward_wide(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                   const float* b, const Conv2dDims& d, bool add, size_t slot) {
   const Wide layout = wide_layout(d);
-  const size_t in_img = d.C * d.H * d.W, out_img = d.K * d.P * d.Q, padded = d.C * layout.Hp * layout.Wp;
-  GemmDims g;  // wide(K, N) = w(K, CRS) B(CRS, N), B's rows at layout.rows in the padded image
+  const size_t in_img = d.C * d.H * d.W, out_img = d.K * d.P * d.Q, padded = d.C * d.stride_h * d.stride_w * layout.plane;
+  GemmDims g;  // wide(K, N) = w(K, CRS) B(CRS, N), B's rows at layout.rows in the phase planes
   g.M = d.K, g.N = layout.N, g.K = d.C * d.R * d.S;
   g.lda = g.K, g.ldc = layout.N;
   g.b_rows = layout.rows.data();
   g.epilogue.bias_row = b;
-  const size_t scratch = padded + d.K * layout.N;  // per task: padded image, wide output
+  const size_t scratch = padded + d.K * layout.N;  // per task: phase planes, wide output
   auto one = [&](size_t n, float* buf, auto&& run_gemm) {
-    pad_image(buf, x + n * in_img, d, layout);
+    split_phases(buf, x + n * in_img, d, layout);
     if (!run_gemm(buf + padded, buf)) return false;
     unwiden(y + n * out_img, buf + padded, d, layout, add);
     return true;
@@ -223,7 +244,11 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
                           const float* w, const Conv2dDims& d) {
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d);
-  if (!pointwise(d) && wide_applies(d)) {
+  // stride 1 with the padding within the window span: the transposed convolution has
+  // non-negative padding on every side
+  const bool flips = d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) &&
+                     d.pad_w <= d.dil_w * (d.S - 1) && d.P <= d.H + d.pad_h && d.Q <= d.W + d.pad_w;
+  if (!pointwise(d) && flips) {
     const Conv2dDims t = transposed(d);
     if (wide_applies(t)) {
       // wt:(C, K, R, S)[c, k, r, s] = w[k, c, R-1-r, S-1-s]
