@@ -216,12 +216,75 @@ Conv2dDims transposed(const Conv2dDims& d) {
   return t;
 }
 
+// Small images (ResNet-18's last stages: 7x7 outputs) make per-image GEMMs too narrow to run at
+// speed (49 columns). A group of images is then lowered together: their columns side by side
+// in one (CRS, images*PQ) matrix, one GEMM over all threads, and the result spread back to NCHW.
+// The group size depends on the shape only.
+bool small_images(const Conv2dDims& d) { return d.P * d.Q <= 256 && d.N >= 2 && !pointwise(d); }
+
+size_t image_group(const Conv2dDims& d) {
+  return std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
+}
+
+bool forward_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
+                     const float* b, const Conv2dDims& d) {
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
+  const size_t group = image_group(d);
+  for (size_t n0 = 0; n0 < d.N; n0 += group) {
+    const size_t gn = std::min(group, d.N - n0), L = gn * PQ;
+    float* col = ws.floats(kSlot, CRS * L);
+    float* out = ws.floats(kSlot + 1, d.K * L);
+    if (!col || !out) return false;
+    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) im2col(col + i * PQ, L, x + (n0 + i) * in_img, d);
+    });
+    GemmDims g;  // out(K, L) = w(K, CRS) col(CRS, L) + b
+    g.M = d.K, g.N = L, g.K = CRS;
+    g.lda = CRS, g.ldb = L, g.ldc = L;
+    g.epilogue.bias_row = b;
+    if (!gemm(pool, ws, kern.gemm, out, w, col, g, GemmBatch{})) return false;
+    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i)
+        for (size_t k = 0; k < d.K; ++k) std::memcpy(y + (n0 + i) * out_img + k * PQ, out + k * L + i * PQ, PQ * sizeof(float));
+    });
+  }
+  return true;
+}
+
+// dx += col2im(w^T dy) over the same groups: dy gathered to (K, images*PQ), one GEMM, then each
+// image's columns added back by one thread.
+bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
+                           const float* w, const Conv2dDims& d) {
+  const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
+  const size_t group = image_group(d);
+  for (size_t n0 = 0; n0 < d.N; n0 += group) {
+    const size_t gn = std::min(group, d.N - n0), L = gn * PQ;
+    float* dcol = ws.floats(kSlot, CRS * L);
+    float* dys = ws.floats(kSlot + 1, d.K * L);
+    if (!dcol || !dys) return false;
+    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i)
+        for (size_t k = 0; k < d.K; ++k) std::memcpy(dys + k * L + i * PQ, dy + (n0 + i) * out_img + k * PQ, PQ * sizeof(float));
+    });
+    GemmDims g;  // dcol(CRS, L) = w^T(CRS, K) dys(K, L)
+    g.M = CRS, g.N = L, g.K = d.K;
+    g.trans_a = true;
+    g.lda = CRS, g.ldb = L, g.ldc = L;
+    if (!gemm(pool, ws, kern.gemm, dcol, w, dys, g, GemmBatch{})) return false;
+    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) col2im_add(dx + (n0 + i) * in_img, dcol + i * PQ, L, d);
+    });
+  }
+  return true;
+}
+
 }  // namespace
 
 bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                     const float* b, const Conv2dDims& d) {
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
+  if (small_images(d)) return forward_grouped(pool, ws, kern, y, x, w, b, d);
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
@@ -244,6 +307,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
                           const float* w, const Conv2dDims& d) {
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d);
+  if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d);
   // stride 1 with the padding within the window span: the transposed convolution has
   // non-negative padding on every side
   const bool flips = d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) &&
@@ -338,7 +402,7 @@ bool backward_weight_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels&
                              const float* dy, const Conv2dDims& d) {
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
-  const size_t group = std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, CRS * PQ)));
+  const size_t group = image_group(d);
   for (size_t n0 = 0; n0 < d.N; n0 += group) {
     const size_t gn = std::min(group, d.N - n0), L = gn * PQ;
     // One image: its columns and dy are already (CRS, PQ) / (K, PQ) matrices when 1x1.

@@ -106,6 +106,12 @@ function runAll(g: Conv2dGeometry, seed: number) {
   return { x, w, b, dy, y, dx0, dx, dw0, dw, db0, db };
 }
 
+// A CPU without AVX2 (CI runs this file under qemu -cpu Nehalem) has no Winograd path: the
+// reference loops run, and conv.test.ts covers them.
+it.skipIf(simd.length > 0)('without a SIMD level, 3x3 convolutions run the reference loops', () => {
+  expect(native.isa().ops.gemm).toBe('ref');
+});
+
 describe.each(simd)('winograd conv2d on %s', (isa) => {
   it.each(specs.map((g) => [label(g), g] as const))(
     `conv2d ${isa} 3x3 stride 1 forward, backward-data and backward-weight match float64 within ${RTOL} of the terms for %s`,
@@ -126,7 +132,7 @@ describe.each(simd)('winograd conv2d on %s', (isa) => {
   );
 });
 
-describe('winograd conv2d threads', () => {
+describe.skipIf(simd.length === 0)('winograd conv2d threads', () => {
   const shapes: Conv2dSpec[] = [
     { n: 1, c: 16, h: 33, w: 33, k: 17, kernel: 3, padding: 1 }, // one image, two blocks of tile rows
     { n: 20, c: 64, h: 8, w: 8, k: 64, kernel: 3, padding: 1 }, // 7 images per block (forward)
@@ -149,7 +155,7 @@ describe('winograd conv2d threads', () => {
   });
 });
 
-describe('winograd conv2d takes the ResNet-20 shapes', () => {
+describe.skipIf(simd.length === 0)('winograd conv2d takes the ResNet-20 shapes', () => {
   // A 3x3 kernel embedded in a 5x5 one with a zero ring, padded one more, is the same convolution,
   // and the direct (GEMM) path adds exactly the same nonzero products in the same order for it
   // (the zero taps add exact zeros), so its result is bitwise the direct 3x3 result. Winograd
