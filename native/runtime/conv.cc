@@ -216,11 +216,15 @@ Conv2dDims transposed(const Conv2dDims& d) {
   return t;
 }
 
-// Small images (ResNet-18's last stages: 7x7 outputs) make per-image GEMMs too narrow to run at
-// speed (49 columns). A group of images is then lowered together: their columns side by side
-// in one (CRS, images*PQ) matrix, one GEMM over all threads, and the result spread back to NCHW.
-// The group size depends on the shape only.
-bool small_images(const Conv2dDims& d) { return d.P * d.Q <= 256 && d.N >= 2 && !pointwise(d); }
+// Small images under a large kernel (ResNet-18's last stages: 7x7 outputs, 512 x 4608 weights)
+// make per-image GEMMs narrow (49 columns) and re-pack the whole weight, megabytes that no
+// longer fit in L2, for every image. A group of images is then lowered together: their columns
+// side by side in one (CRS, images*PQ) matrix, one GEMM over all threads (the weight packed once
+// per group), and the result spread back to NCHW. With a weight that fits in L2 (ResNet-20) the
+// per-image path is faster: its columns stay in cache. The group size depends on the shape only.
+bool small_images(const Conv2dDims& d) {
+  return d.P * d.Q <= 256 && d.N >= 2 && !pointwise(d) && d.K * d.C * d.R * d.S >= (size_t{1} << 18);
+}
 
 size_t image_group(const Conv2dDims& d) {
   return std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
