@@ -88,6 +88,13 @@ function embed(e: Embedding, pos: PositionalEncoding, x: Tensor): Tensor {
   return pos.forward(ops.scale(e.forward(x), Math.sqrt(e.dim)));
 }
 
+/** The (B, T) shape of an id batch, checked against maxLen, for outputShape. */
+function idShape(what: string, input: readonly number[], maxLen: number): [number, number] {
+  if (input.length !== 2) fail(what, `ids expected shape (B, T), got ${shapeText(input)}`);
+  if (input[1]! > maxLen) fail(what, `sequence length ${input[1]} exceeds maxLen ${maxLen}`);
+  return [input[0]!, input[1]!];
+}
+
 function checkIds(what: string, x: Tensor, vocab: number): void {
   if (x.shape.length !== 2) fail(what, `ids expected shape (B, T), got ${shapeText(x.shape)}`);
   for (let i = 0; i < x.size; i++) {
@@ -157,9 +164,7 @@ export class Seq2SeqTransformer extends Module {
     return this.forwardPair(x, x);
   }
   outputShape(input: readonly number[]): readonly number[] {
-    if (input.length !== 2) fail(this.describe(), `ids expected shape (B, T), got ${shapeText(input)}`);
-    if (input[1]! > this.o.maxLen) fail(this.describe(), `sequence length ${input[1]} exceeds maxLen ${this.o.maxLen}`);
-    return [input[0]!, input[1]!, this.tgtEmbed.vocab];
+    return [...idShape(this.describe(), input, this.o.maxLen), this.tgtEmbed.vocab];
   }
   override macs(input: readonly number[]): number {
     const [b, t] = input as [number, number];
@@ -203,9 +208,7 @@ export class DecoderLM extends Module {
     return this.lmHead ? this.lmHead.forward(h) : ops.linear(h, this.embed.weight);
   }
   outputShape(input: readonly number[]): readonly number[] {
-    if (input.length !== 2) fail(this.describe(), `ids expected shape (B, T), got ${shapeText(input)}`);
-    if (input[1]! > this.o.maxLen) fail(this.describe(), `sequence length ${input[1]} exceeds maxLen ${this.o.maxLen}`);
-    return [input[0]!, input[1]!, this.o.vocab];
+    return [...idShape(this.describe(), input, this.o.maxLen), this.o.vocab];
   }
   override macs(input: readonly number[]): number {
     const [b, t] = input as [number, number];
@@ -250,9 +253,7 @@ export class EncoderClassifier extends Module {
     return this.classifier.forward(ops.maskedMean(h, lengths));
   }
   outputShape(input: readonly number[]): readonly number[] {
-    if (input.length !== 2) fail(this.describe(), `ids expected shape (B, T), got ${shapeText(input)}`);
-    if (input[1]! > this.o.maxLen) fail(this.describe(), `sequence length ${input[1]} exceeds maxLen ${this.o.maxLen}`);
-    return [input[0]!, this.o.classes];
+    return [idShape(this.describe(), input, this.o.maxLen)[0], this.o.classes];
   }
   override macs(input: readonly number[]): number {
     const [b, t] = input as [number, number];

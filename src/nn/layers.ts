@@ -179,43 +179,40 @@ export interface PoolConfig {
   countIncludePad?: boolean;
 }
 
-export class MaxPool2d extends Module {
-  constructor(readonly cfg: PoolConfig) {
+/** Max and average pooling share their geometry; they differ in the op and the name. */
+abstract class Pool2d extends Module {
+  constructor(readonly cfg: PoolConfig, private readonly kind: 'Max' | 'Avg') {
     super();
+  }
+  outputShape(input: readonly number[]): readonly number[] {
+    const [n, c, h, w] = nchw(this.describe(), input);
+    const g = resolvePool2d({ n, c, h, w, ...this.cfg });
+    return [n, c, g.p, g.q];
+  }
+  override window(): Window {
+    return { kernel: this.cfg.kernel, stride: this.cfg.stride ?? this.cfg.kernel, dilation: 1 };
+  }
+  describe(): string {
+    const { kernel, stride = kernel, padding, ceilMode } = this.cfg;
+    return `${this.kind}Pool2d(${kernel}x${kernel}, stride ${stride}${padding ? `, padding ${padding}` : ''}${ceilMode ? ', ceil' : ''})`;
+  }
+}
+
+export class MaxPool2d extends Pool2d {
+  constructor(cfg: PoolConfig) {
+    super(cfg, 'Max');
   }
   forward(x: Tensor): Tensor {
     return ops.maxPool2d(x, this.cfg);
   }
-  outputShape(input: readonly number[]): readonly number[] {
-    const [n, c, h, w] = nchw(this.describe(), input);
-    const g = resolvePool2d({ n, c, h, w, ...this.cfg });
-    return [n, c, g.p, g.q];
-  }
-  override window(): Window {
-    return { kernel: this.cfg.kernel, stride: this.cfg.stride ?? this.cfg.kernel, dilation: 1 };
-  }
-  describe(): string {
-    return `MaxPool2d(${this.cfg.kernel}x${this.cfg.kernel}, stride ${this.cfg.stride ?? this.cfg.kernel}${this.cfg.padding ? `, padding ${this.cfg.padding}` : ''}${this.cfg.ceilMode ? ', ceil' : ''})`;
-  }
 }
 
-export class AvgPool2d extends Module {
-  constructor(readonly cfg: PoolConfig) {
-    super();
+export class AvgPool2d extends Pool2d {
+  constructor(cfg: PoolConfig) {
+    super(cfg, 'Avg');
   }
   forward(x: Tensor): Tensor {
     return ops.avgPool2d(x, this.cfg);
-  }
-  outputShape(input: readonly number[]): readonly number[] {
-    const [n, c, h, w] = nchw(this.describe(), input);
-    const g = resolvePool2d({ n, c, h, w, ...this.cfg });
-    return [n, c, g.p, g.q];
-  }
-  override window(): Window {
-    return { kernel: this.cfg.kernel, stride: this.cfg.stride ?? this.cfg.kernel, dilation: 1 };
-  }
-  describe(): string {
-    return `AvgPool2d(${this.cfg.kernel}x${this.cfg.kernel}, stride ${this.cfg.stride ?? this.cfg.kernel}${this.cfg.padding ? `, padding ${this.cfg.padding}` : ''})`;
   }
 }
 

@@ -1,6 +1,8 @@
 // The float64 convolution from the definition (NCHW), with the magnitude of each output's terms
 // (the scale a float32 result's rounding error is relative to). The oracle of the conv tests.
+import { native } from '../../src/native/index.js';
 import type { Conv2dGeometry } from '../../src/tensor/shape.js';
+import { uniform } from './rng.js';
 
 type Arr = ArrayLike<number>;
 
@@ -81,4 +83,24 @@ export function convBackwardWeightRef(g: Conv2dGeometry, x: Arr, dy: Arr): { dw:
     db.scale[k] = db.scale[k]! + Math.abs(dy[i]!);
   }
   return { dw, db };
+}
+
+/** Runs all three conv2d passes on random data (backward passes onto random initial values, to
+ * check they accumulate); returns the inputs, the initial values and the results. */
+export function runConv(g: Conv2dGeometry, seed: number) {
+  const x = uniform(g.n * g.c * g.h * g.w, seed);
+  const w = uniform(g.k * g.c * g.r * g.s, seed + 1);
+  const b = uniform(g.k, seed + 2);
+  const dy = uniform(g.n * g.k * g.p * g.q, seed + 3);
+  const y = new Float32Array(dy.length).fill(Number.NaN); // every element must be written
+  native.conv2dForward(y, x, w, b, g);
+  const dx0 = uniform(x.length, seed + 4);
+  const dx = dx0.slice();
+  native.conv2dBackwardData(dx, dy, w, g);
+  const dw0 = uniform(w.length, seed + 5);
+  const db0 = uniform(b.length, seed + 6);
+  const dw = dw0.slice();
+  const db = db0.slice();
+  native.conv2dBackwardWeight(dw, db, x, dy, g);
+  return { x, w, b, dy, y, dx0, dx, dw0, dw, db0, db };
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { allClose, bitwiseEqual } from '../helpers/all-close.js';
-import { convBackwardDataRef, convBackwardWeightRef, convForwardRef, type RefResult } from '../helpers/conv-ref.js';
+import { convBackwardDataRef, convBackwardWeightRef, convForwardRef, type RefResult, runConv } from '../helpers/conv-ref.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import { rng, uniform } from '../helpers/rng.js';
 import { resolveConv2d, type Conv2dGeometry, type Conv2dSpec } from '../../src/tensor/shape.js';
@@ -72,30 +72,13 @@ function close(got: Float32Array, want: RefResult, terms: number, init: Float32A
   allClose(got, value, { atol: 1e-6, rtol: (terms + 8) * 2 ** -24, scale, what });
 }
 
-function runAll(g: Conv2dGeometry, seed: number) {
-  const x = uniform(g.n * g.c * g.h * g.w, seed);
-  const w = uniform(g.k * g.c * g.r * g.s, seed + 1);
-  const b = uniform(g.k, seed + 2);
-  const dy = uniform(g.n * g.k * g.p * g.q, seed + 3);
-  const y = new Float32Array(dy.length).fill(Number.NaN); // every element must be written
-  native.conv2dForward(y, x, w, b, g);
-  const dx0 = uniform(x.length, seed + 4);
-  const dx = dx0.slice();
-  native.conv2dBackwardData(dx, dy, w, g);
-  const dw0 = uniform(w.length, seed + 5);
-  const db0 = uniform(b.length, seed + 6);
-  const dw = dw0.slice();
-  const db = db0.slice();
-  native.conv2dBackwardWeight(dw, db, x, dy, g);
-  return { x, w, b, dy, y, dx0, dx, dw0, dw, db0, db };
-}
 
 const specs = [...fixed, ...randomSpecs(16, 2024)].map(resolveConv2d);
 
 describe.each(isas)('conv2d on %s', (isa) => {
   it.each(specs.map((g) => [label(g), g] as const))(`conv2d ${isa} forward and both backward passes match float64 for %s`, (_, g) => {
     native.setIsa(isa);
-    const o = runAll(g, g.c * 7 + g.k * 13 + g.h);
+    const o = runConv(g, g.c * 7 + g.k * 13 + g.h);
     close(o.y, convForwardRef(g, o.x, o.w, o.b), g.c * g.r * g.s, null, `${isa} forward ${label(g)}`);
     close(o.dx, convBackwardDataRef(g, o.dy, o.w), g.k * g.r * g.s, o.dx0, `${isa} backward data ${label(g)}`);
     const { dw, db } = convBackwardWeightRef(g, o.x, o.dy);
@@ -129,7 +112,7 @@ describe('conv2d threads', () => {
     for (const g of shapes) {
       const results = [1, 2, 3].map((t) => {
         native.setThreads(t);
-        return runAll(g, 99);
+        return runConv(g, 99);
       });
       for (const r of results.slice(1)) {
         for (const key of ['y', 'dx', 'dw', 'db'] as const) bitwiseEqual(r[key], results[0]![key], `${isa} ${key} ${label(g)}`);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { bitwiseEqual } from '../helpers/all-close.js';
-import { convBackwardDataRef, convBackwardWeightRef, convForwardRef, type RefResult } from '../helpers/conv-ref.js';
+import { convBackwardDataRef, convBackwardWeightRef, convForwardRef, type RefResult, runConv } from '../helpers/conv-ref.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import { rng, uniform } from '../helpers/rng.js';
 import { resolveConv2d, type Conv2dGeometry, type Conv2dSpec } from '../../src/tensor/shape.js';
@@ -88,23 +88,6 @@ const fixed: Conv2dSpec[] = [
 
 const specs = [...fixed, ...randomSpecs(18, 7)].map(resolveConv2d);
 
-function runAll(g: Conv2dGeometry, seed: number) {
-  const x = uniform(g.n * g.c * g.h * g.w, seed);
-  const w = uniform(g.k * g.c * 9, seed + 1);
-  const b = uniform(g.k, seed + 2);
-  const dy = uniform(g.n * g.k * g.p * g.q, seed + 3);
-  const y = new Float32Array(dy.length).fill(Number.NaN); // every element must be written
-  native.conv2dForward(y, x, w, b, g);
-  const dx0 = uniform(x.length, seed + 4);
-  const dx = dx0.slice();
-  native.conv2dBackwardData(dx, dy, w, g);
-  const dw0 = uniform(w.length, seed + 5);
-  const db0 = uniform(b.length, seed + 6);
-  const dw = dw0.slice();
-  const db = db0.slice();
-  native.conv2dBackwardWeight(dw, db, x, dy, g);
-  return { x, w, b, dy, y, dx0, dx, dw0, dw, db0, db };
-}
 
 // A CPU without AVX2 (CI runs this file under qemu -cpu Nehalem) has no Winograd path: the
 // reference loops run, and conv.test.ts covers them.
@@ -117,7 +100,7 @@ describe.each(simd)('winograd conv2d on %s', (isa) => {
     `conv2d ${isa} 3x3 stride 1 forward, backward-data and backward-weight match float64 within ${RTOL} of the terms for %s`,
     (_, g) => {
       native.setIsa(isa);
-      const o = runAll(g, g.c * 5 + g.k * 11 + g.h);
+      const o = runConv(g, g.c * 5 + g.k * 11 + g.h);
       const fwd = worstRelative(o.y, convForwardRef(g, o.x, o.w, o.b), null);
       const bwd = worstRelative(o.dx, convBackwardDataRef(g, o.dy, o.w), o.dx0);
       const ref = convBackwardWeightRef(g, o.x, o.dy);
@@ -143,7 +126,7 @@ describe.skipIf(simd.length === 0)('winograd conv2d threads', () => {
     for (const g of shapes.map(resolveConv2d)) {
       const results = [1, 2, 3].map((t) => {
         native.setThreads(t);
-        return runAll(g, 31);
+        return runConv(g, 31);
       });
       for (const r of results.slice(1)) {
         bitwiseEqual(r.y, results[0]!.y, `${isa} y ${label(g)}`);
