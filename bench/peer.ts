@@ -66,6 +66,8 @@ export interface PeerCase {
   name: string;
   op: string;
   params: CaseParams;
+  /** ask the peer for the case's peak resident memory */
+  memory?: boolean;
 }
 
 export type PeerResult =
@@ -78,6 +80,8 @@ export type PeerResult =
       candidates: Record<string, number>;
       /** Equivalents left out because their result was too far from float64, with the reason. */
       rejected: Record<string, string>;
+      /** Peak resident bytes over the case (all variants), when asked for. */
+      peak_rss?: number;
     }
   | { case: string; error: string };
 
@@ -120,7 +124,7 @@ export class Peer {
   }
 
   async run(c: PeerCase): Promise<PeerResult> {
-    return JSON.parse(await this.request({ cmd: 'case', name: c.name, op: c.op, params: c.params })) as PeerResult;
+    return JSON.parse(await this.request({ cmd: 'case', name: c.name, op: c.op, params: c.params, memory: c.memory ?? false })) as PeerResult;
   }
 
   /** Closes its stdin; the script exits at end of input. */

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type IsaName } from '../src/native/index.js';
 import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
+import { formatBytes, peakRss, resetPeakRss } from './memory.js';
 import { measurePeak } from './peak.js';
 import { findPython, Peer, type PeerInfo } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
@@ -39,8 +40,10 @@ function printNoiseFootnote(noisy: string[]): void {
   console.log(`\nNOTE: other processes used >= ${formatShare(NOISY)} of the CPUs during ${noisy.join(', ')}: rerun those (--filter) on a quiet machine.`);
 }
 
-/** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share. */
-function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined } {
+/** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share,
+ * `rss` the peak resident memory from setup to the end (suites that ask for it). */
+function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined } {
+  if (r.suite.memory) resetPeakRss();
   const call = c.setup();
   const stats = new Map<IsaName, Stats>();
   meter.start();
@@ -48,7 +51,7 @@ function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName,
     native.setIsa(isa);
     stats.set(isa, measure(call, r.policy));
   }
-  return { stats, other: meter.stop() };
+  return { stats, other: meter.stop(), rss: r.suite.memory ? peakRss() : undefined };
 }
 
 /** The FMA peak per ISA for suites that quote it, printed (or emitted as a JSON line) once. */
@@ -96,6 +99,7 @@ export function runOurSide(r: Run): void {
     { title: 'spread', width: 7, right: true },
     { title: 'other', width: 6, right: true },
     { title: 'samples x calls', width: 16, right: true },
+    ...(r.suite.memory ? [{ title: 'peak RSS', width: 9, right: true }] : []),
   ]);
   if (!r.json) printContext(r);
   const peak = peaks(r);
@@ -104,13 +108,13 @@ export function runOurSide(r: Run): void {
   const noisy: string[] = [];
   const times = new Map<string, number>(); // `${isa} ${case}` -> seconds
   for (const c of r.cases) {
-    const { stats, other } = runOurs(c, r, meter);
+    const { stats, other, rss } = runOurs(c, r, meter);
     if ((other ?? 0) >= NOISY) noisy.push(c.name);
     for (const [isa, s] of stats) {
       times.set(`${isa} ${c.name}`, s[r.stat]);
       if (r.json) {
         for (const m of rates(c, s[r.stat])) {
-          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other });
+          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other, ...(rss === undefined ? {} : { peak_rss_bytes: rss }) });
         }
         const share = ofPeak(c, s[r.stat], peak.get(isa));
         if (share !== undefined) printJson({ suite: r.suite.name, case: c.name, metric: 'fraction_of_peak', value: share, unit: 'ratio', isa, threads });
@@ -120,6 +124,7 @@ export function runOurSide(r: Run): void {
           c.name, isa, formatTime(s[r.stat]), formatRate(headline(c, s[r.stat])),
           ...(r.suite.peak ? [share === undefined ? '' : `${Math.round(share * 100)}%`] : []),
           formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`,
+          ...(r.suite.memory ? [formatBytes(rss)] : []),
         ]);
       }
     }
@@ -193,6 +198,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     { title: 'pytorch time', width: 12, right: true },
     { title: 'spread', width: 13, right: true },
     { title: 'other', width: 11, right: true },
+    ...(r.suite.memory ? [{ title: 'peak RSS ours / pytorch', width: 23, right: true }] : []),
     { title: 'pytorch op (fastest of its equivalents)', width: 10 },
   ]);
   if (!r.json) {
@@ -213,7 +219,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
   for (const c of r.cases) {
     const mine = runOurs(c, r, meter);
     meter.start();
-    const theirs = await peer.run(c);
+    const theirs = await peer.run({ ...c, memory: r.suite.memory ?? false });
     const peerOther = meter.stop();
     if ('error' in theirs) {
       failures++;
@@ -234,11 +240,13 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
           other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant,
           pytorch_candidates_us: Object.fromEntries(Object.entries(theirs.candidates).map(([k, v]) => [k, v * 1e6])),
           pytorch_rejected: theirs.rejected, torch: info.torch,
+          ...(mine.rss === undefined ? {} : { peak_rss_bytes: mine.rss }), ...(theirs.peak_rss === undefined ? {} : { pytorch_peak_rss_bytes: theirs.peak_rss }),
         });
       } else {
         table.row([
           c.name, isa, formatRate(headline(c, s[r.stat])), formatRate(headline(c, p[r.stat])), `${formatNumber(ratio)}x`,
-          formatTime(s[r.stat]), formatTime(p[r.stat]), `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`, theirs.variant,
+          formatTime(s[r.stat]), formatTime(p[r.stat]), `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`,
+          ...(r.suite.memory ? [`${formatBytes(mine.rss)} / ${formatBytes(theirs.peak_rss)}`] : []), theirs.variant,
         ]);
       }
     }

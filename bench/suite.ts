@@ -35,6 +35,8 @@ export interface Suite {
   peer?: string;
   /** Compute-bound suites: measure the fp32 FMA peak first and quote each case as a fraction. */
   peak?: boolean;
+  /** Report each case's peak resident memory (training steps), next to PyTorch's with the peer. */
+  memory?: boolean;
   /** Weighted sums of case times printed after the table (e.g. one training step of a network). */
   totals?(): Total[];
 }

@@ -113,7 +113,29 @@ class Op:
         self.make, self.expected, self.result, self.variants = make, expected, result, variants
 
 
+def _reset_peak_rss():
+    """Resets Linux's VmHWM (peak RSS), as bench/memory.ts does on our side."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _peak_rss():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _run_case(ops, msg, policy):
+    if msg.get("memory"):
+        _reset_peak_rss()
     op = ops.get(msg["op"])
     if op is None:
         return {"case": msg["name"], "error": f"no PyTorch equivalent for op {msg['op']!r} in this peer script"}
@@ -141,7 +163,10 @@ def _run_case(ops, msg, policy):
         del t  # frees this variant's buffers before the next one allocates its own
     if best is None:
         return {"case": msg["name"], "error": f"no variant computes {msg['op']} accurately: {rejected}"}
-    return {"case": msg["name"], "variant": best[0], "stats": best[1], "candidates": candidates, "rejected": rejected}
+    reply = {"case": msg["name"], "variant": best[0], "stats": best[1], "candidates": candidates, "rejected": rejected}
+    if msg.get("memory"):
+        reply["peak_rss"] = _peak_rss()
+    return reply
 
 
 def _capability():

@@ -115,4 +115,5 @@ export const train: Suite = {
   description: 'whole training steps (forward, backward, SGD): ResNet-20/56, ResNet-18 1x96x96 (images/s); Transformer seq2seq and LM (tokens/s)',
   cases,
   peer: 'train.py',
+  memory: true,
 };

@@ -2,6 +2,7 @@
 // a 110-layer ResNet), then each op's backward in reverse order, so every tensor's gradient is
 // complete before it is passed on. Every gradient an op produces is checked against its input's
 // shape, and a mismatch names the op.
+import { releaseFloats } from '../tensor/arena.js';
 import { shapeText, type Tensor } from '../tensor/tensor.js';
 
 /** The tensors `root` depends on that need gradients, each after all of its inputs. */
@@ -50,6 +51,11 @@ export function backward(root: Tensor, gradient?: Float32Array, keepIntermediate
         throw new RangeError(`backward of ${fn.op}: the gradient of input ${j} (${p.toString()}) has ${p.grad.length} elements, its shape ${shapeText(p.shape)} has ${p.size}`);
       }
     }
-    if (!keepIntermediate) t.grad = null;
+    if (!keepIntermediate) {
+      // nothing reads an intermediate gradient once its op has passed it on: inside an arena the
+      // buffer serves the rest of this backward pass
+      releaseFloats(t.grad);
+      t.grad = null;
+    }
   }
 }

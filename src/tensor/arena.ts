@@ -15,7 +15,7 @@ export interface ArenaStats {
 
 export class Arena {
   private readonly free = new Map<number, Float32Array[]>();
-  private used: Float32Array[] = [];
+  private used = new Set<Float32Array>();
   private stats: ArenaStats = { handedOut: 0, fresh: 0, freshBytes: 0, heldBytes: 0 };
 
   /** A zeroed buffer of n floats, valid until the next reset(). */
@@ -31,18 +31,26 @@ export class Arena {
       this.stats.heldBytes += 4 * n;
     }
     this.stats.handedOut++;
-    this.used.push(buf);
+    this.used.add(buf);
     return buf;
+  }
+
+  /** Takes one buffer back before the step ends (a gradient the backward pass is done with), so
+   * that the rest of the step can reuse it. Buffers the arena did not hand out are ignored. */
+  release(buf: Float32Array): void {
+    if (this.used.delete(buf)) this.freeList(buf.length).push(buf);
+  }
+
+  private freeList(n: number): Float32Array[] {
+    let list = this.free.get(n);
+    if (!list) this.free.set(n, (list = []));
+    return list;
   }
 
   /** Takes back every buffer handed out; returns the counts since the previous reset. */
   reset(): ArenaStats {
-    for (const b of this.used) {
-      const list = this.free.get(b.length);
-      if (list) list.push(b);
-      else this.free.set(b.length, [b]);
-    }
-    this.used = [];
+    for (const b of this.used) this.freeList(b.length).push(b);
+    this.used.clear();
     const out = { ...this.stats };
     this.stats = { handedOut: 0, fresh: 0, freshBytes: 0, heldBytes: out.heldBytes };
     return out;
@@ -54,6 +62,11 @@ let current: Arena | null = null;
 /** A zeroed buffer: from the current arena inside withArena, else freshly allocated. */
 export function allocFloats(n: number): Float32Array {
   return current ? current.alloc(n) : new Float32Array(n);
+}
+
+/** Gives a temporary buffer back to the current arena, if any (see Arena.release). */
+export function releaseFloats(buf: Float32Array): void {
+  current?.release(buf);
 }
 
 /**
