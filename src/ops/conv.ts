@@ -22,7 +22,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   if (wc !== c) fail(op, `input has ${c} channels but the weight ${shapeText(w.shape)} expects ${wc}`);
   if (b && (b.shape.length !== 1 || b.shape[0] !== k)) fail(op, `bias expected shape [${k}], got ${shapeText(b.shape)}`);
   const g = resolveConv2d({ n, c, h, w: wd, k, kernel: [r, s], stride: opts.stride ?? 1, padding: opts.padding ?? 0, dilation: opts.dilation ?? 1 });
-  const y = Tensor.zeros([n, k, g.p, g.q]);
+  const y = Tensor.empty([n, k, g.p, g.q]);
   native.conv2dForward(y.data, x.data, w.data, b ? b.data : null, g);
   return record(y, op, b ? [x, w, b] : [x, w], (gy) => {
     const gx = gradOf(x), gb = b ? gradOf(b) : null;

@@ -8,7 +8,7 @@ import { expectSameShape } from './check.js';
 /** a + b (same shapes): the residual add. */
 export function add(a: Tensor, b: Tensor): Tensor {
   expectSameShape('add', a, b);
-  const y = Tensor.zeros(a.shape);
+  const y = Tensor.empty(a.shape);
   native.add(y.data, a.data, b.data);
   return record(y, 'add', [a, b], (g) => {
     const ga = gradOf(a), gb = gradOf(b);
@@ -20,7 +20,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
 /** a * b (same shapes). */
 export function mul(a: Tensor, b: Tensor): Tensor {
   expectSameShape('mul', a, b);
-  const y = Tensor.zeros(a.shape);
+  const y = Tensor.empty(a.shape);
   native.mul(y.data, a.data, b.data);
   return record(y, 'mul', [a, b], (g) => {
     // d(ab)/da = b, d(ab)/db = a
@@ -38,7 +38,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 
 /** alpha * x */
 export function scale(x: Tensor, alpha: number): Tensor {
-  const y = Tensor.zeros(x.shape);
+  const y = Tensor.empty(x.shape);
   native.scale(y.data, x.data, alpha);
   return record(y, 'scale', [x], (g) => {
     const gx = gradOf(x);
@@ -48,7 +48,7 @@ export function scale(x: Tensor, alpha: number): Tensor {
 
 /** max(x, 0); the gradient at 0 is 0, as PyTorch. */
 export function relu(x: Tensor): Tensor {
-  const y = Tensor.zeros(x.shape);
+  const y = Tensor.empty(x.shape);
   native.reluForward(y.data, x.data);
   return record(y, 'relu', [x], (g) => {
     const gx = gradOf(x);

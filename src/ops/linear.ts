@@ -14,7 +14,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== inp) fail(op, `input ${shapeText(x.shape)} expected its last dimension to be ${inp} (the weight is ${shapeText(w.shape)})`);
   if (b && (b.shape.length !== 1 || b.shape[0] !== out)) fail(op, `bias expected shape [${out}], got ${shapeText(b.shape)}`);
   const rows = x.size / inp;
-  const y = Tensor.zeros([...x.shape.slice(0, -1), out]);
+  const y = Tensor.empty([...x.shape.slice(0, -1), out]);
   native.gemm(y.data, x.data, w.data, { m: rows, n: out, k: inp, transB: true, ...(b ? { bias: b.data } : {}), act });
   return record(y, act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
     let gy = g;

@@ -25,7 +25,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor | null, beta: Tensor | null
   if (gamma) expectShape(op, gamma, [c], 'gamma');
   if (beta) expectShape(op, beta, [c], 'beta');
   const params = { n, c, h, w, training: opts.training, momentum: opts.momentum ?? 0.1, eps: opts.eps ?? 1e-5, relu: opts.relu ?? false };
-  const y = Tensor.zeros(x.shape);
+  const y = Tensor.empty(x.shape);
   const mean = allocFloats(c), invstd = allocFloats(c);
   native.batchNormForward(y.data, mean, invstd, x.data, gamma?.data ?? null, beta?.data ?? null, running?.mean ?? null, running?.var ?? null, params);
   const parents = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];

@@ -23,7 +23,7 @@ function geometry(op: string, x: Tensor, opts: Pool2dOptions) {
 
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = geometry('maxPool2d', x, opts);
-  const y = Tensor.zeros([g.n, g.c, g.p, g.q]);
+  const y = Tensor.empty([g.n, g.c, g.p, g.q]);
   const argmax = new Int32Array(y.size);
   native.maxPool2dForward(y.data, argmax, x.data, g);
   return record(y, 'maxPool2d', [x], (gy) => {
@@ -34,7 +34,7 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
 
 export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = geometry('avgPool2d', x, opts);
-  const y = Tensor.zeros([g.n, g.c, g.p, g.q]);
+  const y = Tensor.empty([g.n, g.c, g.p, g.q]);
   native.avgPool2dForward(y.data, x.data, g);
   return record(y, 'avgPool2d', [x], (gy) => {
     const gx = gradOf(x);
@@ -47,7 +47,7 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   expectRank('globalAvgPool2d', x, 4, 'input', '(N, C, H, W)');
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const p = { n, c, h, w };
-  const y = Tensor.zeros([n, c]);
+  const y = Tensor.empty([n, c]);
   native.globalAvgPool2dForward(y.data, x.data, p);
   return record(y, 'globalAvgPool2d', [x], (gy) => {
     const gx = gradOf(x);

@@ -15,8 +15,8 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   if (gamma) expectShape(op, gamma, [d], 'gamma');
   if (beta) expectShape(op, beta, [d], 'beta');
   const rows = x.size / d;
-  const y = Tensor.zeros(x.shape);
-  const xhat = allocFloats(x.size), invstd = allocFloats(rows);
+  const y = Tensor.empty(x.shape);
+  const xhat = allocFloats(x.size, false), invstd = allocFloats(rows, false);
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let s = 0;
@@ -87,7 +87,7 @@ export function erf(x: number): number {
 
 /** GELU, the exact erf form: x * Phi(x). */
 export function gelu(x: Tensor): Tensor {
-  const y = Tensor.zeros(x.shape);
+  const y = Tensor.empty(x.shape);
   for (let i = 0; i < x.size; i++) {
     const v = x.data[i]!;
     y.data[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
@@ -110,7 +110,7 @@ export function embedding(ids: Int32Array, idsShape: readonly number[], table: T
   if (table.shape.length !== 2) fail(op, `table expected 2 dimensions (vocab, dim), got ${shapeText(table.shape)}`);
   const [vocab, d] = table.shape as [number, number];
   for (let i = 0; i < ids.length; i++) if (!(ids[i]! >= 0 && ids[i]! < vocab)) fail(op, `id ${ids[i]} at ${i} is outside the vocabulary [0, ${vocab})`);
-  const y = Tensor.zeros([...idsShape, d]);
+  const y = Tensor.empty([...idsShape, d]);
   for (let i = 0; i < ids.length; i++) y.data.set(table.data.subarray(ids[i]! * d, (ids[i]! + 1) * d), i * d);
   return record(y, op, [table], (g) => {
     const gt = gradOf(table);
@@ -139,7 +139,7 @@ export function mergeHeads(x: Tensor): Tensor {
 
 /** Copies x, seen as `from` (4 axes), to the output position `to(a, b, c, d)`. */
 function permute(x: Tensor, from: [number, number, number, number], outShape: number[], op: string, to: (a: number, b: number, c: number, d: number) => number): Tensor {
-  const y = Tensor.zeros(outShape);
+  const y = Tensor.empty(outShape);
   const [A, B, C, D] = from;
   let i = 0;
   for (let a = 0; a < A; a++)
@@ -190,7 +190,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask =
   const bh = b * h;
   const add = opts.additive ?? null;
   if (add) expectShape(op, add, [h, dh], 'additive scoring vector');
-  const p = allocFloats(bh * tq * tk);
+  const p = allocFloats(bh * tq * tk, false);
   if (add) additiveScores(p, q.data, k.data, add.data, bh, h, tq, tk, dh);
   else native.gemm(p, q.data, k.data, { m: tq, n: tk, k: dh, transB: true, alpha: 1 / Math.sqrt(dh), batch: bh });
   const offset = tk - tq;
@@ -206,7 +206,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask =
       for (let j = 0; j < tk; j++) p[row + j] = j < last ? Math.exp(p[row + j]! - max) / sum : 0;
     }
   }
-  const out = Tensor.zeros([b, h, tq, dh]);
+  const out = Tensor.empty([b, h, tq, dh]);
   native.gemm(out.data, p, v.data, { m: tq, n: dh, k: tk, batch: bh });
   record(out, op, add ? [q, k, v, add] : [q, k, v], (g) => {
     // dP = dO V^T; dS = P (dP - rowsum(dP P)); dQ = dS K / sqrt(Dh); dK = dS^T Q / sqrt(Dh); dV = P^T dO

@@ -10,7 +10,7 @@ export function shortcutA(x: Tensor, k: number, stride: number, offset = 0): Ten
   expectRank('shortcutA', x, 4, 'input', '(N, C, H, W)');
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const p = resolveShortcutA({ n, c, h, w, k, stride, offset });
-  const y = Tensor.zeros([n, k, p.p, p.q]);
+  const y = Tensor.empty([n, k, p.p, p.q]);
   native.shortcutAForward(y.data, x.data, p);
   return record(y, 'shortcutA', [x], (gy) => {
     const gx = gradOf(x);

@@ -18,12 +18,13 @@ export class Arena {
   private used = new Set<Float32Array>();
   private stats: ArenaStats = { handedOut: 0, fresh: 0, freshBytes: 0, heldBytes: 0 };
 
-  /** A zeroed buffer of n floats, valid until the next reset(). */
-  alloc(n: number): Float32Array {
+  /** A buffer of n floats, valid until the next reset(): zeroed, unless `zero` is false (an
+   * output the op writes in full, where the fill would be a wasted pass over memory). */
+  alloc(n: number, zero = true): Float32Array {
     const list = this.free.get(n);
     let buf = list?.pop();
     if (buf) {
-      buf.fill(0);
+      if (zero) buf.fill(0);
     } else {
       buf = new Float32Array(n);
       this.stats.fresh++;
@@ -59,9 +60,10 @@ export class Arena {
 
 let current: Arena | null = null;
 
-/** A zeroed buffer: from the current arena inside withArena, else freshly allocated. */
-export function allocFloats(n: number): Float32Array {
-  return current ? current.alloc(n) : new Float32Array(n);
+/** A zeroed buffer (or, with zero false, one whose contents are unspecified): from the current
+ * arena inside withArena, else freshly allocated. */
+export function allocFloats(n: number, zero = true): Float32Array {
+  return current ? current.alloc(n, zero) : new Float32Array(n);
 }
 
 /** Gives a temporary buffer back to the current arena, if any (see Arena.release). */

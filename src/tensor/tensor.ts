@@ -47,6 +47,12 @@ export class Tensor {
     return new Tensor(allocFloats(sizeOf(shape)), shape, requiresGrad, name);
   }
 
+  /** A tensor whose contents are unspecified inside an arena: for op outputs that are written in
+   * full (a kernel that writes every element), so no pass is spent zeroing them. */
+  static empty(shape: Shape): Tensor {
+    return new Tensor(allocFloats(sizeOf(shape), false), shape);
+  }
+
   static from(values: ArrayLike<number>, shape: Shape, requiresGrad = false, name?: string): Tensor {
     return new Tensor(Float32Array.from(values), shape, requiresGrad, name);
   }

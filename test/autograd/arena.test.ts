@@ -47,3 +47,29 @@ describe('arena', () => {
     expect(pooled.fresh.slice(1)).toEqual([0, 0, 0]);
   });
 });
+
+describe('arena with reused, unzeroed outputs', () => {
+  it('a Transformer step gives the same losses with and without the arena', async () => {
+    const { buildModel } = await import('../../src/models/spec.js');
+    const run = (useArena: boolean) => {
+      const model = buildModel({ preset: 'transformer-seq2seq', options: { vocab: 12, dim: 16, heads: 2, ffn: 24, encoderLayers: 1, decoderLayers: 1, dropout: 0, maxLen: 6, norm: 'pre', seed: 1 } });
+      const src = Tensor.from([1, 5, 7, 2, 0, 0, 3, 4, 9, 11, 8, 0], [2, 6]);
+      const tgt = Tensor.from([1, 2, 3, 4, 5, 1, 6, 7, 8, 9], [2, 5]);
+      const labels = Int32Array.from([2, 3, 4, 5, 0, 6, 7, 8, 9, 10]);
+      const opt = new Sgd(model.parameters(), { lr: 0.05, momentum: 0.9 });
+      const arena = new Arena();
+      const losses: number[] = [];
+      const step = () => {
+        opt.zeroGrad();
+        const logits = (model as unknown as { forwardPair(a: Tensor, b: Tensor): Tensor }).forwardPair(src, tgt);
+        const loss = ops.softmaxCrossEntropy(ops.reshape(logits, [10, 12]), labels, { ignoreIndex: 0 });
+        backward(loss);
+        opt.step();
+        return loss.item();
+      };
+      for (let i = 0; i < 4; i++) losses.push(useArena ? withArena(arena, step).result : step());
+      return losses;
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+});
