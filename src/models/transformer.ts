@@ -83,6 +83,17 @@ function sequenceRows(rows: SummaryRow[], prefix: string, b: number, t: number, 
   }
 }
 
+/** Runs an encoder stack over right-padded ids: embeddings, positions, the layers with the
+ * padding masked, the final norm (pre-norm). Returns the states (B, T, D) and the lengths. */
+function encodeIds(what: string, x: Tensor, e: Embedding, pos: PositionalEncoding, encoder: Stack, norm: LayerNorm | null): { h: Tensor; lengths: Int32Array } {
+  checkIds(what, x, e.vocab);
+  const [b, t] = x.shape as [number, number];
+  const lengths = lengthsOf(idsOf(x), b, t);
+  for (const layer of encoder.list as EncoderLayer[]) layer.keyLengths = lengths;
+  const h = encoder.forward(embed(e, pos, x));
+  return { h: norm ? norm.forward(h) : h, lengths };
+}
+
 /** Embeds ids (scaled by sqrt(d)) and adds positions. */
 function embed(e: Embedding, pos: PositionalEncoding, x: Tensor): Tensor {
   return pos.forward(ops.scale(e.forward(x), Math.sqrt(e.dim)));
@@ -133,12 +144,7 @@ export class Seq2SeqTransformer extends Module {
 
   /** The encoder's output (B, Ts, D) and the source lengths. */
   encode(src: Tensor): { memory: Tensor; lengths: Int32Array } {
-    checkIds('Seq2SeqTransformer source', src, this.o.vocab);
-    const [b, t] = src.shape as [number, number];
-    const lengths = lengthsOf(idsOf(src), b, t);
-    for (const layer of this.encoder.list as EncoderLayer[]) layer.keyLengths = lengths;
-    let h = this.encoder.forward(embed(this.srcEmbed, this.srcPos, src));
-    if (this.encoderNorm) h = this.encoderNorm.forward(h);
+    const { h, lengths } = encodeIds('Seq2SeqTransformer source', src, this.srcEmbed, this.srcPos, this.encoder, this.encoderNorm);
     return { memory: h, lengths };
   }
 
@@ -244,12 +250,7 @@ export class EncoderClassifier extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    checkIds('EncoderClassifier', x, this.o.vocab);
-    const [b, t] = x.shape as [number, number];
-    const lengths = lengthsOf(idsOf(x), b, t);
-    for (const layer of this.encoder.list as EncoderLayer[]) layer.keyLengths = lengths;
-    let h = this.encoder.forward(embed(this.embed, this.pos, x));
-    if (this.norm) h = this.norm.forward(h);
+    const { h, lengths } = encodeIds('EncoderClassifier', x, this.embed, this.pos, this.encoder, this.norm);
     return this.classifier.forward(ops.maskedMean(h, lengths));
   }
   outputShape(input: readonly number[]): readonly number[] {
