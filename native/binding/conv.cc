@@ -43,15 +43,10 @@ Geometry geometry(const Args& args, const Napi::Value& v) {
   Geometry g;
   Conv2dDims& d = g.d;
   d.N = p.required_size("n");
-  auto at_least_one = [&](const char* key) {
-    size_t value = p.required_size(key);
-    if (value == 0) args.range_error(Params::name(key) + " expected an integer >= 1, got 0");
-    return value;
-  };
-  d.C = at_least_one("c"), d.H = at_least_one("h"), d.W = at_least_one("w");
-  d.K = at_least_one("k"), d.R = at_least_one("r"), d.S = at_least_one("s");
-  d.stride_h = at_least_one("strideH"), d.stride_w = at_least_one("strideW");
-  d.dil_h = at_least_one("dilationH"), d.dil_w = at_least_one("dilationW");
+  d.C = p.positive_size("c"), d.H = p.positive_size("h"), d.W = p.positive_size("w");
+  d.K = p.positive_size("k"), d.R = p.positive_size("r"), d.S = p.positive_size("s");
+  d.stride_h = p.positive_size("strideH"), d.stride_w = p.positive_size("strideW");
+  d.dil_h = p.positive_size("dilationH"), d.dil_w = p.positive_size("dilationW");
   const size_t top = p.required_size("padTop"), bottom = p.required_size("padBottom");
   const size_t left = p.required_size("padLeft"), right = p.required_size("padRight");
   for (size_t pad : {top, bottom, left, right})

@@ -44,6 +44,12 @@ size_t Params::required_size(const char* key) const {
   return args_.size_value(get(key), name(key).c_str());
 }
 
+size_t Params::positive_size(const char* key) const {
+  const size_t v = required_size(key);
+  if (v == 0) args_.range_error(name(key) + " expected an integer >= 1, got 0");
+  return v;
+}
+
 bool Params::flag(const char* key, bool fallback) const {
   Napi::Value v = get(key);
   if (v.IsUndefined()) return fallback;

@@ -26,6 +26,8 @@ class Params {
   size_t size(const char* key, size_t fallback) const;
   // A non-negative integer that must be present.
   size_t required_size(const char* key) const;
+  // An integer >= 1 that must be present (a channel count, a kernel size, a stride).
+  size_t positive_size(const char* key) const;
   bool flag(const char* key, bool fallback = false) const;
   float number(const char* key, float fallback) const;
   // One of `options` (a string); the first option when absent.

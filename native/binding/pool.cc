@@ -29,12 +29,6 @@ namespace {
 
 using std::to_string;
 
-size_t positive(const Args& args, const Params& p, const char* key) {
-  size_t v = p.required_size(key);
-  if (v == 0) args.range_error(Params::name(key) + " expected an integer >= 1, got 0");
-  return v;
-}
-
 // PyTorch's pooling_output_shape (the same as poolOutputSize in src/tensor/shape.ts). In ceil
 // mode the last window must start inside the input or the left padding. The caller checked
 // k <= in + 2*pad.
@@ -66,12 +60,12 @@ Pool read_pool(const Args& args, const Napi::Value& v) {
   Pool2dDims d{};
   d.N = p.required_size("n");
   d.C = p.required_size("c");
-  d.H = positive(args, p, "h");
-  d.W = positive(args, p, "w");
-  d.R = positive(args, p, "r");
-  d.S = positive(args, p, "s");
-  d.stride_h = positive(args, p, "strideH");
-  d.stride_w = positive(args, p, "strideW");
+  d.H = p.positive_size("h");
+  d.W = p.positive_size("w");
+  d.R = p.positive_size("r");
+  d.S = p.positive_size("s");
+  d.stride_h = p.positive_size("strideH");
+  d.stride_w = p.positive_size("strideW");
   d.pad_h = p.required_size("padH");
   d.pad_w = p.required_size("padW");
   const bool ceil_mode = p.flag("ceilMode", false);
@@ -209,7 +203,7 @@ struct Planes {
 Planes read_planes(const Args& args, const Napi::Value& v) {
   Params p(args, v, {"n", "c", "h", "w"});
   const size_t n = p.required_size("n"), c = p.required_size("c");
-  const size_t h = positive(args, p, "h"), w = positive(args, p, "w");
+  const size_t h = p.positive_size("h"), w = p.positive_size("w");
   return {args.mul(n, c, "n*c"), args.mul(h, w, "h*w")};
 }
 
@@ -253,10 +247,10 @@ Shortcut read_shortcut(const Args& args, const Napi::Value& v) {
   ShortcutDims d{};
   d.N = p.required_size("n");
   d.C = p.required_size("c");
-  d.H = positive(args, p, "h");
-  d.W = positive(args, p, "w");
+  d.H = p.positive_size("h");
+  d.W = p.positive_size("w");
   d.K = p.required_size("k");
-  d.stride = positive(args, p, "stride");
+  d.stride = p.positive_size("stride");
   d.offset = p.required_size("offset");
   if (d.K < d.C) args.range_error("params.k expected >= c (" + to_string(d.C) + "), got " + to_string(d.K));
   if (d.offset > d.K - d.C) {
