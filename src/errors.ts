@@ -25,6 +25,11 @@ export class KilnError extends Error {
   }
 }
 
+/** Throws the validation error (400) for user input that does not fit: a spec, a shape, a file. */
+export function invalid(message: string, details?: unknown): never {
+  throw new KilnError('KILN_ERR_VALIDATION', message, details);
+}
+
 /** The body of every error response. */
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };

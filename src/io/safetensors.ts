@@ -3,7 +3,7 @@
 // spaces to 8 bytes, then the raw little-endian tensor data. Names and layouts are PyTorch's
 // state_dict ones, so a Kiln ResNet loads into the torchvision/PyTorch module and back. Batch
 // norm's num_batches_tracked is an int64 in PyTorch and is written as one.
-import { KilnError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { Module } from '../nn/module.js';
 
 interface Entry {
@@ -12,8 +12,8 @@ interface Entry {
   data_offsets: [number, number];
 }
 
-function invalid(message: string): never {
-  throw new KilnError('KILN_ERR_VALIDATION', `safetensors: ${message}`);
+function bad(message: string): never {
+  invalid(`safetensors: ${message}`);
 }
 
 const isCounter = (name: string) => name.endsWith('num_batches_tracked');
@@ -53,14 +53,14 @@ export function saveSafetensors(model: Module, metadata: Record<string, string> 
 
 /** Parses the header and checks every entry against the file size. */
 export function readSafetensorsHeader(buf: Buffer): { entries: Map<string, Entry>; dataStart: number; metadata: Record<string, string> } {
-  if (buf.length < 8) invalid(`file of ${buf.length} bytes is too short for the 8-byte header length`);
+  if (buf.length < 8) bad(`file of ${buf.length} bytes is too short for the 8-byte header length`);
   const n = Number(buf.readBigUInt64LE(0));
-  if (n > buf.length - 8) invalid(`header length ${n} runs past the end of the ${buf.length}-byte file`);
+  if (n > buf.length - 8) bad(`header length ${n} runs past the end of the ${buf.length}-byte file`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   } catch (e) {
-    invalid(`the header is not valid JSON (${(e as Error).message})`);
+    bad(`the header is not valid JSON (${(e as Error).message})`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) invalid('the header is not a JSON object');
   const dataStart = 8 + n, dataLength = buf.length - dataStart;
@@ -72,12 +72,12 @@ export function readSafetensorsHeader(buf: Buffer): { entries: Map<string, Entry
       continue;
     }
     const e = raw as Partial<Entry>;
-    if (e.dtype !== 'F32' && e.dtype !== 'I64') invalid(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; Kiln reads F32 (and I64 counters)`);
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) invalid(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
+    if (e.dtype !== 'F32' && e.dtype !== 'I64') bad(`tensor '${name}' has dtype ${JSON.stringify(e.dtype)}; Kiln reads F32 (and I64 counters)`);
+    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
     const [begin, end] = e.data_offsets ?? [];
     const size = e.shape.reduce((a, b) => a * b, 1) * (e.dtype === 'I64' ? 8 : 4);
     if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin! < 0 || end! - begin! !== size || end! > dataLength) {
-      invalid(`tensor '${name}' has data_offsets ${JSON.stringify(e.data_offsets)} that do not hold ${size} bytes inside the ${dataLength}-byte data section`);
+      bad(`tensor '${name}' has data_offsets ${JSON.stringify(e.data_offsets)} that do not hold ${size} bytes inside the ${dataLength}-byte data section`);
     }
     entries.set(name, e as Entry);
   }
@@ -96,18 +96,18 @@ export function loadSafetensors(model: Module, buf: Buffer, strict = true): void
     ...model.namedBuffers().map(([n, b]) => [n, b, isCounter(n) ? [] : [b.length]] as [string, Float32Array, readonly number[]]),
   ];
   const missing = targets.filter(([n]) => !entries.has(n)).map(([n]) => n);
-  if (missing.length > 0) invalid(`the file lacks ${missing.length} of the model's tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+  if (missing.length > 0) bad(`the file lacks ${missing.length} of the model's tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}`);
   if (strict) {
     const known = new Set(targets.map(([n]) => n));
     const extra = [...entries.keys()].filter((n) => !known.has(n));
-    if (extra.length > 0) invalid(`the file has ${extra.length} tensors the model does not: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+    if (extra.length > 0) bad(`the file has ${extra.length} tensors the model does not: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
   }
   for (const [name, , shape] of targets) {
     const e = entries.get(name)!;
     const counter = isCounter(name);
     const fileShape = e.shape;
     const same = counter ? e.dtype === 'I64' || (e.dtype === 'F32' && fileShape.reduce((a, b) => a * b, 1) === 1) : e.dtype === 'F32' && fileShape.length === shape.length && fileShape.every((d, i) => d === shape[i]);
-    if (!same) invalid(`tensor '${name}' is ${e.dtype} [${fileShape.join(', ')}] in the file, the model has F32 [${shape.join(', ')}]`);
+    if (!same) bad(`tensor '${name}' is ${e.dtype} [${fileShape.join(', ')}] in the file, the model has F32 [${shape.join(', ')}]`);
   }
   for (const [name, data] of targets) {
     const e = entries.get(name)!;

@@ -1,7 +1,7 @@
 // Model specs: a preset with its options, or a custom layer graph. Every spec is checked before
 // anything is allocated (unknown presets and options, out-of-range values, shapes that do not
 // fit), with messages that name what is wrong.
-import { KilnError } from '../errors.js';
+import { invalid } from '../errors.js';
 import { GraphModel, checkGraph, type GraphNode, type GraphSpec } from '../nn/graph.js';
 import type { Module } from '../nn/module.js';
 import { summarize, type Summary } from '../nn/summary.js';
@@ -9,10 +9,6 @@ import { cifarDepths, imagenetDepths, resnetCifar, resnetImagenet, type Shortcut
 import { DecoderLM, EncoderClassifier, Seq2SeqTransformer, type TransformerOptions } from './transformer.js';
 
 export type ModelSpec = { preset: string; options?: Record<string, unknown> } | { graph: GraphSpec };
-
-function invalid(message: string): never {
-  throw new KilnError('KILN_ERR_VALIDATION', message);
-}
 
 type OptionType = { type: 'int'; min: number; max: number } | { type: 'number'; min: number; max: number } | { type: 'bool' } | { type: 'enum'; values: readonly string[] } | { type: 'ints'; min: number; max: number };
 

@@ -1,7 +1,7 @@
 // A model as a JSON layer graph: nodes with an op, its parameters and its inputs (earlier node
 // ids, or "input"). The whole graph is checked from shapes alone before any parameter is
 // allocated, and an error names the node, the input and the shapes that disagree.
-import { KilnError } from '../errors.js';
+import { invalid, KilnError } from '../errors.js';
 import * as ops from '../ops/index.js';
 import { Rng } from '../tensor/random.js';
 import { resolveConv2d, resolvePool2d } from '../tensor/shape.js';
@@ -26,10 +26,6 @@ export interface GraphSpec {
 }
 
 const INPUT = 'input';
-
-function invalid(message: string, details?: unknown): never {
-  throw new KilnError('KILN_ERR_VALIDATION', message, details);
-}
 
 type Shape = readonly number[];
 

@@ -1,10 +1,10 @@
 // Shape checks shared by the ops: a wrong shape is a bug in a model or a spec that validation
 // missed, and the message names the op and both shapes.
-import { KilnError } from '../errors.js';
+import { invalid } from '../errors.js';
 import { shapeText, type Tensor } from '../tensor/tensor.js';
 
 export function fail(op: string, message: string): never {
-  throw new KilnError('KILN_ERR_VALIDATION', `${op}: ${message}`);
+  invalid(`${op}: ${message}`);
 }
 
 export function expectRank(op: string, t: Tensor, rank: number, what: string, layout: string): void {

@@ -1,7 +1,7 @@
 // Shape arithmetic, in one place (DESIGN.md): output sizes of convolutions and pooling, and the
 // resolution of 'same'/'valid' padding into the explicit pads the native kernels take. The native
 // layer re-checks every buffer against these shapes.
-import { KilnError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { Conv2dParams, Pool2dParams, ShortcutParams } from '../native/index.js';
 
 export type Pair = number | readonly [number, number];
@@ -25,10 +25,6 @@ export interface Conv2dSpec {
 export interface Conv2dGeometry extends Conv2dParams {
   p: number;
   q: number;
-}
-
-function invalid(message: string): never {
-  throw new KilnError('KILN_ERR_VALIDATION', message);
 }
 
 function pair(v: Pair, what: string, min: number): [number, number] {
