@@ -226,6 +226,16 @@ bool small_images(const Conv2dDims& d) {
   return d.P * d.Q <= 256 && d.N >= 2 && !pointwise(d) && d.K * d.C * d.R * d.S >= (size_t{1} << 18);
 }
 
+// Image i of a group: its (K, PQ) plane block copied into, or out of, columns [i*PQ, (i+1)*PQ)
+// of a (K, L) matrix holding the group side by side.
+void to_columns(float* m, size_t L, size_t i, const float* img, size_t K, size_t PQ) {
+  for (size_t k = 0; k < K; ++k) std::memcpy(m + k * L + i * PQ, img + k * PQ, PQ * sizeof(float));
+}
+
+void from_columns(float* img, const float* m, size_t L, size_t i, size_t K, size_t PQ) {
+  for (size_t k = 0; k < K; ++k) std::memcpy(img + k * PQ, m + k * L + i * PQ, PQ * sizeof(float));
+}
+
 size_t image_group(const Conv2dDims& d) {
   return std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
 }
@@ -249,7 +259,7 @@ bool forward_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, f
     if (!gemm(pool, ws, kern.gemm, out, w, col, g, GemmBatch{})) return false;
     parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i)
-        for (size_t k = 0; k < d.K; ++k) std::memcpy(y + (n0 + i) * out_img + k * PQ, out + k * L + i * PQ, PQ * sizeof(float));
+        from_columns(y + (n0 + i) * out_img, out, L, i, d.K, PQ);
     });
   }
   return true;
@@ -268,7 +278,7 @@ bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& k
     if (!dcol || !dys) return false;
     parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i)
-        for (size_t k = 0; k < d.K; ++k) std::memcpy(dys + k * L + i * PQ, dy + (n0 + i) * out_img + k * PQ, PQ * sizeof(float));
+        to_columns(dys, L, i, dy + (n0 + i) * out_img, d.K, PQ);
     });
     GemmDims g;  // dcol(CRS, L) = w^T(CRS, K) dys(K, L)
     g.M = CRS, g.N = L, g.K = d.K;
@@ -419,14 +429,11 @@ bool backward_weight_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels&
       for (size_t i = i0; i < i1; ++i) {
         const float* xi = x + (n0 + i) * in_img;
         if (colbuf && direct) {
-          for (size_t c = 0; c < d.C; ++c) std::memcpy(colbuf + c * L + i * PQ, xi + c * PQ, PQ * sizeof(float));
+          to_columns(colbuf, L, i, xi, d.C, PQ);
         } else if (colbuf) {
           im2col(colbuf + i * PQ, L, xi, d);
         }
-        if (dybuf) {
-          for (size_t k = 0; k < d.K; ++k)
-            std::memcpy(dybuf + k * L + i * PQ, dy + (n0 + i) * out_img + k * PQ, PQ * sizeof(float));
-        }
+        if (dybuf) to_columns(dybuf, L, i, dy + (n0 + i) * out_img, d.K, PQ);
       }
     });
     GemmDims g;  // dw(K, CRS) += dy_g(K, L) col_g^T(L, CRS)
