@@ -20,6 +20,7 @@
         "native/binding/conv.cc",
         "native/binding/pool.cc",
         "native/binding/batchnorm.cc",
+        "native/binding/optim.cc",
         "native/kernels/ref/elementwise.cc",
         "native/kernels/ref/reduce.cc",
         "native/kernels/ref/gemm.cc",
@@ -27,7 +28,8 @@
         "native/kernels/ref/pool.cc",
         "native/kernels/ref/shortcut.cc",
         "native/kernels/ref/batchnorm.cc",
-        "native/kernels/ref/winograd.cc"
+        "native/kernels/ref/winograd.cc",
+        "native/kernels/ref/optim.cc"
       ],
       "defines": ["NAPI_VERSION=8", "KILN_BUILDER=\"node-gyp\""],
       "cflags_cc!": ["-std=gnu++17"],
@@ -47,14 +49,14 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc", "native/kernels/avx2/optim.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc", "native/kernels/avx512/optim.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

@@ -48,6 +48,8 @@ KernelTable make_kernel_table(Isa cap) {
   t.batch_norm_apply = pick<decltype(t.batch_norm_apply.fn)>(cap, KILN_CANDIDATES(batch_norm_apply_f32));
   t.batch_norm_grad_sums = pick<decltype(t.batch_norm_grad_sums.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_sums_f32));
   t.batch_norm_grad_input = pick<decltype(t.batch_norm_grad_input.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_input_f32));
+  t.sgd_step = pick<decltype(t.sgd_step.fn)>(cap, KILN_CANDIDATES(sgd_step_f32));
+  t.adam_step = pick<decltype(t.adam_step.fn)>(cap, KILN_CANDIDATES(adam_step_f32));
   // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)

@@ -6,6 +6,7 @@
 
 #include "cpu.h"
 #include "../runtime/gemm.h"
+#include "../kernels/optim.h"
 
 namespace kiln {
 
@@ -33,6 +34,9 @@ struct KernelTable {
   Picked<void (*)(float*, const float*, const float*, const float*, const float*, const float*, const float*,
                   const float*, size_t, size_t)>
       batch_norm_grad_input;
+  // optimizer updates (kernels/optim.h)
+  Picked<void (*)(float*, float*, const float*, const SgdStep&, size_t)> sgd_step;
+  Picked<void (*)(float*, float*, float*, const float*, const AdamStep&, size_t)> adam_step;
 };
 
 // Calls visit(name, isa) for every op in the table, in declaration order.
@@ -52,6 +56,8 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("batchNormApply", t.batch_norm_apply.isa);
   visit("batchNormGradSums", t.batch_norm_grad_sums.isa);
   visit("batchNormGradInput", t.batch_norm_grad_input.isa);
+  visit("sgdStep", t.sgd_step.isa);
+  visit("adamStep", t.adam_step.isa);
 }
 
 // Builds the table for kernels of level <= cap. The caller makes sure the CPU supports `cap`.

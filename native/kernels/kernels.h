@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "optim.h"  // SgdStep, AdamStep and the optimizer kernels
+
 namespace kiln {
 
 // ---- GEMM -------------------------------------------------------------------------------------
