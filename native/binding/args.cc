@@ -30,7 +30,11 @@ std::string number_text(double d) {
     std::snprintf(buf, sizeof buf, "%.*g", precision, d);
     if (std::strtod(buf, nullptr) == d) break;
   }
-  return buf;
+  // printf pads the exponent to two digits ("1e-08"); JavaScript does not ("1e-8")
+  std::string s = buf;
+  size_t e = s.find('e');
+  if (e != std::string::npos && e + 2 < s.size() && s[e + 2] == '0') s.erase(e + 2, 1);
+  return s;
 }
 
 const char* typed_array_name(napi_typedarray_type t) {
