@@ -64,6 +64,25 @@ export interface KilnNative {
   /** Runs the FMA peak probe of an ISA on every pool thread; returns the flops done (time the call). */
   fmaPeak(isa: 'avx2' | 'avx512', iterations: number): number;
 
+  // ---- optimizer updates: in place over one parameter buffer and its state ----
+  /** One torch.optim.SGD step (dampening 0) in a single pass: g' = grad + weightDecay * param
+   * (skipped when 0); velocity = momentum * velocity + g' (= g' when params.first); param -=
+   * lr * (nesterov ? g' + momentum * velocity : velocity), or lr * g' without momentum. grad is
+   * only read. velocity may be null when momentum is 0. */
+  sgdStep(param: Float32Array, grad: Float32Array, velocity: Float32Array | null, params: SgdStepParams): void;
+  /** One torch.optim.Adam step (AdamW with params.decoupled) in a single pass over param, grad
+   * (only read) and the moments m and v, with bias correction for params.step:
+   * param -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps). Adam adds
+   * weightDecay * param to the gradient; AdamW first multiplies param by 1 - lr * weightDecay. */
+  adamStep(param: Float32Array, grad: Float32Array, m: Float32Array, v: Float32Array, params: AdamStepParams): void;
+  /** The global L2 norm of every buffer together (squares in float, sums in double), identical
+   * for every thread count; for one buffer it is exactly Math.sqrt(sumsq(x)). */
+  gradNorm(buffers: readonly Float32Array[]): number;
+  /** torch.nn.utils.clip_grad_norm_: returns the global norm before clipping and, when
+   * maxNorm / (norm + 1e-6) < 1, multiplies every buffer by that factor. A NaN or infinite norm
+   * is returned and nothing is scaled (PyTorch would scale by NaN). Buffers must not overlap. */
+  clipGradNorm(buffers: readonly Float32Array[], maxNorm: number): number;
+
   // ---- convolution, pooling, normalization: NCHW, float32; backward passes accumulate (+=) ----
   /** y(n,k,p,q) = conv2d(x(n,c,h,w), w(k,c,r,s)) + bias(k); bias may be null. */
   conv2dForward(y: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, params: Conv2dParams): void;
@@ -174,6 +193,36 @@ export interface BatchNormParams extends PlaneParams {
   eps?: number;
   /** fused ReLU after the normalization */
   relu?: boolean;
+}
+
+/** Hyper-parameters of sgdStep; each must be a finite number >= 0. */
+export interface SgdStepParams {
+  lr: number;
+  /** default 0 (plain SGD: velocity is not touched) */
+  momentum?: number;
+  /** default 0 */
+  weightDecay?: number;
+  /** default false; needs momentum > 0 */
+  nesterov?: boolean;
+  /** the first step with this velocity buffer: it is set to the gradient, not read (default false) */
+  first?: boolean;
+}
+
+/** Hyper-parameters of adamStep (defaults as torch.optim.Adam). */
+export interface AdamStepParams {
+  /** >= 0 */
+  lr: number;
+  /** the step number t, an integer >= 1 (1 on the first step) */
+  step: number;
+  /** in [0, 1); default 0.9 and 0.999 */
+  beta1?: number;
+  beta2?: number;
+  /** >= 0, added after the square root of the bias-corrected second moment; default 1e-8 */
+  eps?: number;
+  /** >= 0; default 0 */
+  weightDecay?: number;
+  /** AdamW: decay the parameter by lr * weightDecay instead of adding to the gradient (default false) */
+  decoupled?: boolean;
 }
 
 export interface GemmOptions {

@@ -1,10 +1,12 @@
-// SGD with momentum, Nesterov and weight decay, as torch.optim.SGD computes it:
+// SGD with momentum, Nesterov and weight decay, as torch.optim.SGD computes it (dampening 0):
 //   g = grad + wd * p;  v = momentum * v + g (v = g on the first step);
 //   p -= lr * (nesterov ? g + momentum * v : v)
-// over whole parameter buffers with the native elementwise kernels.
+// one fused native pass per parameter buffer (native.sgdStep); the gradient is only read.
 import { noGrad } from '../autograd/graph.js';
+import { invalid } from '../errors.js';
 import { native } from '../native/index.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { nonNegative } from './hyper.js';
 
 export interface SgdOptions {
   lr: number;
@@ -16,39 +18,30 @@ export interface SgdOptions {
 }
 
 export class Sgd {
+  /** the momentum buffer of each parameter, created (zeroed) at its first step with momentum */
   private readonly velocity = new Map<Tensor, Float32Array>();
-  private readonly scratch = new Map<Tensor, Float32Array>();
 
-  constructor(readonly params: readonly Tensor[], public opts: SgdOptions) {}
+  constructor(readonly params: readonly Tensor[], public opts: SgdOptions) {
+    check(opts);
+  }
 
   step(): void {
     const { lr, momentum = 0, nesterov = false, weightDecay = 0, noDecay } = this.opts;
     noGrad(() => {
       for (const p of this.params) {
         if (!p.grad) continue;
-        let g = p.grad;
-        const wd = noDecay?.(p) ? 0 : weightDecay;
-        if (wd !== 0) native.axpy(g, wd, p.data); // the gradient buffer is consumed by this step
+        let v: Float32Array | null = null;
+        let first = false;
         if (momentum !== 0) {
-          let v = this.velocity.get(p);
+          v = this.velocity.get(p) ?? null;
           if (!v) {
-            v = Float32Array.from(g);
+            v = new Float32Array(p.size);
             this.velocity.set(p, v);
-          } else {
-            native.scale(v, v, momentum);
-            native.axpy(v, 1, g);
-          }
-          if (nesterov) {
-            const t = this.scratch.get(p) ?? new Float32Array(g.length);
-            this.scratch.set(p, t);
-            t.set(g);
-            native.axpy(t, momentum, v);
-            g = t;
-          } else {
-            g = v;
+            first = true;
           }
         }
-        native.axpy(p.data, -lr, g);
+        const wd = noDecay?.(p) ? 0 : weightDecay;
+        native.sgdStep(p.data, p.grad, v, { lr, momentum, nesterov, weightDecay: wd, first });
       }
     });
   }
@@ -57,4 +50,11 @@ export class Sgd {
   zeroGrad(): void {
     for (const p of this.params) p.grad?.fill(0);
   }
+}
+
+function check(o: SgdOptions): void {
+  nonNegative('Sgd', 'lr', o.lr);
+  nonNegative('Sgd', 'momentum', o.momentum ?? 0);
+  nonNegative('Sgd', 'weightDecay', o.weightDecay ?? 0);
+  if (o.nesterov && !(o.momentum ?? 0)) invalid('Sgd: nesterov expected momentum > 0, got 0');
 }

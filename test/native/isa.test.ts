@@ -34,6 +34,7 @@ describe('isa()', () => {
       [
         'add', 'axpy', 'batchNormApply', 'batchNormGradInput', 'batchNormGradSums', 'batchNormMoments', 'columnSum',
         'gemm', 'mul', 'reluBackward', 'reluForward', 'scale', 'sum', 'sumsq',
+        'sgdStep', 'adamStep',
       ].sort(),
     );
     for (const [, isa] of ops) expect(rank(isa)).toBeLessThanOrEqual(rank(report.active));
