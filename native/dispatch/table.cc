@@ -50,6 +50,20 @@ KernelTable make_kernel_table(Isa cap) {
   t.batch_norm_grad_input = pick<decltype(t.batch_norm_grad_input.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_input_f32));
   t.sgd_step = pick<decltype(t.sgd_step.fn)>(cap, KILN_CANDIDATES(sgd_step_f32));
   t.adam_step = pick<decltype(t.adam_step.fn)>(cap, KILN_CANDIDATES(adam_step_f32));
+  t.layer_norm_forward = pick<decltype(t.layer_norm_forward.fn)>(cap, KILN_CANDIDATES(layer_norm_forward_f32));
+  t.layer_norm_backward = pick<decltype(t.layer_norm_backward.fn)>(cap, KILN_CANDIDATES(layer_norm_backward_f32));
+  t.softmax_forward = pick<decltype(t.softmax_forward.fn)>(cap, KILN_CANDIDATES(softmax_forward_f32));
+  t.softmax_backward = pick<decltype(t.softmax_backward.fn)>(cap, KILN_CANDIDATES(softmax_backward_f32));
+  t.log_softmax_forward = pick<decltype(t.log_softmax_forward.fn)>(cap, KILN_CANDIDATES(log_softmax_forward_f32));
+  t.log_softmax_backward = pick<decltype(t.log_softmax_backward.fn)>(cap, KILN_CANDIDATES(log_softmax_backward_f32));
+  t.cross_entropy_forward = pick<decltype(t.cross_entropy_forward.fn)>(cap, KILN_CANDIDATES(cross_entropy_forward_f32));
+  t.cross_entropy_backward = pick<decltype(t.cross_entropy_backward.fn)>(cap, KILN_CANDIDATES(cross_entropy_backward_f32));
+  t.gelu_forward = pick<decltype(t.gelu_forward.fn)>(cap, KILN_CANDIDATES(gelu_forward_f32));
+  t.gelu_backward = pick<decltype(t.gelu_backward.fn)>(cap, KILN_CANDIDATES(gelu_backward_f32));
+  t.gelu_tanh_forward = pick<decltype(t.gelu_tanh_forward.fn)>(cap, KILN_CANDIDATES(gelu_tanh_forward_f32));
+  t.gelu_tanh_backward = pick<decltype(t.gelu_tanh_backward.fn)>(cap, KILN_CANDIDATES(gelu_tanh_backward_f32));
+  t.dropout_forward = pick<decltype(t.dropout_forward.fn)>(cap, KILN_CANDIDATES(dropout_forward_f32));
+  t.dropout_backward = pick<decltype(t.dropout_backward.fn)>(cap, KILN_CANDIDATES(dropout_backward_f32));
   // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)

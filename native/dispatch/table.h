@@ -7,6 +7,7 @@
 #include "cpu.h"
 #include "../runtime/gemm.h"
 #include "../kernels/optim.h"
+#include "../kernels/sequence.h"
 
 namespace kiln {
 
@@ -37,6 +38,21 @@ struct KernelTable {
   // optimizer updates (kernels/optim.h)
   Picked<void (*)(float*, float*, const float*, const SgdStep&, size_t)> sgd_step;
   Picked<void (*)(float*, float*, float*, const float*, const AdamStep&, size_t)> adam_step;
+  // sequence kernels (kernels/sequence.h)
+  Picked<void (*)(float*, float*, float*, const float*, const float*, const float*, float, size_t, size_t)>
+      layer_norm_forward;
+  Picked<void (*)(float*, double*, double*, const float*, const float*, const float*, const float*, const float*,
+                  size_t, size_t)>
+      layer_norm_backward;
+  Picked<void (*)(float*, const float*, size_t, size_t)> softmax_forward, log_softmax_forward;
+  Picked<void (*)(float*, const float*, const float*, size_t, size_t)> softmax_backward, log_softmax_backward;
+  Picked<void (*)(float*, double*, const float*, const int32_t*, const CrossEntropyDims&, size_t)>
+      cross_entropy_forward;
+  Picked<void (*)(float*, const float*, const int32_t*, const float*, float, const CrossEntropyDims&, size_t)>
+      cross_entropy_backward;
+  Picked<void (*)(float*, const float*, size_t)> gelu_forward, gelu_tanh_forward;
+  Picked<void (*)(float*, const float*, const float*, size_t)> gelu_backward, gelu_tanh_backward;
+  Picked<void (*)(float*, const float*, const DropoutDims&, uint64_t, size_t)> dropout_forward, dropout_backward;
 };
 
 // Calls visit(name, isa) for every op in the table, in declaration order.
@@ -58,6 +74,20 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("batchNormGradInput", t.batch_norm_grad_input.isa);
   visit("sgdStep", t.sgd_step.isa);
   visit("adamStep", t.adam_step.isa);
+  visit("layerNormForward", t.layer_norm_forward.isa);
+  visit("layerNormBackward", t.layer_norm_backward.isa);
+  visit("softmaxForward", t.softmax_forward.isa);
+  visit("softmaxBackward", t.softmax_backward.isa);
+  visit("logSoftmaxForward", t.log_softmax_forward.isa);
+  visit("logSoftmaxBackward", t.log_softmax_backward.isa);
+  visit("crossEntropyForward", t.cross_entropy_forward.isa);
+  visit("crossEntropyBackward", t.cross_entropy_backward.isa);
+  visit("geluForward", t.gelu_forward.isa);
+  visit("geluBackward", t.gelu_backward.isa);
+  visit("geluTanhForward", t.gelu_tanh_forward.isa);
+  visit("geluTanhBackward", t.gelu_tanh_backward.isa);
+  visit("dropoutForward", t.dropout_forward.isa);
+  visit("dropoutBackward", t.dropout_backward.isa);
 }
 
 // Builds the table for kernels of level <= cap. The caller makes sure the CPU supports `cap`.

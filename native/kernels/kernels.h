@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "optim.h"  // SgdStep, AdamStep and the optimizer kernels
+#include "sequence.h"  // layer norm, softmax, cross-entropy, GELU, dropout, embedding
 
 namespace kiln {
 

@@ -132,6 +132,100 @@ export interface KilnNative {
     saveInvstd: Float32Array,
     params: BatchNormParams,
   ): void;
+
+  // ---- sequence ops over the last axis of (rows, d) float32 rows; backward passes accumulate ----
+  /** Layer norm: y = (x - mean) * rstd * gamma + beta per row (gamma/beta null: 1 and 0), and
+   * mean(rows), rstd(rows) = 1 / sqrt(var + eps) saved for backward. */
+  layerNormForward(
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array | null,
+    beta: Float32Array | null,
+    params: LayerNormParams,
+  ): void;
+  /** dx += ..., dgamma += ..., dbeta += ... (each may be null) from the forward's mean and rstd.
+   * dgamma/dbeta are summed over fixed chunks of rows in double: identical for every thread count. */
+  layerNormBackward(
+    dx: Float32Array | null,
+    dgamma: Float32Array | null,
+    dbeta: Float32Array | null,
+    dy: Float32Array,
+    x: Float32Array,
+    gamma: Float32Array | null,
+    mean: Float32Array,
+    rstd: Float32Array,
+    params: LayerNormParams,
+  ): void;
+  /** y = softmax(x) per row (y may be x). NaN or +Infinity in a row, or a row of only -Infinity,
+   * makes the row NaN (as PyTorch). */
+  softmaxForward(y: Float32Array, x: Float32Array, params: RowParams): void;
+  /** forward was y = softmax(x): dx += y * (dy - sum(dy * y)) */
+  softmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, params: RowParams): void;
+  /** y = log_softmax(x) per row (y may be x) */
+  logSoftmaxForward(y: Float32Array, x: Float32Array, params: RowParams): void;
+  /** forward was y = log_softmax(x): dx += dy - exp(y) * sum(dy) */
+  logSoftmaxBackward(dx: Float32Array, dy: Float32Array, y: Float32Array, params: RowParams): void;
+  /** Softmax cross-entropy of logits (rows, vocab) against targets (rows), PyTorch's
+   * cross_entropy(reduction='mean', ignore_index, label_smoothing): returns the mean loss over the
+   * `count` rows whose target is not ignoreIndex (loss 0 when count is 0) and saves each row's
+   * log-sum-exp in lse (rows, 2) as the pair (max, log sum exp(z - max)). Every other target must
+   * be in [0, vocab): a RangeError names the first that is not, before anything is written. */
+  crossEntropyForward(lse: Float32Array, logits: Float32Array, targets: Int32Array, params: CrossEntropyParams): { loss: number; count: number };
+  /** dlogits += grad / count * (softmax(logits) - q) for the rows not ignored (q the smoothed
+   * one-hot target); nothing when count is 0. lse is the forward's; the probabilities are
+   * recomputed, never stored. */
+  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, grad: number, params: CrossEntropyParams): void;
+  /** y = gelu(x): x * Phi(x) ('none', PyTorch's default) or the tanh approximation ('tanh') */
+  geluForward(y: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
+  /** dx += dy * gelu'(x) */
+  geluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
+  /** Inverted dropout: y = x / (1 - p) where kept, 0 where dropped (p = 0: y = x; p = 1: zeros;
+   * NaN stays NaN). Element i is kept by a hash of (seed, offset + i): the same mask on every ISA
+   * and thread count, and backward regenerates it from the same params. */
+  dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams): void;
+  /** dx += dy * (the forward's multiplier) */
+  dropoutBackward(dx: Float32Array, dy: Float32Array, params: DropoutParams): void;
+  /** y(ids.length, d) = rows ids[i] of table(vocab, d); an id outside [0, vocab) is a RangeError
+   * naming its index and value, before anything is written. */
+  embeddingForward(y: Float32Array, ids: Int32Array, table: Float32Array, params: EmbeddingParams): void;
+  /** dtable[ids[i]] += dy[i]; each table row summed in the order of the ids, whatever the thread count. */
+  embeddingBackward(dtable: Float32Array, ids: Int32Array, dy: Float32Array, params: EmbeddingParams): void;
+}
+
+/** A (rows, d) matrix of rows over the last axis. */
+export interface RowParams {
+  rows: number;
+  /** >= 1 */
+  d: number;
+}
+
+export interface LayerNormParams extends RowParams {
+  /** added to the variance; default 1e-5 (as PyTorch) */
+  eps?: number;
+}
+
+export interface CrossEntropyParams {
+  vocab: number;
+  /** rows with this target count for nothing; default -100 (as PyTorch) */
+  ignoreIndex?: number;
+  /** in [0, 1]; default 0 */
+  labelSmoothing?: number;
+}
+
+export interface DropoutParams {
+  /** drop probability in [0, 1] */
+  p: number;
+  /** an integer in [0, 2^53) */
+  seed: number;
+  /** the index of the first element in the whole tensor (default 0), for calls over parts */
+  offset?: number;
+}
+
+export interface EmbeddingParams {
+  vocab: number;
+  d: number;
 }
 
 /** (n, c, h, w): a batch of planes. */

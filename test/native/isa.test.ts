@@ -35,6 +35,9 @@ describe('isa()', () => {
         'add', 'axpy', 'batchNormApply', 'batchNormGradInput', 'batchNormGradSums', 'batchNormMoments', 'columnSum',
         'gemm', 'mul', 'reluBackward', 'reluForward', 'scale', 'sum', 'sumsq',
         'sgdStep', 'adamStep',
+        'layerNormForward', 'layerNormBackward', 'softmaxForward', 'softmaxBackward', 'logSoftmaxForward', 'logSoftmaxBackward',
+        'crossEntropyForward', 'crossEntropyBackward', 'geluForward', 'geluBackward', 'geluTanhForward', 'geluTanhBackward',
+        'dropoutForward', 'dropoutBackward',
       ].sort(),
     );
     for (const [, isa] of ops) expect(rank(isa)).toBeLessThanOrEqual(rank(report.active));
