@@ -64,6 +64,25 @@ void check_level(Isa isa, ThreadPool& pool) {
     expect(close(s, ws, 1e-9 * (1 + n)), name, "sum", n);
     double q = parallel_sum(pool, n, [&](size_t s0, size_t e0) { return t.sumsq.fn(a.data() + s0, e0 - s0); });
     expect(close(q, wq, 1e-6 * (1 + wq)), name, "sumsq", n);
+
+    // a first SGD step (Nesterov, weight decay) and a first AdamW step, against their formulas
+    std::vector<float> p = a, v(n), m(n), v2(n), pa = a;
+    SgdStep sgd;
+    sgd.lr = 0.1, sgd.momentum = 0.9, sgd.weight_decay = 0.01, sgd.nesterov = true, sgd.first = true;
+    t.sgd_step.fn(p.data(), v.data(), b.data(), sgd, n);
+    ok = true;
+    for (size_t i = 0; i < n; ++i) {
+      double g = b[i] + 0.01 * a[i];
+      ok = ok && close(v[i], g, 1e-6) && close(p[i], a[i] - 0.1 * (g + 0.9 * g), 1e-6);
+    }
+    expect(ok, name, "sgdStep", n);
+    AdamStep adam;
+    adam.lr = 0.01, adam.weight_decay = 0.1, adam.decoupled = true;
+    adam_step_constants(adam, 1);
+    t.adam_step.fn(pa.data(), m.data(), v2.data(), b.data(), adam, n);
+    ok = true;  // step 1: the bias-corrected moments are g and g^2
+    for (size_t i = 0; i < n; ++i) ok = ok && close(pa[i], a[i] * (1 - 0.001) - 0.01 * b[i] / (std::fabs(b[i]) + 1e-8), 1e-6);
+    expect(ok, name, "adamStep", n);
   }
 
   Workspace ws;
