@@ -1,7 +1,6 @@
 // The CNN layers: Conv2d, BatchNorm2d, Linear, ReLU, pooling, Flatten, Dropout, Identity.
 // Each checks its input shape before any memory is touched (outputShape) and initializes its
 // parameters as torchvision does (He/Kaiming for convolutions, PyTorch's defaults otherwise).
-import { record } from '../autograd/graph.js';
 import { fail } from '../ops/check.js';
 import * as ops from '../ops/index.js';
 import { Rng } from '../tensor/random.js';
@@ -243,7 +242,8 @@ export class Flatten extends Module {
 }
 
 /** Inverted dropout: in training, zeroes each element with probability p and scales the rest by
- * 1/(1-p); the identity in evaluation. The mask comes from the module's seeded generator. */
+ * 1/(1-p); the identity in evaluation. Each call's mask seed comes from the module's seeded
+ * generator (ops.dropout). */
 export class Dropout extends Module {
   private readonly rng: Rng;
 
@@ -255,16 +255,10 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    const keep = 1 / (1 - this.p);
-    const mask = new Float32Array(x.size);
-    for (let i = 0; i < mask.length; i++) mask[i] = this.rng.next() >= this.p ? keep : 0;
-    const y = Tensor.zeros(x.shape);
-    for (let i = 0; i < y.size; i++) y.data[i] = x.data[i]! * mask[i]!;
-    return record(y, 'dropout', [x], (g) => {
-      if (!x.requiresGrad) return;
-      const gx = x.gradBuffer();
-      for (let i = 0; i < gx.length; i++) gx[i]! += g[i]! * mask[i]!;
-    });
+    // a fresh seed per call from the module's generator (53 bits); the native kernel hashes it
+    // with each element's index, and backward regenerates the same mask
+    const seed = this.rng.int(2 ** 21) * 2 ** 32 + this.rng.int(2 ** 32);
+    return ops.dropout(x, this.p, seed);
   }
   outputShape(input: readonly number[]): readonly number[] {
     return input;

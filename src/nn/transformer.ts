@@ -33,14 +33,18 @@ export class LayerNorm extends Module {
 }
 
 export class GELU extends Module {
+  /** 'none': the exact erf form (PyTorch's default); 'tanh': PyTorch's approximate='tanh' */
+  constructor(readonly approximate: 'none' | 'tanh' = 'none') {
+    super();
+  }
   forward(x: Tensor): Tensor {
-    return ops.gelu(x);
+    return ops.gelu(x, this.approximate);
   }
   outputShape(input: readonly number[]): readonly number[] {
     return input;
   }
   describe(): string {
-    return 'GELU';
+    return this.approximate === 'tanh' ? "GELU(approximate='tanh')" : 'GELU';
   }
 }
 

@@ -1,10 +1,11 @@
 // Softmax cross-entropy over the last axis of (B, C) logits against integer labels, averaged
-// over the labelled rows, with optional label smoothing and an ignored label (padding). Composed
-// here in TypeScript (a fused native version belongs with the attention kernels): log-sum-exp is
-// shifted by the row maximum and summed in double.
+// over the labelled rows, with optional label smoothing and an ignored label (padding), on the
+// fused native kernels (crossEntropyForward/Backward): the forward saves each row's log-sum-exp,
+// the backward recomputes the probabilities from it instead of storing them.
 //   loss_i = -sum_c q_ic log softmax(z_i)_c,  q = (1 - eps) onehot + eps / C
 //   dz_ic = (softmax(z_i)_c - q_ic) / rows
 import { record } from '../autograd/graph.js';
+import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
@@ -22,44 +23,20 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array, opts: Cr
   if (labels.length !== rows) fail(op, `labels expected ${rows} entries (one per row of ${shapeText(logits.shape)}), got ${labels.length}`);
   const eps = opts.labelSmoothing ?? 0;
   if (!(eps >= 0 && eps < 1)) fail(op, `labelSmoothing expected a number in [0, 1), got ${eps}`);
-  const ignore = opts.ignoreIndex;
-  const z = logits.data;
-  const probs = allocFloats(z.length);
-  let total = 0;
-  let counted = 0;
+  // no ignoreIndex: every label counts. The kernels take an int32; a label that equals none of the
+  // classes is then the safe "never ignored" value, here -1 (a -1 label fails the check below).
+  const ignore = opts.ignoreIndex ?? -1;
   for (let i = 0; i < rows; i++) {
     const label = labels[i]!;
-    if (label === ignore) continue;
+    if (opts.ignoreIndex !== undefined && label === opts.ignoreIndex) continue;
     if (!(label >= 0 && label < classes)) fail(op, `labels[${i}] = ${label} is not a class in [0, ${classes})`);
-    const row = i * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) max = Math.max(max, z[row + c]!);
-    let s = 0;
-    for (let c = 0; c < classes; c++) s += Math.exp(z[row + c]! - max);
-    const lse = max + Math.log(s);
-    let loss = 0;
-    for (let c = 0; c < classes; c++) {
-      const logp = z[row + c]! - lse;
-      probs[row + c] = Math.exp(logp);
-      const q = (c === label ? 1 - eps : 0) + eps / classes;
-      loss -= q * logp;
-    }
-    total += loss;
-    counted++;
   }
-  const y = Tensor.from([counted > 0 ? total / counted : 0], [1]);
+  if (!Number.isInteger(ignore) || ignore < -(2 ** 31) || ignore >= 2 ** 31) fail(op, `ignoreIndex expected a 32-bit integer, got ${ignore}`);
+  const params = { vocab: classes, ignoreIndex: ignore, labelSmoothing: eps };
+  const lse = allocFloats(2 * rows, false);
+  const { loss } = native.crossEntropyForward(lse, logits.data, labels, params);
+  const y = Tensor.from([loss], [1]);
   return record(y, op, [logits], (g) => {
-    if (counted === 0) return;
-    const gz = logits.gradBuffer();
-    const scaleBy = g[0]! / counted;
-    for (let i = 0; i < rows; i++) {
-      const label = labels[i]!;
-      if (label === ignore) continue;
-      const row = i * classes;
-      for (let c = 0; c < classes; c++) {
-        const q = (c === label ? 1 - eps : 0) + eps / classes;
-        gz[row + c]! += (probs[row + c]! - q) * scaleBy;
-      }
-    }
+    native.crossEntropyBackward(logits.gradBuffer(), logits.data, labels, lse, g[0]!, params);
   });
 }

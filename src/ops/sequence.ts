@@ -1,55 +1,26 @@
-// Sequence ops, composed in TypeScript over the native GEMM (the fused native kernels of the
-// attention issue replace their insides): layer norm, GELU, embedding lookup, head split/merge,
-// scaled dot-product attention with causal and key-padding masks, and additive attention scores.
-// Sums over a row are kept in double.
+// Sequence ops: layer norm, GELU (erf and tanh forms), dropout and embedding lookup on their native
+// kernels (native/kernels/sequence.h); head split/merge, scaled dot-product attention with causal
+// and key-padding masks, and additive attention scores composed here over the native GEMM.
 import { gradOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { expectShape, fail } from './check.js';
 
-/** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta. */
+/** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (the native
+ * kernels; mean and 1/std per row are saved for backward). */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   const op = 'layerNorm';
   const d = x.shape[x.shape.length - 1]!;
   if (gamma) expectShape(op, gamma, [d], 'gamma');
   if (beta) expectShape(op, beta, [d], 'beta');
   const rows = x.size / d;
+  const params = { rows, d, eps };
   const y = Tensor.empty(x.shape);
-  const xhat = allocFloats(x.size, false), invstd = allocFloats(rows, false);
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let s = 0;
-    for (let i = 0; i < d; i++) s += x.data[o + i]!;
-    const mean = s / d;
-    let v = 0;
-    for (let i = 0; i < d; i++) v += (x.data[o + i]! - mean) ** 2;
-    const is = 1 / Math.sqrt(v / d + eps);
-    invstd[r] = is;
-    for (let i = 0; i < d; i++) {
-      const h = (x.data[o + i]! - mean) * is;
-      xhat[o + i] = h;
-      y.data[o + i] = h * (gamma ? gamma.data[i]! : 1) + (beta ? beta.data[i]! : 0);
-    }
-  }
+  const mean = allocFloats(rows, false), rstd = allocFloats(rows, false);
+  native.layerNormForward(y.data, mean, rstd, x.data, gamma?.data ?? null, beta?.data ?? null, params);
   return record(y, op, [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])], (g) => {
-    const gx = gradOf(x), gg = gamma ? gradOf(gamma) : null, gb = beta ? gradOf(beta) : null;
-    for (let r = 0; r < rows; r++) {
-      const o = r * d;
-      // with dh = dy * gamma: dx = invstd * (dh - mean(dh) - xhat * mean(dh * xhat))
-      let s1 = 0, s2 = 0;
-      for (let i = 0; i < d; i++) {
-        const dh = g[o + i]! * (gamma ? gamma.data[i]! : 1);
-        s1 += dh;
-        s2 += dh * xhat[o + i]!;
-        if (gg) gg[i]! += g[o + i]! * xhat[o + i]!;
-        if (gb) gb[i]! += g[o + i]!;
-      }
-      if (gx) {
-        const m1 = s1 / d, m2 = s2 / d, is = invstd[r]!;
-        for (let i = 0; i < d; i++) gx[o + i]! += is * (g[o + i]! * (gamma ? gamma.data[i]! : 1) - m1 - xhat[o + i]! * m2);
-      }
-    }
+    native.layerNormBackward(gradOf(x), gamma ? gradOf(gamma) : null, beta ? gradOf(beta) : null, g, x.data, gamma?.data ?? null, mean, rstd, params);
   });
 }
 
@@ -85,21 +56,29 @@ export function erf(x: number): number {
   return Math.sign(x) * (1 - erfc);
 }
 
-/** GELU, the exact erf form: x * Phi(x). */
-export function gelu(x: Tensor): Tensor {
+/** GELU: x * Phi(x), the exact erf form (PyTorch's default), or PyTorch's approximate='tanh'
+ * form x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   const y = Tensor.empty(x.shape);
-  for (let i = 0; i < x.size; i++) {
-    const v = x.data[i]!;
-    y.data[i] = 0.5 * v * (1 + erf(v * Math.SQRT1_2));
-  }
+  native.geluForward(y.data, x.data, approximate);
   return record(y, 'gelu', [x], (g) => {
     const gx = gradOf(x);
-    if (!gx) return;
-    // d/dx x Phi(x) = Phi(x) + x phi(x)
-    for (let i = 0; i < x.size; i++) {
-      const v = x.data[i]!;
-      gx[i]! += g[i]! * (0.5 * (1 + erf(v * Math.SQRT1_2)) + v * Math.exp(-0.5 * v * v) * 0.3989422804014327);
-    }
+    if (gx) native.geluBackward(gx, g, x.data, approximate);
+  });
+}
+
+/** Inverted dropout with drop probability p: kept elements scale by 1/(1 - p). The mask is a hash
+ * of (seed, element index), so backward regenerates it instead of storing it; the caller picks a
+ * fresh seed per call (an integer below 2^53). p = 0 returns x itself. */
+export function dropout(x: Tensor, p: number, seed: number): Tensor {
+  if (!(p >= 0 && p <= 1)) fail('dropout', `p expected a probability in [0, 1], got ${p}`);
+  if (p === 0) return x;
+  const params = { p, seed };
+  const y = Tensor.empty(x.shape);
+  native.dropoutForward(y.data, x.data, params);
+  return record(y, 'dropout', [x], (g) => {
+    const gx = gradOf(x);
+    if (gx) native.dropoutBackward(gx, g, params);
   });
 }
 
@@ -110,15 +89,12 @@ export function embedding(ids: Int32Array, idsShape: readonly number[], table: T
   if (table.shape.length !== 2) fail(op, `table expected 2 dimensions (vocab, dim), got ${shapeText(table.shape)}`);
   const [vocab, d] = table.shape as [number, number];
   for (let i = 0; i < ids.length; i++) if (!(ids[i]! >= 0 && ids[i]! < vocab)) fail(op, `id ${ids[i]} at ${i} is outside the vocabulary [0, ${vocab})`);
+  const params = { vocab, d };
   const y = Tensor.empty([...idsShape, d]);
-  for (let i = 0; i < ids.length; i++) y.data.set(table.data.subarray(ids[i]! * d, (ids[i]! + 1) * d), i * d);
+  native.embeddingForward(y.data, ids, table.data, params);
   return record(y, op, [table], (g) => {
     const gt = gradOf(table);
-    if (!gt) return;
-    for (let i = 0; i < ids.length; i++) {
-      const o = ids[i]! * d;
-      for (let j = 0; j < d; j++) gt[o + j]! += g[i * d + j]!;
-    }
+    if (gt) native.embeddingBackward(gt, ids, g, params);
   });
 }
 

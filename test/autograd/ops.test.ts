@@ -82,10 +82,12 @@ describe('sequence ops match finite differences', () => {
     }
   });
 
-  it('layerNorm, gelu, embedding, head split/merge', () => {
+  it('layerNorm, gelu (both forms), dropout, embedding, head split/merge', () => {
     const x = param([2, 3, 8], 20), g = param([8], 21, 0.5, 1.5), b = param([8], 22);
     gradcheck('layerNorm', [x, g, b], (x_, g_, b_) => ops.layerNorm(x_!, g_!, b_!), { tol: 3e-2 });
     gradcheck('gelu', [x], (x_) => ops.gelu(x_!));
+    gradcheck('gelu tanh', [x], (x_) => ops.gelu(x_!, 'tanh'));
+    gradcheck('dropout', [x], (x_) => ops.dropout(x_!, 0.3, 12345)); // the same seed: the same mask
     const table = param([7, 4], 23);
     const ids = Int32Array.from([0, 6, 3, 3, 1, 6]);
     gradcheck('embedding', [table], (t) => ops.embedding(ids, [2, 3], t!));
