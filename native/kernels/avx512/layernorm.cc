@@ -1,5 +1,6 @@
 // AVX-512 layer norm over rows (the contract and the math: ref/layernorm.cc). Row sums in float
-// lanes, double across blocks (vmath.h block_sum); the variance about the float mean, corrected.
+// lanes, double across blocks (vmath.h block_sum): the mean about the row's first value, then the
+// variance about the mean (as hi + lo floats).
 // dgamma/dbeta: a chunk's rows (at most kLayerNormChunk) are added in float lanes per column,
 // then into the double partials. avx2/layernorm.cc is this file over 8 lanes.
 #include <cmath>
