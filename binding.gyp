@@ -12,6 +12,7 @@
         "native/runtime/winograd.cc",
         "native/runtime/batchnorm.cc",
         "native/runtime/sequence.cc",
+        "native/runtime/attention.cc",
         "native/binding/addon.cc",
         "native/binding/args.cc",
         "native/binding/params.cc",
@@ -22,6 +23,7 @@
         "native/binding/pool.cc",
         "native/binding/batchnorm.cc",
         "native/binding/sequence.cc",
+        "native/binding/attention.cc",
         "native/binding/optim.cc",
         "native/kernels/ref/elementwise.cc",
         "native/kernels/ref/reduce.cc",
@@ -35,6 +37,7 @@
         "native/kernels/ref/softmax.cc",
         "native/kernels/ref/activation.cc",
         "native/kernels/ref/embedding.cc",
+        "native/kernels/ref/attention.cc",
         "native/kernels/ref/optim.cc"
       ],
       "defines": ["NAPI_VERSION=8", "KILN_BUILDER=\"node-gyp\""],
@@ -55,14 +58,14 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc", "native/kernels/avx2/layernorm.cc", "native/kernels/avx2/softmax.cc", "native/kernels/avx2/activation.cc", "native/kernels/avx2/optim.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc", "native/kernels/avx2/layernorm.cc", "native/kernels/avx2/softmax.cc", "native/kernels/avx2/activation.cc", "native/kernels/avx2/attention.cc", "native/kernels/avx2/optim.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc", "native/kernels/avx512/layernorm.cc", "native/kernels/avx512/softmax.cc", "native/kernels/avx512/activation.cc", "native/kernels/avx512/optim.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc", "native/kernels/avx512/layernorm.cc", "native/kernels/avx512/softmax.cc", "native/kernels/avx512/activation.cc", "native/kernels/avx512/attention.cc", "native/kernels/avx512/optim.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

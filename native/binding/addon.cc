@@ -57,6 +57,7 @@ KilnAddon::KilnAddon(Napi::Env env, Napi::Object exports) : pool(default_thread_
   init_pool(env, exports);
   init_batchnorm(env, exports);
   init_sequence(env, exports);
+  init_attention(env, exports);
   init_optim(env, exports);
 }
 

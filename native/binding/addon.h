@@ -41,6 +41,7 @@ void init_conv(Napi::Env env, Napi::Object exports);
 void init_pool(Napi::Env env, Napi::Object exports);  // pooling and the option-A shortcut
 void init_batchnorm(Napi::Env env, Napi::Object exports);
 void init_sequence(Napi::Env env, Napi::Object exports);  // layer norm, softmax, cross-entropy, GELU, dropout, embedding
+void init_attention(Napi::Env env, Napi::Object exports);
 void init_optim(Napi::Env env, Napi::Object exports);  // SGD, Adam/AdamW, the global gradient norm
 
 }  // namespace kiln

@@ -4,6 +4,7 @@
 
 #include <initializer_list>
 
+#include "../kernels/attention.h"
 #include "../kernels/kernels.h"
 
 namespace kiln {
@@ -48,6 +49,9 @@ KernelTable make_kernel_table(Isa cap) {
   t.batch_norm_apply = pick<decltype(t.batch_norm_apply.fn)>(cap, KILN_CANDIDATES(batch_norm_apply_f32));
   t.batch_norm_grad_sums = pick<decltype(t.batch_norm_grad_sums.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_sums_f32));
   t.batch_norm_grad_input = pick<decltype(t.batch_norm_grad_input.fn)>(cap, KILN_CANDIDATES(batch_norm_grad_input_f32));
+  t.attention_softmax_block = pick<decltype(t.attention_softmax_block.fn)>(cap, KILN_CANDIDATES(attention_softmax_block_f32));
+  t.attention_probs = pick<decltype(t.attention_probs.fn)>(cap, KILN_CANDIDATES(attention_probs_f32));
+  t.attention_dscores = pick<decltype(t.attention_dscores.fn)>(cap, KILN_CANDIDATES(attention_dscores_f32));
   t.sgd_step = pick<decltype(t.sgd_step.fn)>(cap, KILN_CANDIDATES(sgd_step_f32));
   t.adam_step = pick<decltype(t.adam_step.fn)>(cap, KILN_CANDIDATES(adam_step_f32));
   t.layer_norm_forward = pick<decltype(t.layer_norm_forward.fn)>(cap, KILN_CANDIDATES(layer_norm_forward_f32));

@@ -6,6 +6,7 @@
 
 #include "cpu.h"
 #include "../runtime/gemm.h"
+#include "../kernels/attention.h"
 #include "../kernels/optim.h"
 #include "../kernels/sequence.h"
 
@@ -35,6 +36,10 @@ struct KernelTable {
   Picked<void (*)(float*, const float*, const float*, const float*, const float*, const float*, const float*,
                   const float*, size_t, size_t)>
       batch_norm_grad_input;
+  // the row pieces of the tiled attention (kernels/attention.h)
+  Picked<void (*)(float*, size_t, size_t, size_t, const uint32_t*, float*, float*, float*)> attention_softmax_block;
+  Picked<void (*)(float*, size_t, size_t, size_t, const uint32_t*, const float*)> attention_probs;
+  Picked<void (*)(float*, const float*, size_t, size_t, size_t, const float*)> attention_dscores;
   // optimizer updates (kernels/optim.h)
   Picked<void (*)(float*, float*, const float*, const SgdStep&, size_t)> sgd_step;
   Picked<void (*)(float*, float*, float*, const float*, const AdamStep&, size_t)> adam_step;
@@ -72,6 +77,9 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("batchNormApply", t.batch_norm_apply.isa);
   visit("batchNormGradSums", t.batch_norm_grad_sums.isa);
   visit("batchNormGradInput", t.batch_norm_grad_input.isa);
+  visit("attentionSoftmaxBlock", t.attention_softmax_block.isa);
+  visit("attentionProbs", t.attention_probs.isa);
+  visit("attentionDscores", t.attention_dscores.isa);
   visit("sgdStep", t.sgd_step.isa);
   visit("adamStep", t.adam_step.isa);
   visit("layerNormForward", t.layer_norm_forward.isa);

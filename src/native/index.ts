@@ -192,6 +192,49 @@ export interface KilnNative {
   embeddingForward(y: Float32Array, ids: Int32Array, table: Float32Array, params: EmbeddingParams): void;
   /** dtable[ids[i]] += dy[i]; each table row summed in the order of the ids, whatever the thread count. */
   embeddingBackward(dtable: Float32Array, ids: Int32Array, dy: Float32Array, params: EmbeddingParams): void;
+
+  /** Fused scaled dot-product attention (flash-attention style: no (tq, tk) matrix is stored).
+   * Writes out (q's shape) and lse (b, h, tq), the per-query log-sum-exp backward needs. A query
+   * that sees no key gets zeros and lse = -Infinity. */
+  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, params: AttentionParams): void;
+  /** dq += ..., dk += ..., dv += ... (each may be null), from dout and the forward's out and lse;
+   * params must be the forward's (same seed when dropout > 0). */
+  attentionBackward(
+    dq: Float32Array | null,
+    dk: Float32Array | null,
+    dv: Float32Array | null,
+    dout: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    params: AttentionParams,
+  ): void;
+}
+
+export interface AttentionParams {
+  /** batch, heads, query length, key length, head size (<= 1024) */
+  b: number;
+  h: number;
+  tq: number;
+  tk: number;
+  d: number;
+  /** 'bhtd' (default): q (b, h, tq, d), k/v (b, h, kvCapacity, d); 'bthd': q (b, tq, h, d), k/v
+   * (b, kvCapacity, h, d), the layout Linear layers produce (no head split copies) */
+  layout?: 'bhtd' | 'bthd';
+  /** the T axis k and v are stored with (a decoding cache), >= tk; keys past tk are not read */
+  kvCapacity?: number;
+  /** query i sees keys j <= i + tk - tq */
+  causal?: boolean;
+  /** per batch row: keys at or past this length are padding */
+  keyLengths?: Int32Array | null;
+  /** default 1/sqrt(d) */
+  scale?: number;
+  /** probability in [0, 1) of dropping an attention probability (kept ones scale by 1/(1-p));
+   * the mask is a hash of seed and position, so backward regenerates it */
+  dropout?: number;
+  seed?: number;
 }
 
 /** A (rows, d) matrix of rows over the last axis. */

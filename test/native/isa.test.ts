@@ -38,6 +38,7 @@ describe('isa()', () => {
         'layerNormForward', 'layerNormBackward', 'softmaxForward', 'softmaxBackward', 'logSoftmaxForward', 'logSoftmaxBackward',
         'crossEntropyForward', 'crossEntropyBackward', 'geluForward', 'geluBackward', 'geluTanhForward', 'geluTanhBackward',
         'dropoutForward', 'dropoutBackward',
+        'attentionSoftmaxBlock', 'attentionProbs', 'attentionDscores',
       ].sort(),
     );
     for (const [, isa] of ops) expect(rank(isa)).toBeLessThanOrEqual(rank(report.active));
