@@ -9,7 +9,8 @@ import { shapeText, Tensor } from '../tensor/tensor.js';
 import { Sequential } from '../nn/containers.js';
 import { Linear } from '../nn/layers.js';
 import { Module, type Field, type SummaryRow } from '../nn/module.js';
-import { DecoderLayer, Embedding, EncoderLayer, idsOf, LayerNorm, PositionalEncoding, type LayerConfig } from '../nn/transformer.js';
+import { DecoderLayer, Embedding, EncoderLayer, idsOf, LayerNorm, PositionalEncoding, type DecoderLayerState, type LayerConfig } from '../nn/transformer.js';
+import { noGrad } from '../autograd/graph.js';
 
 export const PAD = 0;
 
@@ -94,9 +95,41 @@ function encodeIds(what: string, x: Tensor, e: Embedding, pos: PositionalEncodin
   return { h: norm ? norm.forward(h) : h, lengths };
 }
 
-/** Embeds ids (scaled by sqrt(d)) and adds positions. */
-function embed(e: Embedding, pos: PositionalEncoding, x: Tensor): Tensor {
-  return pos.forward(ops.scale(e.forward(x), Math.sqrt(e.dim)));
+/** Embeds ids (scaled by sqrt(d)) and adds positions from `offset` on. */
+function embed(e: Embedding, pos: PositionalEncoding, x: Tensor, offset = 0): Tensor {
+  return pos.forward(ops.scale(e.forward(x), Math.sqrt(e.dim)), offset);
+}
+
+/** What incremental decoding keeps between steps: the steps fed so far and each decoder layer's
+ * caches. Beam search reorders it with reorderDecoding. */
+export interface DecodeState {
+  steps: number;
+  layers: DecoderLayerState[];
+}
+
+/** Row i of every cache becomes the old row rows[i] (the hypotheses beam search keeps). */
+export function reorderDecoding(state: DecodeState, rows: ArrayLike<number>): void {
+  for (const l of state.layers) {
+    l.self.reorder(rows);
+    if (l.memory) l.memory = { k: gatherRows(l.memory.k, rows), v: gatherRows(l.memory.v, rows), lengths: l.memory.lengths && Int32Array.from(rows, (r) => l.memory!.lengths![r]!) };
+  }
+}
+
+/** Rows of a (B, ...) tensor in the order `rows` gives (a copy). */
+function gatherRows(x: Tensor, rows: ArrayLike<number>): Tensor {
+  const per = x.size / x.shape[0]!;
+  const out = new Float32Array(rows.length * per);
+  for (let i = 0; i < rows.length; i++) out.set(x.data.subarray(rows[i]! * per, (rows[i]! + 1) * per), i * per);
+  return new Tensor(out, [rows.length, ...x.shape.slice(1)]);
+}
+
+/** Runs the decoder layers' step() over new positions, evaluation only. */
+function stepLayers(state: DecodeState, x: Tensor, decoder: Stack): Tensor {
+  const t = x.shape[1]!;
+  const layers = decoder.list as DecoderLayer[];
+  const h = noGrad(() => layers.reduce((y, layer, i) => layer.step(y, state.layers[i]!), x));
+  state.steps += t;
+  return h;
 }
 
 /** The (B, T) shape of an id batch, checked against maxLen, for outputShape. */
@@ -160,6 +193,23 @@ export class Seq2SeqTransformer extends Module {
     return this.generator ? this.generator.forward(h) : ops.linear(h, this.tgtEmbed.weight);
   }
 
+  /** Incremental decoding: encodes `src` once and sets up each decoder layer's key/value cache
+   * for up to `capacity` target steps (default maxLen). Feed tokens with decodeStep. */
+  startDecoding(src: Tensor, capacity = this.o.maxLen): DecodeState {
+    const { memory, lengths } = this.encode(src);
+    const b = src.shape[0]!;
+    return { steps: 0, layers: (this.decoder.list as DecoderLayer[]).map((l) => l.startDecoding(b, capacity, memory, lengths)) };
+  }
+
+  /** Logits (B, T, V) of T more target tokens (B, T), given the ones fed before: equal to the
+   * last T rows of decode() over the whole prefix, at the cost of the new rows only. */
+  decodeStep(state: DecodeState, tokens: Tensor): Tensor {
+    checkIds('Seq2SeqTransformer target', tokens, this.tgtEmbed.vocab);
+    let h = stepLayers(state, embed(this.tgtEmbed, this.tgtPos, tokens, state.steps), this.decoder);
+    if (this.decoderNorm) h = this.decoderNorm.forward(h);
+    return this.generator ? this.generator.forward(h) : ops.linear(h, this.tgtEmbed.weight);
+  }
+
   forwardPair(src: Tensor, tgt: Tensor): Tensor {
     const { memory, lengths } = this.encode(src);
     return this.decode(tgt, memory, lengths);
@@ -205,6 +255,19 @@ export class DecoderLM extends Module {
     this.decoder = this.child('decoder', new Stack(Array.from({ length: o.decoderLayers }, (_, i) => new DecoderLayer(cfg, rng, o.seed * 1000 + i * 10, false))));
     this.norm = o.norm === 'pre' ? this.child('norm', new LayerNorm(o.dim)) : null;
     this.lmHead = o.tied ? null : this.child('lm_head', new Linear(o.dim, o.vocab, rng, false));
+  }
+
+  /** Incremental decoding: a key/value cache per layer for up to `capacity` steps (default maxLen). */
+  startDecoding(batch: number, capacity = this.o.maxLen): DecodeState {
+    return { steps: 0, layers: (this.decoder.list as DecoderLayer[]).map((l) => l.startDecoding(batch, capacity)) };
+  }
+
+  /** Next-token logits (B, T, V) of T more tokens (B, T) after the ones fed before. */
+  decodeStep(state: DecodeState, tokens: Tensor): Tensor {
+    checkIds('DecoderLM', tokens, this.o.vocab);
+    let h = stepLayers(state, embed(this.embed, this.pos, tokens, state.steps), this.decoder);
+    if (this.norm) h = this.norm.forward(h);
+    return this.lmHead ? this.lmHead.forward(h) : ops.linear(h, this.embed.weight);
   }
 
   forward(x: Tensor): Tensor {

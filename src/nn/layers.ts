@@ -255,10 +255,13 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.training || this.p === 0) return x;
-    // a fresh seed per call from the module's generator (53 bits); the native kernel hashes it
-    // with each element's index, and backward regenerates the same mask
-    const seed = this.rng.int(2 ** 21) * 2 ** 32 + this.rng.int(2 ** 32);
-    return ops.dropout(x, this.p, seed);
+    return ops.dropout(x, this.p, this.nextSeed());
+  }
+  /** A fresh mask seed from the module's generator (53 bits): native kernels hash it with each
+   * element's index, and backward regenerates the same mask. Also drawn by layers that drop
+   * inside a fused kernel (attention probabilities). */
+  nextSeed(): number {
+    return this.rng.int(2 ** 21) * 2 ** 32 + this.rng.int(2 ** 32);
   }
   outputShape(input: readonly number[]): readonly number[] {
     return input;

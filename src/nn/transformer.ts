@@ -10,6 +10,7 @@ import { Rng } from '../tensor/random.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { Dropout, Linear } from './layers.js';
 import { Module } from './module.js';
+import { native } from '../native/index.js';
 
 export class LayerNorm extends Module {
   readonly weight: Tensor;
@@ -99,11 +100,13 @@ export class PositionalEncoding extends Module {
       this.table = this.param('weight', new Tensor(t, [maxLen, dim]));
     }
   }
-  forward(x: Tensor): Tensor {
+  /** x (B, T, D) + the encodings of positions offset .. offset + T - 1 (offset: the steps a
+   * decoder has already seen). */
+  forward(x: Tensor, offset = 0): Tensor {
     const [b, t] = x.shape as [number, number, number];
-    if (t > this.maxLen) fail(this.describe(), `sequence length ${t} exceeds the maximum ${this.maxLen}`);
+    if (offset + t > this.maxLen) fail(this.describe(), `sequence length ${offset + t} exceeds the maximum ${this.maxLen}`);
     const pos = new Int32Array(b * t);
-    for (let i = 0; i < pos.length; i++) pos[i] = i % t;
+    for (let i = 0; i < pos.length; i++) pos[i] = offset + (i % t);
     return ops.add(x, ops.embedding(pos, [b, t], this.table));
   }
   outputShape(input: readonly number[]): readonly number[] {
@@ -113,6 +116,68 @@ export class PositionalEncoding extends Module {
   describe(): string {
     return `PositionalEncoding(${this.kind}, ${this.maxLen} x ${this.dim})`;
   }
+}
+
+/**
+ * The keys and values of the steps decoded so far, for one self-attention layer: (B, capacity, D)
+ * buffers that the fused kernel reads in place (layout (B, T, H, Dh), kvCapacity), so a decoding
+ * step projects only its new tokens and attends over the cache without copying it.
+ */
+export class KvCache {
+  k: Float32Array;
+  v: Float32Array;
+  /** steps stored */
+  length = 0;
+
+  constructor(readonly batch: number, readonly capacity: number, readonly dim: number) {
+    this.k = new Float32Array(batch * capacity * dim);
+    this.v = new Float32Array(batch * capacity * dim);
+  }
+
+  /** Appends the keys and values (B, T, D) of T new steps. */
+  append(k: Tensor, v: Tensor): void {
+    const [b, t, d] = k.shape as [number, number, number];
+    if (b !== this.batch || d !== this.dim) fail('KvCache', `keys ${shapeText(k.shape)} expected (${this.batch}, T, ${this.dim})`);
+    if (this.length + t > this.capacity) fail('KvCache', `${this.length + t} steps exceed the capacity ${this.capacity}`);
+    for (let i = 0; i < b; i++) {
+      const at = (i * this.capacity + this.length) * d;
+      this.k.set(k.data.subarray(i * t * d, (i + 1) * t * d), at);
+      this.v.set(v.data.subarray(i * t * d, (i + 1) * t * d), at);
+    }
+    this.length += t;
+  }
+
+  /** Row i of the batch becomes the old row rows[i] (beam search keeps its best hypotheses). */
+  reorder(rows: ArrayLike<number>): void {
+    if (rows.length !== this.batch) fail('KvCache', `reorder expected ${this.batch} rows, got ${rows.length}`);
+    const row = this.capacity * this.dim, k = new Float32Array(this.k.length), v = new Float32Array(this.v.length);
+    for (let i = 0; i < this.batch; i++) {
+      const r = rows[i]!;
+      if (!(Number.isInteger(r) && r >= 0 && r < this.batch)) fail('KvCache', `reorder row ${r} is not in [0, ${this.batch})`);
+      k.set(this.k.subarray(r * row, r * row + this.length * this.dim), i * row);
+      v.set(this.v.subarray(r * row, r * row + this.length * this.dim), i * row);
+    }
+    this.k = k;
+    this.v = v;
+  }
+
+  /** The stored steps as (B, length, D) tensors (a copy: for the composed additive scoring). */
+  tensors(): { k: Tensor; v: Tensor } {
+    const { batch: b, length: t, dim: d } = this;
+    const k = new Float32Array(b * t * d), v = new Float32Array(b * t * d);
+    for (let i = 0; i < b; i++) {
+      k.set(this.k.subarray(i * this.capacity * d, (i * this.capacity + t) * d), i * t * d);
+      v.set(this.v.subarray(i * this.capacity * d, (i * this.capacity + t) * d), i * t * d);
+    }
+    return { k: new Tensor(k, [b, t, d]), v: new Tensor(v, [b, t, d]) };
+  }
+}
+
+/** Cross-attention's keys and values, projected from the encoder memory once per sequence. */
+export interface MemoryKv {
+  k: Tensor;
+  v: Tensor;
+  lengths?: Int32Array;
 }
 
 export interface AttentionConfig {
@@ -152,18 +217,58 @@ export class MultiHeadAttention extends Module {
   /** Queries from `xq` (B, Tq, D) attend to keys/values from `xkv` (B, Tk, D). */
   attend(xq: Tensor, xkv: Tensor, mask: ops.AttentionMask = {}): Tensor {
     const h = this.cfg.heads;
-    const q = ops.splitHeads(this.qProj.forward(xq), h);
-    const k = ops.splitHeads(this.kProj.forward(xkv), h);
-    const v = ops.splitHeads(this.vProj.forward(xkv), h);
-    const { out } = ops.attention(q, k, v, mask, this.scoreV ? { additive: this.scoreV } : {});
-    // dropout on the attended values (per head, before merging) stands in for dropout on the
-    // probabilities: both zero whole contributions at random during training
+    const q = this.qProj.forward(xq), k = this.kProj.forward(xkv), v = this.vProj.forward(xkv);
+    if (!this.scoreV) {
+      // dropout on the attention probabilities, inside the fused kernel (as PyTorch's MultiheadAttention)
+      const p = this.drop.training ? this.drop.p : 0;
+      const dropout = p > 0 ? { p, seed: this.drop.nextSeed() } : undefined;
+      return this.outProj.forward(ops.multiHeadAttention(q, k, v, h, mask, dropout));
+    }
+    // additive scoring is composed per head; dropout on the attended values stands in for
+    // dropout on its probabilities (both zero whole contributions at random during training)
+    const { out } = ops.attention(ops.splitHeads(q, h), ops.splitHeads(k, h), ops.splitHeads(v, h), mask, { additive: this.scoreV });
     return this.outProj.forward(ops.mergeHeads(this.drop.forward(out)));
   }
 
   forward(x: Tensor): Tensor {
     return this.attend(x, x);
   }
+
+  /** Decoding: masked self-attention of T new steps (B, T, D) over the cache, which they join.
+   * Evaluation only (nothing is recorded for backward). */
+  attendCached(x: Tensor, cache: KvCache): Tensor {
+    const q = this.qProj.forward(x);
+    cache.append(this.kProj.forward(x), this.vProj.forward(x));
+    if (this.scoreV) {
+      const { k, v } = cache.tensors();
+      return this.finishAdditive(q, k, v, { causal: true });
+    }
+    const [b, t, d] = q.shape as [number, number, number];
+    const out = Tensor.empty([b, t, d]);
+    const lse = new Float32Array(b * this.cfg.heads * t);
+    native.attentionForward(out.data, lse, q.data, cache.k, cache.v, { b, h: this.cfg.heads, tq: t, tk: cache.length, d: d / this.cfg.heads, layout: 'bthd', kvCapacity: cache.capacity, causal: true });
+    return this.outProj.forward(out);
+  }
+
+  /** Cross-attention's keys and values of an encoder memory, for attendMemory at every step. */
+  projectMemory(memory: Tensor, lengths?: Int32Array): MemoryKv {
+    return { k: this.kProj.forward(memory), v: this.vProj.forward(memory), lengths };
+  }
+
+  /** Decoding: cross-attention of new steps over projected memory (projectMemory). */
+  attendMemory(x: Tensor, mem: MemoryKv): Tensor {
+    const q = this.qProj.forward(x);
+    const mask = mem.lengths ? { keyLengths: mem.lengths } : {};
+    if (this.scoreV) return this.finishAdditive(q, mem.k, mem.v, mask);
+    return this.outProj.forward(ops.multiHeadAttention(q, mem.k, mem.v, this.cfg.heads, mask));
+  }
+
+  private finishAdditive(q: Tensor, k: Tensor, v: Tensor, mask: ops.AttentionMask): Tensor {
+    const h = this.cfg.heads;
+    const { out } = ops.attention(ops.splitHeads(q, h), ops.splitHeads(k, h), ops.splitHeads(v, h), mask, { additive: this.scoreV! });
+    return this.outProj.forward(ops.mergeHeads(out));
+  }
+
   outputShape(input: readonly number[]): readonly number[] {
     if (input.length !== 3 || input[2] !== this.cfg.dim) fail(this.describe(), `input ${shapeText(input)} expected (B, T, ${this.cfg.dim})`);
     return input;
@@ -239,6 +344,7 @@ export class EncoderLayer extends Sublayers {
     const y = this.residual(x, this.norm1, (h) => this.selfAttn.attend(h, h, mask));
     return this.residual(y, this.norm2, (h) => this.ffn(h));
   }
+
   override macs(input: readonly number[]): number {
     const [b, t, d] = input as [number, number, number];
     return this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
@@ -282,6 +388,24 @@ export class DecoderLayer extends Sublayers {
     }
     return this.residual(y, this.norm2, (h) => this.ffn(h));
   }
+  /** The state incremental decoding keeps for this layer: its self-attention cache and, with
+   * cross-attention, the projected memory. */
+  startDecoding(batch: number, capacity: number, memory?: Tensor, memoryLengths?: Int32Array): DecoderLayerState {
+    const self = new KvCache(batch, capacity, this.cfg.dim);
+    if (!this.crossAttn) return { self };
+    if (!memory) fail(this.describe(), 'cross-attention needs the encoder memory');
+    return { self, memory: this.crossAttn.projectMemory(memory, memoryLengths) };
+  }
+
+  /** forward() for T new steps (B, T, D) after the ones in `state` (evaluation only). */
+  step(x: Tensor, state: DecoderLayerState): Tensor {
+    let y = this.residual(x, this.norm1, (h) => this.selfAttn.attendCached(h, state.self));
+    if (this.crossAttn) {
+      y = this.residual(y, this.norm2, (h) => this.crossAttn!.attendMemory(h, state.memory!));
+      return this.residual(y, this.norm3!, (h) => this.ffn(h));
+    }
+    return this.residual(y, this.norm2, (h) => this.ffn(h));
+  }
   override macs(input: readonly number[]): number {
     const [b, t, d] = input as [number, number, number];
     return (this.crossAttn ? 2 : 1) * this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
@@ -289,4 +413,9 @@ export class DecoderLayer extends Sublayers {
   describe(): string {
     return `DecoderLayer(${this.cfg.dim}, ${this.cfg.heads} heads, ffn ${this.cfg.ffn}, ${this.cfg.norm ?? 'post'}-norm${this.crossAttn ? ', cross-attention' : ''})`;
   }
+}
+
+export interface DecoderLayerState {
+  self: KvCache;
+  memory?: MemoryKv;
 }

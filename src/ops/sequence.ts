@@ -1,8 +1,9 @@
 // Sequence ops: layer norm, GELU (erf and tanh forms), dropout and embedding lookup on their native
-// kernels (native/kernels/sequence.h); head split/merge, scaled dot-product attention with causal
-// and key-padding masks, and additive attention scores composed here over the native GEMM.
+// kernels (native/kernels/sequence.h); scaled dot-product attention with causal and key-padding
+// masks and probability dropout on the fused kernel (native/kernels/attention.h); head split/merge
+// and additive attention scores composed here over the native GEMM.
 import { gradOf, record } from '../autograd/graph.js';
-import { native } from '../native/index.js';
+import { native, type AttentionParams } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { expectShape, fail } from './check.js';
@@ -141,6 +142,8 @@ export interface AttentionOptions {
   /** additive (Bahdanau) scoring instead of the scaled dot product: score(q, k) = v . tanh(q + k)
    * per head, with v of shape (H, Dh) (q and k are already the projected W_q q, W_k k) */
   additive?: Tensor;
+  /** dropout on the attention probabilities (dot-product scoring): p and the mask's seed */
+  dropout?: { p: number; seed: number };
 }
 
 export interface AttentionMask {
@@ -151,11 +154,12 @@ export interface AttentionMask {
 }
 
 /**
- * Scaled dot-product attention: softmax(Q K^T / sqrt(Dh) + mask) V over (B, H, T, Dh) tensors,
- * the scores of each (batch, head) one batched GEMM. A query row whose every key is masked gets
- * zeros (not NaN). Returns the output and, for inspection, the probabilities (B, H, Tq, Tk).
+ * Scaled dot-product attention: softmax(Q K^T / sqrt(Dh) + mask) V over (B, H, T, Dh) tensors.
+ * The dot product runs the fused native kernel (no (Tq, Tk) matrix is stored); additive scoring
+ * is composed here and also returns its probabilities (B, H, Tq, Tk). A query row whose every key
+ * is masked gets zeros (not NaN).
  */
-export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask = {}, opts: AttentionOptions = {}): { out: Tensor; probs: Float32Array } {
+export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask = {}, opts: AttentionOptions = {}): { out: Tensor; probs?: Float32Array } {
   const op = 'attention';
   const [b, h, tq, dh] = q.shape as [number, number, number, number];
   const [, , tk] = k.shape as [number, number, number, number];
@@ -163,12 +167,58 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask =
     fail(op, `q ${shapeText(q.shape)}, k ${shapeText(k.shape)}, v ${shapeText(v.shape)} expected (B, H, Tq, Dh), (B, H, Tk, Dh), (B, H, Tk, Dh)`);
   }
   if (mask.keyLengths && mask.keyLengths.length !== b) fail(op, `keyLengths expected ${b} entries, got ${mask.keyLengths.length}`);
+  if (!opts.additive) {
+    const params = fusedParams(b, h, tq, tk, dh, 'bhtd', mask, opts.dropout);
+    return { out: fusedAttention(op, q, k, v, params, [b, h, tq, dh]) };
+  }
+  return additiveAttention(q, k, v, opts.additive, mask);
+}
+
+/**
+ * Multi-head scaled dot-product attention straight on the projections' (B, T, H*Dh) layout:
+ * heads are strides for the fused kernel, so no head split or merge is copied. Returns (B, Tq, H*Dh).
+ */
+export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: number, mask: AttentionMask = {}, dropout?: { p: number; seed: number }): Tensor {
+  const op = 'multiHeadAttention';
+  const [b, tq, dm] = q.shape as [number, number, number];
+  const [, tk] = k.shape as [number, number, number];
+  if (q.shape.length !== 3 || k.shape.length !== 3 || v.shape.length !== 3 || k.shape[0] !== b || k.shape[2] !== dm || v.shape.some((d, i) => d !== k.shape[i]) || dm % heads !== 0) {
+    fail(op, `q ${shapeText(q.shape)}, k ${shapeText(k.shape)}, v ${shapeText(v.shape)} expected (B, Tq, D), (B, Tk, D), (B, Tk, D) with D divisible by ${heads} heads`);
+  }
+  if (mask.keyLengths && mask.keyLengths.length !== b) fail(op, `keyLengths expected ${b} entries, got ${mask.keyLengths.length}`);
+  return fusedAttention(op, q, k, v, fusedParams(b, heads, tq, tk, dm / heads, 'bthd', mask, dropout), [b, tq, dm]);
+}
+
+function fusedParams(b: number, h: number, tq: number, tk: number, d: number, layout: 'bhtd' | 'bthd', mask: AttentionMask, dropout?: { p: number; seed: number }): AttentionParams {
+  // lengths past tk mean "no padding" here; the kernel wants them within [0, tk]
+  const lengths = mask.keyLengths?.some((n) => n > tk) ? mask.keyLengths.map((n) => Math.min(n, tk)) : mask.keyLengths;
+  return { b, h, tq, tk, d, layout, causal: mask.causal ?? false, keyLengths: lengths ?? null, ...(dropout && dropout.p > 0 ? { dropout: dropout.p, seed: dropout.seed } : {}) };
+}
+
+/** The fused kernel's forward, and its backward recorded for autograd (lse is all it keeps). */
+function fusedAttention(op: string, q: Tensor, k: Tensor, v: Tensor, params: AttentionParams, outShape: number[]): Tensor {
+  const out = Tensor.empty(outShape);
+  const lse = allocFloats(params.b * params.h * params.tq, false);
+  native.attentionForward(out.data, lse, q.data, k.data, v.data, params);
+  return record(out, op, [q, k, v], (g) => {
+    // the kernel wants three distinct gradient buffers: an input passed twice (q === k) gets a
+    // temporary that is added afterwards
+    const targets = [q, k, v].map(gradOf);
+    const temps = targets.map((t, i) => (t && targets.indexOf(t) < i ? allocFloats(t.length) : null));
+    native.attentionBackward(temps[0] ?? targets[0]!, temps[1] ?? targets[1]!, temps[2] ?? targets[2]!, g, q.data, k.data, v.data, out.data, lse, params);
+    temps.forEach((t, i) => t && native.axpy(targets[i]!, 1, t));
+  });
+}
+
+/** Additive scoring, composed in TypeScript over materialized (B, H, Tq, Tk) scores. */
+function additiveAttention(q: Tensor, k: Tensor, v: Tensor, add: Tensor, mask: AttentionMask): { out: Tensor; probs: Float32Array } {
+  const op = 'attention';
+  const [b, h, tq, dh] = q.shape as [number, number, number, number];
+  const [, , tk] = k.shape as [number, number, number, number];
   const bh = b * h;
-  const add = opts.additive ?? null;
-  if (add) expectShape(op, add, [h, dh], 'additive scoring vector');
+  expectShape(op, add, [h, dh], 'additive scoring vector');
   const p = allocFloats(bh * tq * tk, false);
-  if (add) additiveScores(p, q.data, k.data, add.data, bh, h, tq, tk, dh);
-  else native.gemm(p, q.data, k.data, { m: tq, n: tk, k: dh, transB: true, alpha: 1 / Math.sqrt(dh), batch: bh });
+  additiveScores(p, q.data, k.data, add.data, bh, h, tq, tk, dh);
   const offset = tk - tq;
   for (let s = 0; s < bh; s++) {
     const len = mask.keyLengths ? mask.keyLengths[Math.floor(s / h)]! : tk;
@@ -184,11 +234,11 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask =
   }
   const out = Tensor.empty([b, h, tq, dh]);
   native.gemm(out.data, p, v.data, { m: tq, n: dh, k: tk, batch: bh });
-  record(out, op, add ? [q, k, v, add] : [q, k, v], (g) => {
-    // dP = dO V^T; dS = P (dP - rowsum(dP P)); dQ = dS K / sqrt(Dh); dK = dS^T Q / sqrt(Dh); dV = P^T dO
+  record(out, op, [q, k, v, add], (g) => {
+    // dP = dO V^T; dS = P (dP - rowsum(dP P)); dV = P^T dO; then through the additive scores
     const gq = gradOf(q), gk = gradOf(k), gv = gradOf(v);
     if (gv) native.gemm(gv, p, g, { m: tk, n: dh, k: tq, transA: true, beta: 1, batch: bh });
-    if (!gq && !gk) return;
+    if (!gq && !gk && !add.requiresGrad) return;
     const ds = allocFloats(bh * tq * tk);
     native.gemm(ds, g, v.data, { m: tq, n: tk, k: dh, transB: true, batch: bh });
     for (let r = 0; r < bh * tq; r++) {
@@ -197,13 +247,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask =
       for (let j = 0; j < tk; j++) dot += ds[o + j]! * p[o + j]!;
       for (let j = 0; j < tk; j++) ds[o + j] = p[o + j]! * (ds[o + j]! - dot);
     }
-    if (add) {
-      additiveBackward(ds, q.data, k.data, add.data, gq, gk, gradOf(add), bh, h, tq, tk, dh);
-      return;
-    }
-    const scale = 1 / Math.sqrt(dh);
-    if (gq) native.gemm(gq, ds, k.data, { m: tq, n: dh, k: tk, alpha: scale, beta: 1, batch: bh });
-    if (gk) native.gemm(gk, ds, q.data, { m: tk, n: dh, k: tq, transA: true, alpha: scale, beta: 1, batch: bh });
+    additiveBackward(ds, q.data, k.data, add.data, gq, gk, gradOf(add), bh, h, tq, tk, dh);
   });
   return { out, probs: p };
 }
