@@ -12,6 +12,16 @@ export function resetPeakRss(): void {
   }
 }
 
+/** The resident set size now, in bytes, or undefined off Linux. */
+export function currentRss(): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The peak resident set size in bytes since the last reset, or undefined off Linux. */
 export function peakRss(): number | undefined {
   try {
@@ -23,5 +33,6 @@ export function peakRss(): number | undefined {
 }
 
 export function formatBytes(b: number | undefined): string {
-  return b === undefined ? '' : `${(b / 2 ** 20).toFixed(0)} MB`;
+  if (b === undefined) return '';
+  return b < 10 * 2 ** 20 ? `${(b / 2 ** 10).toFixed(0)} KB` : `${(b / 2 ** 20).toFixed(0)} MB`;
 }

@@ -67,7 +67,7 @@ export interface PeerCase {
   op: string;
   params: CaseParams;
   /** ask the peer for the case's peak resident memory */
-  memory?: boolean;
+  memory?: boolean | 'extra';
 }
 
 export type PeerResult =

@@ -9,13 +9,14 @@ import { native, type IsaName } from '../src/native/index.js';
 import { defaultPolicy, type TimingPolicy } from './harness.js';
 import { runOurSide, runWithPeer } from './runner.js';
 import type { BenchCase, Suite } from './suite.js';
+import { attention } from './suites/attention.js';
 import { elementwise } from './suites/elementwise.js';
 import { conv } from './suites/conv.js';
 import { gemm } from './suites/gemm.js';
 import { train } from './suites/train.js';
 
 /** Every suite, by name. A new suite is one import and one entry here. */
-const suites: Record<string, Suite> = { elementwise, gemm, conv, train };
+const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train };
 
 const USAGE = `usage: npm run bench -- <suite> [options]
        npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type IsaName } from '../src/native/index.js';
 import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
-import { formatBytes, peakRss, resetPeakRss } from './memory.js';
+import { currentRss, formatBytes, peakRss, resetPeakRss } from './memory.js';
 import { measurePeak } from './peak.js';
 import { findPython, Peer, type PeerInfo } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
@@ -45,13 +45,19 @@ function printNoiseFootnote(noisy: string[]): void {
 function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined } {
   if (r.suite.memory) resetPeakRss();
   const call = c.setup();
+  let base = 0;
+  if (r.suite.memory === 'extra') {
+    resetPeakRss();
+    base = currentRss() ?? 0;
+  }
   const stats = new Map<IsaName, Stats>();
   meter.start();
   for (const isa of r.isas) {
     native.setIsa(isa);
     stats.set(isa, measure(call, r.policy));
   }
-  return { stats, other: meter.stop(), rss: r.suite.memory ? peakRss() : undefined };
+  const peak = r.suite.memory ? peakRss() : undefined;
+  return { stats, other: meter.stop(), rss: peak === undefined ? undefined : Math.max(0, peak - base) };
 }
 
 /** The FMA peak per ISA for suites that quote it, printed (or emitted as a JSON line) once. */
@@ -99,7 +105,7 @@ export function runOurSide(r: Run): void {
     { title: 'spread', width: 7, right: true },
     { title: 'other', width: 6, right: true },
     { title: 'samples x calls', width: 16, right: true },
-    ...(r.suite.memory ? [{ title: 'peak RSS', width: 9, right: true }] : []),
+    ...(r.suite.memory ? [{ title: r.suite.memory === 'extra' ? 'extra memory' : 'peak RSS', width: 12, right: true }] : []),
   ]);
   if (!r.json) printContext(r);
   const peak = peaks(r);
@@ -198,7 +204,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     { title: 'pytorch time', width: 12, right: true },
     { title: 'spread', width: 13, right: true },
     { title: 'other', width: 11, right: true },
-    ...(r.suite.memory ? [{ title: 'peak RSS ours / pytorch', width: 23, right: true }] : []),
+    ...(r.suite.memory ? [{ title: `${r.suite.memory === 'extra' ? 'extra memory' : 'peak RSS'} ours / pytorch`, width: 27, right: true }] : []),
     { title: 'pytorch op (fastest of its equivalents)', width: 10 },
   ]);
   if (!r.json) {

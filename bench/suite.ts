@@ -35,8 +35,12 @@ export interface Suite {
   peer?: string;
   /** Compute-bound suites: measure the fp32 FMA peak first and quote each case as a fraction. */
   peak?: boolean;
-  /** Report each case's peak resident memory (training steps), next to PyTorch's with the peer. */
-  memory?: boolean;
+  /**
+   * Report memory per case, next to PyTorch's with the peer: true, the peak resident memory from
+   * setup on (training steps); 'extra', what the calls add at their peak above what setup left
+   * resident (a kernel's scratch: inputs and outputs excluded).
+   */
+  memory?: boolean | 'extra';
   /** Weighted sums of case times printed after the table (e.g. one training step of a network). */
   totals?(): Total[];
 }
