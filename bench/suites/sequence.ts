@@ -6,7 +6,8 @@
 //
 // Sizes: B*T = 2048 tokens at widths 128/256/512 (the models' layer norms), and 8192 x 512;
 // cross-entropy over vocab 1000 (2048 tokens) and 32000 (512 tokens: 64 MiB of logits).
-// Backward passes accumulate (+=) into reused gradient buffers, as in training.
+// Backward passes accumulate (+=) into reused gradient buffers, as in training. Outputs are
+// written once in setup (fill) so that first-touch page faults count neither as time nor memory.
 import { native } from '../../src/native/index.js';
 import { randomArray } from '../random.js';
 import type { BenchCase } from '../suite.js';
@@ -28,13 +29,13 @@ function layerNormBuffers(rows: number, d: number) {
     x: randomArray(rows * d, 1),
     gamma: randomArray(d, 2),
     beta: randomArray(d, 3),
-    y: new Float32Array(rows * d),
-    mean: new Float32Array(rows),
-    rstd: new Float32Array(rows),
+    y: new Float32Array(rows * d).fill(0),
+    mean: new Float32Array(rows).fill(0),
+    rstd: new Float32Array(rows).fill(0),
     dy: randomArray(rows * d, 4),
-    dx: new Float32Array(rows * d),
-    dgamma: new Float32Array(d),
-    dbeta: new Float32Array(d),
+    dx: new Float32Array(rows * d).fill(0),
+    dgamma: new Float32Array(d).fill(0),
+    dbeta: new Float32Array(d).fill(0),
   };
 }
 
@@ -42,7 +43,7 @@ function layerNormBuffers(rows: number, d: number) {
 function crossEntropyBuffers(rows: number, vocab: number) {
   const logits = randomArray(rows * vocab, 5).map((v) => 4 * v);
   const targets = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % vocab);
-  return { logits, targets, lse: new Float32Array(2 * rows), dlogits: new Float32Array(rows * vocab) };
+  return { logits, targets, lse: new Float32Array(2 * rows).fill(0), dlogits: new Float32Array(rows * vocab).fill(0) };
 }
 
 export function sequenceCases(): BenchCase[] {
