@@ -9,6 +9,16 @@ export class Rng {
     this.s = seed >>> 0;
   }
 
+  /** The whole generator state (one uint32): saved in checkpoints and data-loader cursors, so
+   * that restoring it replays exactly the same numbers. */
+  get state(): number {
+    return this.s;
+  }
+
+  set state(s: number) {
+    this.s = s >>> 0;
+  }
+
   next(): number {
     this.s = (this.s + 0x6d2b79f5) >>> 0;
     let t = this.s;
