@@ -64,7 +64,7 @@ Call read_params(const Args& args, const Napi::Value& v) {
   if (!(d.dropout >= 0 && d.dropout < 1)) {
     args.range_error("params.dropout expected a probability in [0, 1), got " + describe(p.get("dropout")));
   }
-  d.seed = p.size("seed", 0);
+  d.drop = make_dropout(d.dropout, p.size("seed", 0));
   d.key_lengths = nullptr;
   if (p.has("keyLengths") && !p.get("keyLengths").IsNull()) {
     call.key_lengths = args.i32_value(p.get("keyLengths"), "params.keyLengths");
@@ -97,7 +97,7 @@ void check_disjoint(const Args& args, std::initializer_list<Named> outputs, std:
 
 AttentionKernels kernels_of(KilnAddon& k) {
   return {k.table.gemm.fn, k.table.attention_softmax_block.fn, k.table.attention_probs.fn,
-          k.table.attention_dscores.fn};
+          k.table.attention_dscores.fn, k.table.dropout_forward.fn};
 }
 
 Napi::Value Forward(const Napi::CallbackInfo& info) {

@@ -314,11 +314,8 @@ Dropout read_dropout(const Args& args, const Napi::Value& v) {
   if (!(prob >= 0 && prob <= 1)) args.range_error("params.p expected a number in [0, 1], got " + describe(pv));
   if (!p.has("seed")) args.type_error("params.seed expected a non-negative integer, got undefined");
   Dropout out;
-  out.d.seed = p.required_size("seed");
+  out.d = make_dropout(prob, p.required_size("seed"));
   out.offset = p.size("offset", 0);
-  // keep when 24 hash bits >= round(p 2^24): P(keep) = 1 - p to within 2^-25
-  out.d.threshold = static_cast<uint32_t>(std::nearbyint(prob * 16777216.0));
-  out.d.scale = prob < 1 ? static_cast<float>(1.0 / (1.0 - prob)) : 0.0f;
   return out;
 }
 

@@ -8,15 +8,17 @@
 // every key, as in decoding with a cache). A query that sees no key gets zeros and lse = -inf.
 // `lse` (B, H, Tq) holds log(sum_j exp(scale * q.k_j)) per query, all backward needs besides
 // the inputs and the output (flash-attention style: no Tq x Tk matrix is ever stored).
-// With dropout p > 0, each probability is kept with probability 1 - p and scaled by 1/(1 - p);
-// the mask is a hash of (seed, b, h, i, j), regenerated in backward and independent of the
-// thread count and of blocking (attention_keep).
+// With dropout p > 0, each probability is kept with probability 1 - p and scaled by 1/(1 - p):
+// the dropout kernels' mask (sequence.h) over the probabilities' index in (B, H, Tq, Tk), so it
+// is regenerated in backward and independent of the thread count, the ISA and the blocking.
 #pragma once
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include "sequence.h"
 
 namespace kiln {
 
@@ -34,8 +36,8 @@ struct AttentionDims {
   float scale;          // usually 1/sqrt(D)
   bool causal;
   const int32_t* key_lengths;  // (B), or nullptr: every key is real
-  float dropout;               // probability of dropping, in [0, 1)
-  uint64_t seed;
+  float dropout;               // probability of dropping, in [0, 1); 0: no dropout
+  DropoutDims drop;            // its mask and scale (make_dropout(dropout, seed))
 };
 
 // Keys [0, limit) are visible to query i of batch row b. static inline: every ISA library and
@@ -47,15 +49,15 @@ static inline size_t attention_limit(const AttentionDims& d, size_t b, size_t i)
   return lim > 0 ? static_cast<size_t>(lim) : 0;
 }
 
-// The dropout mask: true when the probability at (b, h, i, j) is kept. A stateless hash
-// (SplitMix64's finaliser) of the seed and the element's index in (B, H, Tq, Tk).
-static inline bool attention_keep(const AttentionDims& d, size_t b, size_t h, size_t i, size_t j) {
-  uint64_t z = d.seed + 0x9E3779B97F4A7C15ull * (((b * d.H + h) * d.Tq + i) * d.Tk + j + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  // the top 24 bits as a uniform in [0, 1), compared in double so that p = 0 keeps everything
-  return static_cast<double>(z >> 40) * 0x1p-24 >= static_cast<double>(d.dropout);
+// The index of probability (b, h, i, j) in (B, H, Tq, Tk): the dropout mask's counter.
+static inline uint64_t attention_index(const AttentionDims& d, size_t b, size_t h, size_t i, size_t j) {
+  return ((static_cast<uint64_t>(b) * d.H + h) * d.Tq + i) * d.Tk + j;
+}
+
+// The dropout factor of probability (b, h, i, j): d.drop.scale when kept, else 0 (as the dropout
+// kernels compute it).
+static inline float attention_keep(const AttentionDims& d, size_t b, size_t h, size_t i, size_t j) {
+  return (ref::dropout_hash(d.drop.seed, attention_index(d, b, h, i, j)) >> 8) >= d.drop.threshold ? d.drop.scale : 0.0f;
 }
 
 namespace ref {

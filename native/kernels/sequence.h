@@ -8,6 +8,7 @@
 // the AVX2 and AVX-512 libraries too (see DESIGN.md on COMDAT copies).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -36,6 +37,13 @@ struct DropoutDims {
   uint32_t threshold;
   float scale;
 };
+
+// The dims of drop probability p in [0, 1]: keep when 24 hash bits >= round(p 2^24), so
+// P(keep) = 1 - p to within 2^-25. static inline: baseline code and ISA libraries each compile
+// their own copy (a shared COMDAT copy could carry wider instructions).
+static inline DropoutDims make_dropout(double p, uint64_t seed) {
+  return {seed, static_cast<uint32_t>(std::nearbyint(p * 16777216.0)), p < 1 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f};
+}
 
 #define KILN_DECLARE_SEQUENCE_KERNELS(ns)                                                                    \
   namespace ns {                                                                                             \

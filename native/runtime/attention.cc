@@ -109,11 +109,12 @@ struct QueryBlock {
   }
 };
 
-// Multiplies the kept probabilities by 1/(1-p) and the dropped ones by 0, in place.
-void apply_dropout(const AttentionDims& d, const QueryBlock& qb, size_t j0, float* s, size_t cols) {
-  const float keep = static_cast<float>(1.0 / (1.0 - static_cast<double>(d.dropout)));
+// Multiplies the kept probabilities by 1/(1-p) and the dropped ones by 0, in place: each row's
+// run of keys is a run of consecutive mask counters for the dropout kernel.
+void apply_dropout(const AttentionKernels& k, const AttentionDims& d, const QueryBlock& qb, size_t j0, float* s,
+                   size_t cols) {
   for (size_t r = 0; r < qb.rows; ++r) {
-    for (size_t j = 0; j < cols; ++j) s[r * kBk + j] *= attention_keep(d, qb.b, qb.h, qb.i0 + r, j0 + j) ? keep : 0.0f;
+    k.dropout(s + r * kBk, s + r * kBk, d.drop, attention_index(d, qb.b, qb.h, qb.i0 + r, j0), cols);
   }
 }
 
@@ -165,7 +166,7 @@ bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& 
           }
         }
       }
-      if (d.dropout > 0) apply_dropout(d, qb, j0, sc.s, cols);
+      if (d.dropout > 0) apply_dropout(k, d, qb, j0, sc.s, cols);
       tiles(g, oi, d.q.st, sc.s, kBk, v + d.kv.at(qb.b, qb.h, j0), d.kv.st, qb.rows, d.D, cols, 1.0f, 1.0f);
     }
     for (size_t r = 0; r < qb.rows; ++r) {
@@ -208,13 +209,13 @@ struct Backward {
     const float* kept = sc.s;  // the probabilities after dropout: what multiplied V
     if (d.dropout > 0) {
       for (size_t r = 0; r < rows; ++r) std::copy(sc.s + r * kBk, sc.s + r * kBk + cols, sc.pd + r * kBk);
-      apply_dropout(d, qb, j0, sc.pd, cols);
+      apply_dropout(k, d, qb, j0, sc.pd, cols);
       kept = sc.pd;
     }
     const bool need_ds = (want_dq && dq) || (want_dkv && dk);
     if (need_ds) {
       tiles(g, sc.dp, kBk, dout + qo, d.q.st, sc.vp, 0, rows, cols, d.D, 1.0f, 0.0f);
-      if (d.dropout > 0) apply_dropout(d, qb, j0, sc.dp, cols);
+      if (d.dropout > 0) apply_dropout(k, d, qb, j0, sc.dp, cols);
       float di[kBq];
       for (size_t r = 0; r < rows; ++r) {
         const float *a = dout + qo + r * d.q.st, *o = out + qo + r * d.q.st;

@@ -17,6 +17,7 @@ struct AttentionKernels {
   void (*softmax_block)(float*, size_t, size_t, size_t, const uint32_t*, float*, float*, float*);
   void (*probs)(float*, size_t, size_t, size_t, const uint32_t*, const float*);
   void (*dscores)(float*, const float*, size_t, size_t, size_t, const float*);
+  void (*dropout)(float*, const float*, const DropoutDims&, uint64_t, size_t);  // the dropout kernel's forward
 };
 
 // Contracts as ref::attention_forward_f32 / attention_backward_f32 over every (b, h). Results

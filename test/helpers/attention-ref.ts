@@ -1,6 +1,7 @@
 // Float64 attention: the direct formulas with materialized scores, the oracle of the native
 // kernels' tests. Shapes and masks follow the native contract (src/native/index.ts AttentionParams).
 import type { AttentionParams } from '../../src/native/index.js';
+import { dropoutKeeps } from './sequence-ref.js';
 
 export interface AttentionCase extends AttentionParams {
   layout: 'bhtd' | 'bthd';
@@ -20,18 +21,10 @@ export function limit(c: AttentionCase, b: number, i: number): number {
   return Math.max(0, lim);
 }
 
-const M64 = (1n << 64n) - 1n;
-
-/** The native dropout mask (kernels/attention.h attention_keep): SplitMix64's finaliser. */
+/** The native dropout mask over the probabilities' index in (B, H, Tq, Tk) (kernels/attention.h). */
 export function keep(c: AttentionCase, b: number, h: number, i: number, j: number): boolean {
   const p = c.dropout ?? 0;
-  if (p === 0) return true;
-  const index = BigInt(((b * c.h + h) * c.tq + i) * c.tk + j + 1);
-  let z = (BigInt(c.seed ?? 0) + 0x9e3779b97f4a7c15n * index) & M64;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
-  z ^= z >> 31n;
-  return Number(z >> 40n) * 2 ** -24 >= Math.fround(p);
+  return p === 0 || dropoutKeeps(c.seed ?? 0, ((b * c.h + h) * c.tq + i) * c.tk + j, Math.fround(p));
 }
 
 interface Rows {
@@ -58,7 +51,7 @@ function rowsOf(c: AttentionCase, q: Float32Array, k: Float32Array, b: number, h
   for (let j = 0; j < lim; j++) l += Math.exp(s[j]! - m);
   const p = s.map((v) => Math.exp(v - m) / l);
   const z = new Float64Array(lim);
-  const ks = 1 / (1 - Math.fround(c.dropout ?? 0));
+  const ks = Math.fround(1 / (1 - Math.fround(c.dropout ?? 0)));
   for (let j = 0; j < lim; j++) z[j] = keep(c, b, h, i, j) ? ks : 0;
   return { lim, p, z, lse: m + Math.log(l) } as Rows & { lse: number };
 }

@@ -22,7 +22,6 @@ double dot(const float* a, const float* b, size_t n) {
 
 void attention_forward_f32(float* out, float* lse, const float* q, const float* k, const float* v,
                            const AttentionDims& d, size_t bh0, size_t bh1) {
-  const double keep_scale = 1.0 / (1.0 - static_cast<double>(d.dropout));
   double acc[kMaxHead];
   for (size_t bh = bh0; bh < bh1; ++bh) {
     const size_t b = bh / d.H, h = bh % d.H;
@@ -36,8 +35,9 @@ void attention_forward_f32(float* out, float* lse, const float* q, const float* 
       for (size_t j = 0; j < lim; ++j) l += std::exp(d.scale * dot(qi, k + d.kv.at(b, h, j), d.D) - m);
       for (size_t c = 0; c < d.D; ++c) acc[c] = 0.0;
       for (size_t j = 0; j < lim; ++j) {
-        if (d.dropout > 0 && !attention_keep(d, b, h, i, j)) continue;
-        const double p = std::exp(d.scale * dot(qi, k + d.kv.at(b, h, j), d.D) - m) / l * keep_scale;
+        const double z = d.dropout > 0 ? attention_keep(d, b, h, i, j) : 1.0;
+        if (z == 0) continue;
+        const double p = std::exp(d.scale * dot(qi, k + d.kv.at(b, h, j), d.D) - m) / l * z;
         const float* vj = v + d.kv.at(b, h, j);
         for (size_t c = 0; c < d.D; ++c) acc[c] += p * vj[c];
       }
@@ -53,7 +53,6 @@ void attention_forward_f32(float* out, float* lse, const float* q, const float* 
 void attention_backward_f32(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                             const float* v, const float* out, const float* lse, const AttentionDims& d, size_t bh0,
                             size_t bh1) {
-  const double keep_scale = 1.0 / (1.0 - static_cast<double>(d.dropout));
   double gq[kMaxHead];
   for (size_t bh = bh0; bh < bh1; ++bh) {
     const size_t b = bh / d.H, h = bh % d.H;
@@ -67,7 +66,7 @@ void attention_backward_f32(float* dq, float* dk, float* dv, const float* dout, 
       for (size_t j = 0; j < lim; ++j) {
         const size_t o = d.kv.at(b, h, j);
         const double p = std::exp(d.scale * dot(qi, k + o, d.D) - li);
-        const double z = d.dropout > 0 ? (attention_keep(d, b, h, i, j) ? keep_scale : 0.0) : 1.0;
+        const double z = d.dropout > 0 ? attention_keep(d, b, h, i, j) : 1.0;
         const double ds = p * (dot(doi, v + o, d.D) * z - di);
         for (size_t c = 0; c < d.D; ++c) {
           if (dv) dv[o + c] = static_cast<float>(dv[o + c] + p * z * doi[c]);
