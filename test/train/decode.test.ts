@@ -86,6 +86,16 @@ describe('decoding a random seq2seq Transformer', () => {
     expect(beamSearch(m, src, { maxLen, beam: 4, nBest: 2 }).every((hs) => hs.length === 2)).toBe(true);
   });
 
+  it('each source of a batch gets what it gets alone', () => {
+    const m = model(2, 3), src = sources(3, 6, 8);
+    const batch = beamSearch(m, src, { maxLen: 8, beam: 3, lengthPenalty: 1 });
+    for (let i = 0; i < 3; i++) {
+      const [alone] = beamSearch(m, Tensor.from(src.data.subarray(i * 6, (i + 1) * 6), [1, 6]), { maxLen: 8, beam: 3, lengthPenalty: 1 });
+      expect(alone!.map((h) => h.tokens)).toEqual(batch[i]!.map((h) => h.tokens));
+      alone!.forEach((h, j) => expect(h.score).toBeCloseTo(batch[i]![j]!.score, 4));
+    }
+  });
+
   it('rejects bad options', () => {
     const m = model(1), src = sources(1, 4, 1);
     expect(() => beamSearch(m, src, { maxLen: 5, beam: 0 })).toThrow(/beam expected an integer >= 1/);
