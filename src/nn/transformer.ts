@@ -290,7 +290,9 @@ export interface LayerConfig extends AttentionConfig {
 
 /** linear2(dropout(act(linear1(x)))) */
 function feedForward(layer: Module & { linear1: Linear; linear2: Linear; drop: Dropout }, act: 'relu' | 'gelu', x: Tensor): Tensor {
-  const hidden = act === 'relu' ? ops.relu(layer.linear1.forward(x)) : ops.gelu(layer.linear1.forward(x));
+  // the ReLU is fused into linear1's GEMM store (one pass over the hidden activations fewer)
+  const l1 = layer.linear1;
+  const hidden = act === 'relu' ? ops.linear(x, l1.weight, l1.bias, 'relu') : ops.gelu(l1.forward(x));
   return layer.linear2.forward(layer.drop.forward(hidden));
 }
 
