@@ -79,7 +79,7 @@ abstract class Block extends Module {
     for (const [, m] of this.main()) y = m.forward(y);
     if (this.plain) return ops.relu(y);
     const s = this.shortcutModule ? this.shortcutModule.forward(x) : x;
-    return ops.relu(ops.add(y, s));
+    return ops.addRelu(y, s);
   }
 
   outputShape(input: readonly number[]): readonly number[] {

@@ -17,6 +17,20 @@ export function add(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** max(a + b, 0): a residual block's add and ReLU as one op with one output buffer (its mask is
+ * y > 0, the same as a + b > 0), so a step keeps one activation per block fewer. */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  expectSameShape('addRelu', a, b);
+  const y = Tensor.empty(a.shape);
+  native.add(y.data, a.data, b.data);
+  native.reluForward(y.data, y.data);
+  return record(y, 'addRelu', [a, b], (g) => {
+    const ga = gradOf(a), gb = gradOf(b);
+    if (ga) native.reluBackward(ga, g, y.data);
+    if (gb) native.reluBackward(gb, g, y.data);
+  });
+}
+
 /** a * b (same shapes). */
 export function mul(a: Tensor, b: Tensor): Tensor {
   expectSameShape('mul', a, b);

@@ -1,5 +1,5 @@
 // The differentiable ops: each runs forward eagerly and records its backward (src/autograd).
-export { add, dot, mean, mul, relu, scale, sum } from './elementwise.js';
+export { add, addRelu, dot, mean, mul, relu, scale, sum } from './elementwise.js';
 export { linear } from './linear.js';
 export { conv2d, type Conv2dOptions } from './conv.js';
 export { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';

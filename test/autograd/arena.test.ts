@@ -43,7 +43,7 @@ describe('arena', () => {
     const pooled = run(true);
     expect(pooled.losses).toEqual(plain.losses);
     expect(pooled.params).toEqual(plain.params);
-    expect(pooled.fresh[0]).toBeGreaterThan(50);
+    expect(pooled.fresh[0]).toBeGreaterThan(40) // a ResNet-8 step's activations and gradients: dozens of buffers;
     expect(pooled.fresh.slice(1)).toEqual([0, 0, 0]);
   });
 });

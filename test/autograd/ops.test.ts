@@ -1,5 +1,5 @@
 // Every differentiable op against finite differences, through the autograd engine.
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import * as ops from '../../src/ops/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -28,6 +28,14 @@ describe('autograd ops match finite differences', () => {
 
   it('relu away from its kink', () => {
     gradcheck('relu', [spread([4, 6], 3)], (x) => ops.relu(x!), { h: 1e-3 });
+    // a + b spread away from 0: one operand spread, the other small
+    gradcheck('addRelu', [spread([4, 6], 4), param([4, 6], 5, -0.01, 0.01)], (x, y) => ops.addRelu(x!, y!), { h: 1e-3 });
+  });
+
+  it('addRelu gives relu(add) bit for bit', () => {
+    const a = param([3, 7], 6), b = param([3, 7], 7);
+    const fused = ops.addRelu(a, b), plain = ops.relu(ops.add(a, b));
+    expect(Array.from(fused.data)).toEqual(Array.from(plain.data));
   });
 
   it('linear with bias, without, and with the fused ReLU, over a 3-d input', () => {
