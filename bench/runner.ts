@@ -93,6 +93,13 @@ function ofPeak(c: BenchCase, seconds: number, peak: number | undefined): number
   return peak === undefined || c.flops === undefined ? undefined : c.flops / seconds / 1e9 / peak;
 }
 
+/** "263 GFLOP/s 60%": the FLOP rate of a case that counts its FLOPs, and its share of the peak. */
+function flopsCell(c: BenchCase, seconds: number, share: number | undefined): string {
+  const gflops = rates(c, seconds).find((m) => m.metric === 'throughput');
+  if (!gflops) return '';
+  return `${formatRate(gflops)}${share === undefined ? '' : ` ${Math.round(share * 100)}%`}`;
+}
+
 /** `npm run bench`: our side only. */
 export function runOurSide(r: Run): void {
   const threads = native.threads();
@@ -101,7 +108,7 @@ export function runOurSide(r: Run): void {
     { title: 'isa', width: 6 },
     { title: 'time', width: 10, right: true },
     { title: 'rate', width: 14, right: true },
-    ...(r.suite.peak ? [{ title: 'of peak', width: 7, right: true }] : []),
+    ...(r.suite.peak ? [{ title: 'GFLOP/s, of peak', width: 16, right: true }] : []),
     { title: 'spread', width: 7, right: true },
     { title: 'other', width: 6, right: true },
     { title: 'samples x calls', width: 16, right: true },
@@ -128,7 +135,7 @@ export function runOurSide(r: Run): void {
         const share = ofPeak(c, s[r.stat], peak.get(isa));
         table.row([
           c.name, isa, formatTime(s[r.stat]), formatRate(headline(c, s[r.stat])),
-          ...(r.suite.peak ? [share === undefined ? '' : `${Math.round(share * 100)}%`] : []),
+          ...(r.suite.peak ? [flopsCell(c, s[r.stat], share)] : []),
           formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`,
           ...(r.suite.memory ? [formatBytes(rss)] : []),
         ]);
@@ -200,6 +207,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     { title: 'ours', width: 14, right: true },
     { title: 'pytorch', width: 14, right: true },
     { title: 'ours/pytorch', width: 12, right: true },
+    ...(r.suite.peak ? [{ title: 'ours GFLOP/s, of peak', width: 21, right: true }] : []),
     { title: 'ours time', width: 10, right: true },
     { title: 'pytorch time', width: 12, right: true },
     { title: 'spread', width: 13, right: true },
@@ -251,6 +259,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
       } else {
         table.row([
           c.name, isa, formatRate(headline(c, s[r.stat])), formatRate(headline(c, p[r.stat])), `${formatNumber(ratio)}x`,
+          ...(r.suite.peak ? [flopsCell(c, s[r.stat], ofPeak(c, s[r.stat], peak.get(isa)))] : []),
           formatTime(s[r.stat]), formatTime(p[r.stat]), `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`,
           ...(r.suite.memory ? [`${formatBytes(mine.rss)} / ${formatBytes(theirs.peak_rss)}`] : []), theirs.variant,
         ]);
