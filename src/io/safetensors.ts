@@ -130,3 +130,28 @@ export function readSafetensors(buf: Buffer): Map<string, { shape: number[]; dat
   }
   return out;
 }
+
+/** Named float32 arrays (optimizer moments and the like) as one safetensors file; read it back
+ * with readSafetensors. */
+export function encodeTensors(tensors: ReadonlyArray<readonly [name: string, data: Float32Array, shape: readonly number[]]>, metadata: Record<string, string> = {}): Buffer {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt', ...metadata } };
+  let offset = 0;
+  for (const [name, data, shape] of tensors) {
+    if (name in header) bad(`tensor name '${name}' appears twice`);
+    if (shape.reduce((a, b) => a * b, 1) !== data.length) bad(`tensor '${name}' has ${data.length} values, shape [${shape.join(', ')}] needs ${shape.reduce((a, b) => a * b, 1)}`);
+    header[name] = { dtype: 'F32', shape: [...shape], data_offsets: [offset, offset + 4 * data.length] } satisfies Entry;
+    offset += 4 * data.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const head = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + head.length + offset);
+  out.writeBigUInt64LE(BigInt(head.length), 0);
+  head.copy(out, 8);
+  let at = 8 + head.length;
+  for (const [, data] of tensors) {
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength).copy(out, at);
+    at += data.byteLength;
+  }
+  return out;
+}

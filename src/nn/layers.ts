@@ -263,6 +263,13 @@ export class Dropout extends Module {
   nextSeed(): number {
     return this.rng.int(2 ** 21) * 2 ** 32 + this.rng.int(2 ** 32);
   }
+  /** The mask generator's state (one uint32), for checkpoints: restoring it replays the same masks. */
+  get rngState(): number {
+    return this.rng.state;
+  }
+  set rngState(s: number) {
+    this.rng.state = s;
+  }
   outputShape(input: readonly number[]): readonly number[] {
     return input;
   }

@@ -5,6 +5,7 @@
 //   p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 // one fused native pass per parameter buffer (native.adamStep); the gradient is only read.
 import { noGrad } from '../autograd/graph.js';
+import { invalid } from '../errors.js';
 import { native } from '../native/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { nonNegative, unitInterval } from './hyper.js';
@@ -80,6 +81,26 @@ export class Adam {
   /** Zeroes the gradient buffers in place (reused every step). */
   zeroGrad(): void {
     for (const p of this.params) p.grad?.fill(0);
+  }
+
+  /** Each parameter's moments and step count, in `params` order (null before its first step),
+   * for checkpoints. The arrays are the live buffers: copy them to keep a snapshot. */
+  exportState(): Array<AdamState | null> {
+    return this.params.map((p) => this.states.get(p) ?? null);
+  }
+
+  /** Restores exportState()'s output (copied in): the next step continues exactly. */
+  importState(state: ReadonlyArray<AdamState | null>): void {
+    const owner = this.constructor.name;
+    if (state.length !== this.params.length) invalid(`${owner}: state expected ${this.params.length} entries (one per parameter), got ${state.length}`);
+    state.forEach((s, i) => {
+      const n = this.params[i]!.size;
+      if (s && !(s.m.length === n && s.v.length === n && Number.isInteger(s.step) && s.step >= 0)) invalid(`${owner}: state ${i} expected m and v of ${n} values and an integer step >= 0`);
+    });
+    this.states.clear();
+    state.forEach((s, i) => {
+      if (s) this.states.set(this.params[i]!, { m: Float32Array.from(s.m), v: Float32Array.from(s.v), step: s.step });
+    });
   }
 }
 

@@ -50,6 +50,25 @@ export class Sgd {
   zeroGrad(): void {
     for (const p of this.params) p.grad?.fill(0);
   }
+
+  /** The momentum buffer of each parameter, in `params` order (null before its first momentum
+   * step), for checkpoints. The arrays are the live buffers: copy them to keep a snapshot. */
+  exportState(): Array<Float32Array | null> {
+    return this.params.map((p) => this.velocity.get(p) ?? null);
+  }
+
+  /** Restores exportState()'s output (copied in): the next step continues exactly. */
+  importState(state: ReadonlyArray<Float32Array | null>): void {
+    if (state.length !== this.params.length) invalid(`Sgd: state expected ${this.params.length} entries (one per parameter), got ${state.length}`);
+    state.forEach((v, i) => {
+      const p = this.params[i]!;
+      if (v && v.length !== p.size) invalid(`Sgd: momentum buffer ${i} expected ${p.size} values, got ${v.length}`);
+    });
+    this.velocity.clear();
+    state.forEach((v, i) => {
+      if (v) this.velocity.set(this.params[i]!, Float32Array.from(v));
+    });
+  }
 }
 
 function check(o: SgdOptions): void {
