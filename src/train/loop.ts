@@ -165,8 +165,9 @@ class Run {
   validate(): Metrics | null {
     const p = this.p;
     if (this.c.evaluate === false || !p.evalLoader) return null;
-    const ds = p.dataset.kind === 'seq2seq' ? p.dataset : null;
-    this.lastValidation = evaluate(p.task, p.model, p.evalLoader, this.evalArena, ds, this.c.data.decodeLimit ?? Infinity);
+    const ds = p.dataset;
+    const decode = ds.kind === 'seq2seq' ? { split: ds.validation, maxLen: ds.maxTargetLength + 1, limit: this.c.data.decodeLimit ?? Infinity } : null;
+    this.lastValidation = evaluate(p.task, p.model, p.evalLoader, this.evalArena, decode);
     this.validatedAt = this.step;
     return this.lastValidation;
   }

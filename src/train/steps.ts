@@ -9,7 +9,7 @@ import { backward } from '../autograd/backward.js';
 import { noGrad } from '../autograd/graph.js';
 import type { ImageBatch } from '../data/image-loader.js';
 import type { SequenceBatch } from '../data/sequence-loader.js';
-import type { SequenceDataset } from '../data/types.js';
+import type { SequenceSplit } from '../data/types.js';
 import type { DecoderLM, Seq2SeqTransformer } from '../models/transformer.js';
 import type { Module } from '../nn/module.js';
 import * as ops from '../ops/index.js';
@@ -119,10 +119,18 @@ export function trainStep(task: Task, model: Module, batch: ImageBatch | Sequenc
   }).result;
 }
 
-/** Validation metrics: loss (no label smoothing) and the task's metrics; for seq2seq also exact
- * match and corpus BLEU of greedy decoding (BLEU over token ids: characters for character-level
- * tokenizers, words for word-level ones) on the first `decodeLimit` examples. */
-export function evaluate(task: Task, model: Module, loader: { next(): ImageBatch | SequenceBatch | null; restore(c: { epoch: number; position: number; rng: number }): void }, arena: Arena, ds: SequenceDataset | null, decodeLimit: number): Metrics {
+/** seq2seq evaluation by greedy decoding: the split the loader serves (for the references), the
+ * longest output (EOS included) and how many examples to decode. */
+export interface DecodeEval {
+  split: SequenceSplit;
+  maxLen: number;
+  limit: number;
+}
+
+/** Evaluation metrics: loss (no label smoothing) and the task's metrics; for seq2seq with
+ * `decode`, also exact match and corpus BLEU of greedy decoding (BLEU over token ids: characters
+ * for character-level tokenizers, words for word-level ones) on the first `decode.limit` examples. */
+export function evaluate(task: Task, model: Module, loader: { next(): ImageBatch | SequenceBatch | null; restore(c: { epoch: number; position: number; rng: number }): void }, arena: Arena, decode: DecodeEval | null): Metrics {
   const tally = emptyTally();
   const hyps: number[][] = [], refs: number[][] = [];
   model.eval();
@@ -145,14 +153,14 @@ export function evaluate(task: Task, model: Module, loader: { next(): ImageBatch
           addCounts(tally, flat, sb.labels, ops.softmaxCrossEntropy(flat, sb.labels, { ignoreIndex: PAD }).item(), PAD);
         }),
       );
-      if (task === 'seq2seq' && ds && hyps.length < decodeLimit) {
+      if (task === 'seq2seq' && decode && hyps.length < decode.limit) {
         const sb = b as SequenceBatch, m = model as Seq2SeqTransformer;
-        const take = Math.min(sb.n, decodeLimit - hyps.length);
+        const take = Math.min(sb.n, decode.limit - hyps.length);
         const src = new Tensor(sb.source.subarray(0, take * sb.sourceLength), [take, sb.sourceLength]);
-        const out = withArena(arena, () => greedyDecode(m, src, { maxLen: Math.min(m.o.maxLen, ds.maxTargetLength + 1) })).result;
+        const out = withArena(arena, () => greedyDecode(m, src, { maxLen: Math.min(m.o.maxLen, decode.maxLen) })).result;
         out.forEach((h, k) => {
           hyps.push(h.tokens);
-          refs.push([...ds.validation.targets[sb.indices[k]!]!]);
+          refs.push([...decode.split.targets[sb.indices[k]!]!]);
         });
       }
     }

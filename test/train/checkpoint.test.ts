@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readCheckpoint } from '../../src/train/checkpoint.js';
+import { evaluateCheckpoint } from '../../src/train/evaluate-checkpoint.js';
 import type { TrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/loop.js';
 import { bits, reverseConfig, shapesConfig } from './run-configs.js';
@@ -92,6 +93,14 @@ describe('checkpoint files', () => {
     expect(m.history[2]!.validation).toMatchObject({ exactMatch: expect.any(Number), bleu: expect.any(Number), perplexity: expect.any(Number) });
     expect(m.tokenizers?.target.tokens).toBeDefined();
     expect(Object.keys(ck.files).sort()).toEqual(['model.safetensors', 'optimizer.safetensors']);
+  });
+
+  it('evaluateCheckpoint reproduces the final validation metrics from the saved weights and scores the test split', async () => {
+    const dir = tempDir();
+    const r = await train(reverseConfig({ epochs: 1, checkpoint: { dir } }));
+    expect(await evaluateCheckpoint(dir, 'validation')).toEqual(r.metrics.validation);
+    const test = await evaluateCheckpoint(dir, 'test');
+    expect(test).toMatchObject({ loss: expect.any(Number), exactMatch: expect.any(Number), bleu: expect.any(Number) });
   });
 
   it('a damaged file is refused with its name; a half-written temporary directory is ignored', async () => {
