@@ -14,9 +14,10 @@ import { elementwise } from './suites/elementwise.js';
 import { conv } from './suites/conv.js';
 import { gemm } from './suites/gemm.js';
 import { train } from './suites/train.js';
+import { accuracy } from './suites/accuracy.js';
 
 /** Every suite, by name. A new suite is one import and one entry here. */
-const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train };
+const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train, accuracy };
 
 const USAGE = `usage: npm run bench -- <suite> [options]
        npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)
@@ -29,6 +30,7 @@ options:
   --min-time <ms>     measured time per case before the median is taken (default ${defaultPolicy.minTimeMs})
   --stat <name>       median (default) | min: the figure quoted, for both sides; min (the fastest
                       sample) is the steadier one on a host where neighbours take CPU time
+  --steps <n>         accuracy: stop each training run after n steps (a smoke run; targets are not expected)
   --help              this text`;
 
 class UsageError extends Error {}
@@ -42,6 +44,7 @@ interface Options {
   filter: string | undefined;
   policy: TimingPolicy;
   stat: 'median' | 'min';
+  steps: number | undefined;
   help: boolean;
 }
 
@@ -70,6 +73,7 @@ function parseCli(argv: string[]): Options {
         filter: { type: 'string' },
         'min-time': { type: 'string' },
         stat: { type: 'string' },
+        steps: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -97,6 +101,7 @@ function parseCli(argv: string[]): Options {
     filter: values.filter,
     policy: minTime === undefined ? defaultPolicy : { ...defaultPolicy, minTimeMs: minTime },
     stat: values.stat === 'min' ? 'min' : 'median',
+    steps: positiveInt('--steps', values.steps, 1e9),
     help: values.help,
   };
 }
@@ -133,6 +138,10 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (o.threads !== undefined) native.setThreads(o.threads);
+    if (o.suite.run) {
+      if (o.peers) throw new UsageError(`${o.suite.name} has no PyTorch peer`);
+      return await o.suite.run({ filter: o.filter, json: o.json, steps: o.steps });
+    }
     isas = isaList(o.isa);
     cases = selectCases(o.suite, o.filter);
   } catch (e) {

@@ -43,6 +43,16 @@ export interface Suite {
   memory?: boolean | 'extra';
   /** Weighted sums of case times printed after the table (e.g. one training step of a network). */
   totals?(): Total[];
+  /** A suite that is not a list of timed calls (accuracy: whole training runs) runs itself and
+   * returns the exit code; cases() then only names its runs. */
+  run?(o: SelfRunOptions): Promise<number>;
+}
+
+export interface SelfRunOptions {
+  filter: string | undefined;
+  json: boolean;
+  /** stop each run after this many optimizer steps (a smoke run) */
+  steps: number | undefined;
 }
 
 /** A total: each named case's time times its weight (how often a step runs it). */
