@@ -53,7 +53,7 @@ export class Progress {
     const eta = done > 0 ? duration((elapsed * (1 - done)) / done) : '--';
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(done * 100).toFixed(0).padStart(3)}% ${text} eta ${eta}`;
     this.clear();
-    this.out.write(bar.slice(0, Math.max(20, (this.out.columns ?? 120) - 1)));
+    this.out.write(bar.slice(0, Math.max(20, (this.out.columns || 120) - 1)));
     this.drawn = true;
   }
 
