@@ -7,11 +7,19 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Native threads per training job (KILN_THREADS); the addon reads the same variable. */
   threads: number | null;
+  /** Where the store (kiln.db) and each job's files (jobs/<id>/) live (KILN_DATA_DIR). */
+  dataDir: string;
+  /** Native threads all running jobs may use together (KILN_JOB_THREADS_TOTAL; default: the
+   * cores), so threads per job x running jobs <= cores. */
+  threadBudget: number | null;
+  /** Memory a job may need to train (KILN_JOB_MEMORY_MB): the worker's heap limit, and the
+   * ceiling for the estimate made when it is submitted. */
+  jobMemoryMb: number;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null };
+export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: 'data', threadBudget: null, jobMemoryMb: 4096 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -33,5 +41,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: int(env, 'PORT', 0, 65535) ?? defaults.port,
     logLevel: logLevel as Config['logLevel'],
     threads: int(env, 'KILN_THREADS', 1, 256) ?? defaults.threads,
+    dataDir: env.KILN_DATA_DIR || defaults.dataDir,
+    threadBudget: int(env, 'KILN_JOB_THREADS_TOTAL', 1, 1024) ?? defaults.threadBudget,
+    jobMemoryMb: int(env, 'KILN_JOB_MEMORY_MB', 64, 1 << 20) ?? defaults.jobMemoryMb,
   };
 }
