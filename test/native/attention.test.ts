@@ -184,6 +184,28 @@ describe('attention dropout', () => {
   });
 });
 
+/**
+ * Central differences of loss() at `samples` random coordinates of q, k and v, against the
+ * gradients given: |grad - numeric| < tol (1 + |numeric|). The inputs hold float32, so the step
+ * is the one float32 could represent.
+ */
+function checkCentral(o: Operands, grads: { dq: ArrayLike<number>; dk: ArrayLike<number>; dv: ArrayLike<number> }, loss: () => number, opts: { h: number; tol: number; samples: number; seed: number }): void {
+  const r = rng(opts.seed);
+  for (const [name, x, grad] of [['q', o.q, grads.dq], ['k', o.k, grads.dk], ['v', o.v, grads.dv]] as const) {
+    for (let s = 0; s < opts.samples; s++) {
+      const i = Math.floor(r() * x.length);
+      const x0 = x[i]!;
+      x[i] = x0 + opts.h;
+      const up = loss();
+      x[i] = x0 - opts.h;
+      const down = loss();
+      x[i] = x0;
+      const num = (up - down) / (Math.fround(x0 + opts.h) - Math.fround(x0 - opts.h));
+      expect(Math.abs(grad[i]! - num), `${name}[${i}]`).toBeLessThan(opts.tol * (1 + Math.abs(num)));
+    }
+  }
+}
+
 describe('attention finite differences', () => {
   // The float64 reference's gradients against central differences of its own forward: the
   // formulas the kernels are checked against are the derivative of the forward.
@@ -191,23 +213,8 @@ describe('attention finite differences', () => {
     'dq, dk, dv of the float64 reference match central differences for %s',
     (_, c) => {
       const o = operands(c, 13);
-      const g = attentionBackwardRef(c, o.q, o.k, o.v, o.dout);
       const loss = (): number => attentionForwardRef(c, o.q, o.k, o.v).out.reduce((s, x, i) => s + x * o.dout[i]!, 0);
-      const r = rng(3);
-      for (const [name, x, grad] of [['q', o.q, g.dq], ['k', o.k, g.dk], ['v', o.v, g.dv]] as const) {
-        for (let s = 0; s < 10; s++) {
-          const i = Math.floor(r() * x.length);
-          const x0 = x[i]!, h = 1e-3;
-          x[i] = x0 + h;
-          const up = loss();
-          x[i] = x0 - h;
-          const down = loss();
-          x[i] = x0;
-          // x holds float32: the step is what float32 could represent
-          const num = (up - down) / (Math.fround(x0 + h) - Math.fround(x0 - h));
-          expect(Math.abs(grad[i]! - num), `${name}[${i}]`).toBeLessThan(1e-3 * (1 + Math.abs(num)));
-        }
-      }
+      checkCentral(o, attentionBackwardRef(c, o.q, o.k, o.v, o.dout), loss, { h: 1e-3, tol: 1e-3, samples: 10, seed: 3 });
     },
   );
 
@@ -222,20 +229,7 @@ describe('attention finite differences', () => {
       for (let i = 0; i < out.length; i++) s += out[i]! * o.dout[i]!;
       return s;
     };
-    const g = rng(8);
-    for (const [name, x, grad] of [['q', o.q, r.dq], ['k', o.k, r.dk], ['v', o.v, r.dv]] as const) {
-      for (let s = 0; s < 12; s++) {
-        const i = Math.floor(g() * x.length);
-        const x0 = x[i]!, h = 1e-2;
-        x[i] = x0 + h;
-        const up = loss();
-        x[i] = x0 - h;
-        const down = loss();
-        x[i] = x0;
-        const num = (up - down) / (Math.fround(x0 + h) - Math.fround(x0 - h));
-        expect(Math.abs(grad[i]! - num), `${name}[${i}]`).toBeLessThan(2e-2 * (1 + Math.abs(num)));
-      }
-    }
+    checkCentral(o, r, loss, { h: 1e-2, tol: 2e-2, samples: 12, seed: 8 });
   });
 });
 
