@@ -1,0 +1,46 @@
+// What a job's model must fit, per data set and options, without loading training data on the
+// HTTP thread: image sets with a fixed shape are described by the registry; generated sequence
+// sets are opened once (they take ~0.2 s) and their description is cached.
+import { listDatasets, openDataset, type DatasetInfo } from '../data/index.js';
+import { invalid } from '../errors.js';
+
+export type DataShape =
+  | { kind: 'image'; name: string; shape: [number, number, number]; classes: number; examples: number }
+  | { kind: 'seq2seq'; name: string; sourceVocab: number; targetVocab: number; maxSource: number; maxTarget: number };
+
+const cache = new Map<string, DataShape>();
+
+/** The data sets a job may name: built-in and generated ones. Sets read from the server's own
+ * files (cifar, image folders, tsv) need a path, and no path from a request reaches the file
+ * system: they come with uploads. */
+export function jobDatasets(): DatasetInfo[] {
+  return listDatasets().filter((d) => d.origin !== 'files');
+}
+
+export async function dataShape(name: string, options: Record<string, unknown>): Promise<DataShape> {
+  const info = listDatasets().find((d) => d.name === name);
+  if (!info) return invalid(`data.name: unknown data set '${name}'; expected one of ${jobDatasets().map((d) => d.name).join(', ')}`);
+  if (info.origin === 'files') return invalid(`data.name: '${name}' reads files from the server's disk; jobs can use ${jobDatasets().map((d) => d.name).join(', ')} (uploads come later)`);
+  if (!info.available) return invalid(`data.name: '${name}' is not installed on this server (${info.install ?? 'no install command known'})`);
+  for (const k of Object.keys(options)) {
+    if (!info.options.includes(k) || k === 'dir') invalid(`data.options: unknown option '${k}' for '${name}'; expected ${info.options.filter((o) => o !== 'dir').join(', ')}`);
+  }
+  if (info.kind === 'image' && info.shape && info.classes) {
+    const size = name === 'shapes' && typeof options.size === 'number' ? options.size : null;
+    const shape: [number, number, number] = size ? [info.shape[0], size, size] : info.shape;
+    const train = typeof options.train === 'number' ? options.train : info.sizes?.train ?? 0;
+    return { kind: 'image', name, shape, classes: info.classes.length, examples: train };
+  }
+  const key = JSON.stringify([name, Object.entries(options).sort(([a], [b]) => (a < b ? -1 : 1))]);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const ds = await openDataset(name, options).catch((e: Error) => invalid(`data.options: ${e.message}`));
+  if (ds.kind !== 'seq2seq') return invalid(`data.name: '${name}' has no fixed image shape`);
+  const shape: DataShape = {
+    kind: 'seq2seq', name, sourceVocab: ds.sourceTokenizer.vocabSize, targetVocab: ds.targetTokenizer.vocabSize,
+    maxSource: ds.maxSourceLength, maxTarget: ds.maxTargetLength,
+  };
+  if (cache.size > 64) cache.clear();
+  cache.set(key, shape);
+  return shape;
+}

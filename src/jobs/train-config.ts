@@ -1,0 +1,13 @@
+// The training config a job runs, from what the store keeps (the submission): the job's own
+// fields removed, its checkpoint directory set (inside the job's directory; never from a request).
+
+/** Fields of a submission that are not part of the training config. */
+export const JOB_FIELDS = ['name', 'threads', 'memoryMb', 'checkpoint'] as const;
+
+export function trainConfigOf(spec: Record<string, unknown>, checkpointDir: string): Record<string, unknown> {
+  const config: Record<string, unknown> = { ...spec };
+  for (const k of JOB_FIELDS) delete config[k];
+  const ck = (spec.checkpoint ?? {}) as Record<string, unknown>;
+  config.checkpoint = { ...ck, dir: checkpointDir };
+  return config;
+}
