@@ -1,5 +1,4 @@
-// AVX2 row pieces of the tiled attention (runtime/attention.cc): the code of
-// ../attention_rows.h over this level's vmath.h.
+// AVX2 row pieces of the tiled attention: ../simd/attention.h over 8 lanes.
 #include <cmath>
 #include <limits>
 
@@ -8,6 +7,6 @@
 
 namespace kiln::avx2 {
 
-#include "../attention_rows.h"
+#include "../simd/attention.h"
 
 }  // namespace kiln::avx2

@@ -1,5 +1,4 @@
-// AVX-512 row pieces of the tiled attention (runtime/attention.cc): the code of
-// ../attention_rows.h over this level's vmath.h.
+// AVX-512 row pieces of the tiled attention: ../simd/attention.h over 16 lanes.
 #include <cmath>
 #include <limits>
 
@@ -8,6 +7,6 @@
 
 namespace kiln::avx512 {
 
-#include "../attention_rows.h"
+#include "../simd/attention.h"
 
 }  // namespace kiln::avx512
