@@ -4,12 +4,25 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 
 import { defaults, type Config } from './config.js';
 import { errorBodySchema, KilnError } from './errors.js';
+import docs from './plugins/docs.js';
+import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
+import { useValidators } from './plugins/validation.js';
+import { jobSchema } from './schemas/job.js';
+import datasetRoutes from '../routes/datasets.js';
+import eventRoutes from '../routes/events.js';
 import healthRoutes from '../routes/health.js';
+import seriesRoutes from '../routes/job-series.js';
+import jobRoutes from '../routes/jobs.js';
+import modelRoutes from '../routes/models.js';
+import prometheusRoutes from '../routes/prometheus.js';
+import readyRoutes from '../routes/ready.js';
 
 export interface BuildOptions {
   config?: Partial<Config>;
   /** Fastify's logger option; false in tests. Defaults to pino at config.logLevel. */
   logger?: FastifyServerOptions['logger'];
+  /** the job system's knobs (tests shorten the waits or run a small training function) */
+  jobs?: JobsOptions;
 }
 
 export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
@@ -30,6 +43,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   });
 
   app.addSchema(errorBodySchema);
+  app.addSchema(jobSchema);
+  useValidators(app);
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof KilnError) {
@@ -50,6 +65,15 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     reply.status(404).send({ error: { code: 'KILN_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` } }),
   );
 
+  await app.register(docs);
+  await app.register(jobsPlugin, { config, jobs: options.jobs ?? {} });
   await app.register(healthRoutes);
+  await app.register(readyRoutes);
+  await app.register(prometheusRoutes);
+  await app.register(jobRoutes);
+  await app.register(seriesRoutes);
+  await app.register(eventRoutes);
+  await app.register(modelRoutes);
+  await app.register(datasetRoutes);
   return app;
 }

@@ -8,8 +8,6 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 
 import type { WorkerInput } from './protocol.js';
 
-const compiled = new URL('./worker.js', import.meta.url);
-const source = new URL('./worker.ts', import.meta.url);
 
 /** The default training function: src/train/loop. */
 export function defaultTrainModule(): string {
@@ -18,7 +16,14 @@ export function defaultTrainModule(): string {
 }
 
 export function spawnWorker(input: WorkerInput, resourceLimits: ResourceLimits, name: string): Worker {
-  const options = { workerData: input, resourceLimits, name, stdout: false, stderr: false };
+  return startThread('worker', input, resourceLimits, name);
+}
+
+/** Starts src/jobs/<file>.ts (or the build's .js) in a worker thread. */
+export function startThread(file: string, workerData: unknown, resourceLimits: ResourceLimits, name: string): Worker {
+  const compiled = new URL(`./${file}.js`, import.meta.url);
+  const source = new URL(`./${file}.ts`, import.meta.url);
+  const options = { workerData, resourceLimits, name, stdout: false, stderr: false };
   if (existsSync(fileURLToPath(compiled))) return new Worker(compiled, options);
   const require = createRequire(import.meta.url);
   const tsx = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;

@@ -2,10 +2,11 @@
 // config (src/train/config.ts names the bad field), the data set, the model against the data's
 // shapes, the threads against the budget and the training memory against the per-job limit.
 import { invalid } from '../errors.js';
-import { modelSummary, presets, type ModelSpec } from '../models/spec.js';
+import { presets, type ModelSpec } from '../models/spec.js';
 import type { Summary } from '../nn/summary.js';
 import { validateConfig } from '../train/config.js';
 import { dataShape, type DataShape } from './data-shape.js';
+import { summarizeOffThread } from './summarize.js';
 import { trainConfigOf } from './train-config.js';
 
 export interface Limits {
@@ -15,6 +16,8 @@ export interface Limits {
   defaultThreads: number;
   /** the per-job memory ceiling (MiB) */
   jobMemoryMb: number;
+  /** how long building the model for its summary may take (default 10 s) */
+  summaryTimeoutMs?: number;
 }
 
 export interface CheckedSubmission {
@@ -62,18 +65,22 @@ export function fitToData(model: ModelSpec, data: DataShape, seed: number): Mode
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 const seqPresets = new Set(['transformer-seq2seq', 'transformer-lm']);
 
+/** Checks that the kind of model fits the kind of data (before anything is built). */
+function checkKind(model: ModelSpec, data: DataShape): void {
+  const isSeq = 'preset' in model && seqPresets.has(model.preset);
+  if (data.kind === 'image' && isSeq) invalid(`model: '${(model as { preset: string }).preset}' is a sequence model; the data set '${data.name}' holds images`);
+  if (data.kind === 'seq2seq' && !isSeq) invalid(`model: the data set '${data.name}' is sequence-to-sequence; use the preset transformer-seq2seq (or transformer-lm)`);
+}
+
 /** Checks that the model takes the data's examples and predicts its targets. */
 function checkFit(model: ModelSpec, data: DataShape, s: Summary): void {
-  const isSeq = 'preset' in model && seqPresets.has(model.preset);
   if (data.kind === 'image') {
-    if (isSeq) invalid(`model: '${(model as { preset: string }).preset}' is a sequence model; the data set '${data.name}' holds images`);
     const input = s.input.slice(1);
     if (!same(input, data.shape)) invalid(`model: expects inputs of shape [${input.join(', ')}], the data set '${data.name}' has images of shape [${data.shape.join(', ')}]`);
     const out = s.output.slice(1);
     if (!same(out, [data.classes])) invalid(`model: outputs [${out.join(', ')}] per example, the data set '${data.name}' has ${data.classes} classes`);
     return;
   }
-  if (!isSeq) invalid(`model: the data set '${data.name}' is sequence-to-sequence; use the preset transformer-seq2seq (or transformer-lm)`);
   const o = (model as { options: Record<string, number> }).options;
   const lm = (model as { preset: string }).preset === 'transformer-lm';
   const longest = lm ? data.maxTarget + 1 : Math.max(data.maxSource, data.maxTarget) + 1;
@@ -92,12 +99,8 @@ export async function checkSubmission(body: Record<string, unknown>, limits: Lim
   const config = validateConfig(trainConfigOf(spec, 'checkpoints'));
   const data = await dataShape(config.data.name, config.data.options ?? {});
   const model = fitToData(config.model, data, config.seed);
-  let summary: Summary;
-  try {
-    summary = modelSummary(model, config.batchSize);
-  } catch (e) {
-    return invalid(`model: ${(e as Error).message}`);
-  }
+  checkKind(model, data);
+  const summary = await summarizeOffThread(model, config.batchSize, { timeoutMs: limits.summaryTimeoutMs ?? 10_000, memoryMb: limits.jobMemoryMb });
   checkFit(model, data, summary);
   const dataBytes = data.kind === 'image' ? data.examples * data.shape[0] * data.shape[1] * data.shape[2] : 0;
   const estimatedMemoryMb = Math.ceil((summary.trainingBytes + dataBytes) / MiB) + RUNTIME_MB;

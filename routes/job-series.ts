@@ -1,0 +1,80 @@
+// A job's recorded numbers and text: GET /v1/jobs/:id/metrics (series by name, optionally
+// downsampled for charts) and GET /v1/jobs/:id/logs (paged by line id).
+import type { FastifyPluginAsync } from 'fastify';
+
+import { downsample } from '../src/store/downsample.js';
+import { jobIdParams } from '../src/schemas/job.js';
+
+const seriesSchema = {
+  type: 'object',
+  required: ['steps', 'values'],
+  properties: { steps: { type: 'array', items: { type: 'integer' } }, values: { type: 'array', items: { type: ['number', 'null'] } } },
+} as const;
+
+const seriesRoutes: FastifyPluginAsync = async (app) => {
+  app.get<{ Params: { id: string }; Querystring: { name?: string[]; fromStep: number; maxPoints?: number } }>('/v1/jobs/:id/metrics', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'A job\'s metric series',
+      description: 'Per step: loss, lr, gradNorm, itemsPerSecond, stepTimeMs. Per epoch (at its last step): train.<metric>, validation.<metric>, epoch.lr. ' +
+        'Null values were not finite. With maxPoints, each series is cut into that many runs of points, each averaged and placed at its last step.',
+      params: jobIdParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          name: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 50, description: 'series names (repeat); default all' },
+          fromStep: { type: 'integer', minimum: 0, default: 0 },
+          maxPoints: { type: 'integer', minimum: 1, maximum: 100000 },
+        },
+      },
+      response: {
+        200: { type: 'object', required: ['series'], properties: { series: { type: 'object', additionalProperties: seriesSchema } } },
+        400: { $ref: 'ErrorBody#' },
+        404: { $ref: 'ErrorBody#' },
+      },
+    },
+  }, async (req) => {
+    const job = app.jobs.get(req.params.id);
+    const series = app.store.series(job.id, req.query.name ?? [], req.query.fromStep);
+    const max = req.query.maxPoints;
+    if (max) for (const k of Object.keys(series)) series[k] = downsample(series[k]!, max);
+    return { series };
+  });
+
+  app.get<{ Params: { id: string }; Querystring: { after: number; limit: number } }>('/v1/jobs/:id/logs', {
+    schema: {
+      tags: ['jobs'],
+      summary: 'A job\'s log lines, oldest first',
+      params: jobIdParams,
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          after: { type: 'integer', minimum: 0, default: 0, description: 'lines after this id (the last id of the previous page)' },
+          limit: { type: 'integer', minimum: 1, maximum: 1000, default: 200 },
+        },
+      },
+      response: {
+        200: {
+          type: 'object',
+          required: ['lines'],
+          properties: {
+            lines: {
+              type: 'array',
+              items: { type: 'object', properties: { id: { type: 'integer' }, time: { type: 'string' }, level: { type: 'string' }, message: { type: 'string' } } },
+            },
+          },
+        },
+        400: { $ref: 'ErrorBody#' },
+        404: { $ref: 'ErrorBody#' },
+      },
+    },
+  }, async (req) => {
+    const job = app.jobs.get(req.params.id);
+    const lines = app.store.logs(job.id, req.query.after, req.query.limit).map((l) => ({ ...l, time: new Date(l.time).toISOString() }));
+    return { lines };
+  });
+};
+
+export default seriesRoutes;
