@@ -129,6 +129,29 @@ describe('JobManager', () => {
 });
 
 describe('recovery', () => {
+  it('a graceful shutdown checkpoints running jobs and queues them again; the next start finishes them without gaps', async () => {
+    const t = tempDir('shutdown');
+    cleanups.push(t.remove);
+    const first = startManager(t.dir);
+    const job = first.manager.submit(tinyJob({ steps: 60, delayMs: 10 }));
+    await waitUntil(() => (first.store.getJob(job.id)?.step ?? 0) >= 5, 10_000, 'five steps');
+    await first.manager.close();
+    const stopped = first.store.getJob(job.id)!;
+    expect(stopped).toMatchObject({ state: 'queued', checkpointStep: stopped.step });
+    expect(stopped.step).toBeLessThan(60);
+    expect(() => first.manager.submit(tinyJob({}))).toThrow('the server is shutting down');
+    first.store.close();
+
+    const second = startManager(t.dir);
+    cleanups.push(async () => {
+      await second.manager.close();
+      second.store.close();
+    });
+    const done = await waitFor(second, job.id, 'succeeded');
+    expect(done.attempts).toBe(2);
+    expect(second.store.series(job.id, ['loss']).loss!.steps).toEqual([...Array(60).keys()].map((i) => i + 1));
+  });
+
   it('a job running when the process was killed (SIGKILL) resumes from its last checkpoint; its series has no gaps or duplicates', async () => {
     const t = tempDir('crash');
     cleanups.push(t.remove);
