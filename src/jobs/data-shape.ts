@@ -6,7 +6,8 @@ import { invalid } from '../errors.js';
 
 export type DataShape =
   | { kind: 'image'; name: string; shape: [number, number, number]; classes: number; examples: number }
-  | { kind: 'seq2seq'; name: string; sourceVocab: number; targetVocab: number; maxSource: number; maxTarget: number };
+  | { kind: 'seq2seq'; name: string; sourceVocab: number; targetVocab: number; maxSource: number; maxTarget: number }
+  | { kind: 'lm'; name: string; vocab: number; context: number };
 
 const cache = new Map<string, DataShape>();
 
@@ -35,8 +36,8 @@ export async function dataShape(name: string, options: Record<string, unknown>):
   const hit = cache.get(key);
   if (hit) return hit;
   const ds = await openDataset(name, options).catch((e: Error) => invalid(`data.options: ${e.message}`));
-  if (ds.kind !== 'seq2seq') return invalid(`data.name: '${name}' has no fixed image shape`);
-  const shape: DataShape = {
+  if (ds.kind === 'image') return invalid(`data.name: '${name}' has no fixed image shape`);
+  const shape: DataShape = ds.kind === 'lm' ? { kind: 'lm', name, vocab: ds.tokenizer.vocabSize, context: ds.context } : {
     kind: 'seq2seq', name, sourceVocab: ds.sourceTokenizer.vocabSize, targetVocab: ds.targetTokenizer.vocabSize,
     maxSource: ds.maxSourceLength, maxTarget: ds.maxTargetLength,
   };

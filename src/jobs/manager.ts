@@ -51,6 +51,8 @@ interface Running {
   end: WorkerEnd;
   grace: NodeJS.Timeout | null;
   exited: Promise<void>;
+  /** the budget in steps, once known */
+  totalSteps: number | null;
   log: FastifyBaseLogger;
 }
 
@@ -117,7 +119,7 @@ export class JobManager extends EventEmitter {
       const row = this.store.insertJob(j);
       return { row, ev: this.store.appendEvent(row.id, 'state', { state: 'queued' }) };
     });
-    this.emit('event', job.ev);
+    this.announce(job.ev);
     this.pump();
     return this.store.getJob(j.id)!;
   }
@@ -183,6 +185,14 @@ export class JobManager extends EventEmitter {
 
   // --- internals --------------------------------------------------------------------------------
 
+  /** Events written inside a batch's transaction, announced after it commits. */
+  private held: StoredEvent[] | null = null;
+
+  private announce(e: StoredEvent): void {
+    if (this.held) this.held.push(e);
+    else this.emit('event', e);
+  }
+
   /** A state change with its event(s), in one transaction; listeners hear after the commit. */
   private move(job: JobRow, to: JobState, patch: JobPatch = {}, extra: Record<string, unknown> = {}): JobRow {
     const events: StoredEvent[] = [];
@@ -197,12 +207,12 @@ export class JobManager extends EventEmitter {
       }
       return updated;
     });
-    for (const e of events) this.emit('event', e);
+    for (const e of events) this.announce(e);
     return row;
   }
 
   private event(jobId: string, type: string, data: Record<string, unknown>): void {
-    this.emit('event', this.store.appendEvent(jobId, type, data));
+    this.announce(this.store.appendEvent(jobId, type, data));
   }
 
   private requestStop(id: string, why: Exclude<StopReason, null>): void {
@@ -239,7 +249,7 @@ export class JobManager extends EventEmitter {
     );
     const end: WorkerEnd = { result: null, thrown: null, crash: null, exitCode: 0, stop: null, terminated: false, memoryMb: job.memoryMb };
     let exited!: () => void;
-    const r: Running = { job: row, worker, control, end, grace: null, exited: new Promise<void>((res) => (exited = res)), log };
+    const r: Running = { job: row, worker, control, end, grace: null, totalSteps: row.totalSteps, exited: new Promise<void>((res) => (exited = res)), log };
     this.running.set(job.id, r);
     log.info({ attempt: row.attempts, resumeFrom: resumeFrom ? `step ${job.checkpointStep ?? '?'}` : null, threads: job.threads }, 'job started');
     worker.on('message', (m: WorkerMessage) => {
@@ -279,13 +289,13 @@ export class JobManager extends EventEmitter {
         for (const s of m.steps) for (const name of STEP_SERIES) points.push({ name, step: s.step, value: s[name] });
         const ev = this.store.tx(() => {
           this.store.appendMetrics(id, points);
-          const job = this.store.updateJob(id, { step: last.step, epoch: last.epoch });
+          this.store.patchJob(id, { step: last.step, epoch: last.epoch });
           return this.store.appendEvent(id, 'progress', {
-            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, totalSteps: job.totalSteps,
+            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, totalSteps: r.totalSteps,
             losses: m.steps.map((s) => [s.step, s.loss]),
           });
         });
-        this.emit('event', ev);
+        this.announce(ev);
         return;
       }
       case 'epoch': {
@@ -293,20 +303,19 @@ export class JobManager extends EventEmitter {
         const points: MetricPoint[] = [{ name: 'epoch.lr', step: e.step, value: e.lr }];
         for (const [k, v] of Object.entries(e.train) as Array<[string, number]>) points.push({ name: `train.${k}`, step: e.step, value: v });
         for (const [k, v] of Object.entries(e.validation ?? {}) as Array<[string, number]>) points.push({ name: `validation.${k}`, step: e.step, value: v });
+        // the budget in steps is known once an epoch's length is
+        const spec = r.job.spec;
+        if (spec.steps === undefined && typeof spec.epochs === 'number') r.totalSteps = Math.round((e.step / e.epoch) * spec.epochs);
         const ev = this.store.tx(() => {
           this.store.appendMetrics(id, points);
-          const job = this.store.getJob(id)!;
-          const epochs = (job.spec.epochs as number | undefined) ?? null;
-          // the budget in steps is known once an epoch's length is
-          const total = job.spec.steps !== undefined ? (job.spec.steps as number) : epochs !== null ? Math.round((e.step / e.epoch) * epochs) : null;
-          this.store.updateJob(id, { epoch: e.epoch, totalSteps: total });
+          this.store.patchJob(id, { epoch: e.epoch, totalSteps: r.totalSteps });
           return this.store.appendEvent(id, 'epoch', { ...e });
         });
-        this.emit('event', ev);
+        this.announce(ev);
         return;
       }
       case 'checkpoint':
-        this.store.updateJob(id, { checkpointStep: m.checkpoint.step });
+        this.store.patchJob(id, { checkpointStep: m.checkpoint.step });
         this.event(id, 'checkpoint', { step: m.checkpoint.step, epoch: m.checkpoint.epoch, reason: m.checkpoint.reason });
         return;
       case 'log': {
@@ -318,10 +327,29 @@ export class JobManager extends EventEmitter {
       case 'done':
         r.end.result = m.result;
         return;
+      case 'batch': {
+        // one transaction for the lot; listeners hear after it commits
+        this.held = [];
+        try {
+          this.store.tx(() => {
+            for (const x of m.messages) this.onMessage(r, x);
+          });
+        } finally {
+          const held = this.held;
+          this.held = null;
+          for (const e of held) this.emit('event', e);
+          r.worker.postMessage({ type: 'ack' });
+        }
+        return;
+      }
       case 'error':
         r.end.thrown = m.error;
         if (m.error.stack) r.log.warn({ stack: m.error.stack }, `job failed: ${m.error.message}`);
         return;
+      default: {
+        const unknown: never = m; // every message type is handled above
+        r.log.warn({ message: unknown }, 'unknown worker message');
+      }
     }
   }
 

@@ -74,6 +74,9 @@ export type WorkerMessage =
   | { type: 'checkpoint'; checkpoint: CheckpointReport }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
   | { type: 'done'; result: RunResult }
+  /** reports gathered over one progress interval, in order: the main thread records them in one
+   * transaction, so a job with very fast steps cannot flood the HTTP thread with commits */
+  | { type: 'batch'; messages: WorkerMessage[] }
   | { type: 'error'; error: { name: string; message: string; code?: string; stack?: string } };
 
 export type StopDecision = 'continue' | 'pause' | 'cancel';

@@ -53,6 +53,9 @@ export function fitToData(model: ModelSpec, data: DataShape, seed: number): Mode
     if (has('classes')) fill.classes = data.classes;
     if (has('inChannels')) fill.inChannels = data.shape[0];
     if (has('size') && data.shape[1] === data.shape[2]) fill.size = data.shape[1];
+  } else if (data.kind === 'lm') {
+    if (has('vocab')) fill.vocab = data.vocab;
+    if (has('maxLen')) fill.maxLen = data.context;
   } else {
     const lm = model.preset === 'transformer-lm';
     if (has('vocab')) fill.vocab = lm ? data.targetVocab : data.sourceVocab;
@@ -69,6 +72,7 @@ const seqPresets = new Set(['transformer-seq2seq', 'transformer-lm']);
 function checkKind(model: ModelSpec, data: DataShape): void {
   const isSeq = 'preset' in model && seqPresets.has(model.preset);
   if (data.kind === 'image' && isSeq) invalid(`model: '${(model as { preset: string }).preset}' is a sequence model; the data set '${data.name}' holds images`);
+  if (data.kind === 'lm' && !('preset' in model && model.preset === 'transformer-lm')) invalid(`model: the data set '${data.name}' is a language-model token stream; use the preset transformer-lm`);
   if (data.kind === 'seq2seq' && !isSeq) invalid(`model: the data set '${data.name}' is sequence-to-sequence; use the preset transformer-seq2seq (or transformer-lm)`);
 }
 
@@ -82,6 +86,11 @@ function checkFit(model: ModelSpec, data: DataShape, s: Summary): void {
     return;
   }
   const o = (model as { options: Record<string, number> }).options;
+  if (data.kind === 'lm') {
+    if (o.maxLen! < data.context) invalid(`model.options.maxLen: ${o.maxLen} is shorter than the data set's context of ${data.context} tokens`);
+    if (o.vocab! < data.vocab) invalid(`model.options.vocab: ${o.vocab} is smaller than the data set's vocabulary ${data.vocab}`);
+    return;
+  }
   const lm = (model as { preset: string }).preset === 'transformer-lm';
   const longest = lm ? data.maxTarget + 1 : Math.max(data.maxSource, data.maxTarget) + 1;
   if (o.maxLen! < longest) invalid(`model.options.maxLen: ${o.maxLen} is shorter than the data set's longest sequence with its end token (${longest})`);

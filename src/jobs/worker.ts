@@ -1,6 +1,6 @@
 // A job's worker thread: a thin adapter around the training function. It sets the native thread
 // count, runs train(config, hooks, resumeFrom) and turns the hooks into messages (step reports
-// batched, see WorkerInput.progressIntervalMs). An error ends the worker with an 'error'
+// and other reports batched, see WorkerInput.progressIntervalMs). An error ends the worker with an 'error'
 // message; the main thread decides what it means for the job.
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -12,13 +12,55 @@ const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const control = new Int32Array(input.control);
 
-let pending: StepPoint[] = [];
+// Reports wait in an outbox and leave as one 'batch' message per progress interval (steps folded
+// into one 'progress' message, so the order is kept), at most MAX_BATCH at a time, and the next
+// batch only after the main thread has acknowledged the last one: a job whose steps outrun the
+// main thread's recording makes its batches bigger, never the main thread's queue longer.
+const MAX_BATCH = 64;
+let steps: StepPoint[] = [];
+let outbox: WorkerMessage[] = [];
 let lastFlush = 0;
-function flush(): void {
-  if (pending.length === 0) return;
-  post({ type: 'progress', steps: pending });
-  pending = [];
+let timer: NodeJS.Timeout | null = null;
+let inFlight = false;
+
+function onAck(m: { type: 'ack' }): void {
+  if (m.type !== 'ack') return;
+  inFlight = false;
+  if (outbox.length || steps.length) soon();
+}
+port.on('message', onAck);
+
+function fold(): void {
+  if (steps.length === 0) return;
+  outbox.push({ type: 'progress', steps });
+  steps = [];
+}
+
+/** Sends what waits (all of it when `all`, at the end of the run). */
+function flush(all = false): void {
+  if (timer) clearTimeout(timer);
+  timer = null;
+  if (inFlight && !all) return;
+  fold();
+  if (outbox.length === 0) return;
+  const messages = all ? outbox : outbox.slice(0, MAX_BATCH);
+  outbox = all ? [] : outbox.slice(MAX_BATCH);
+  post({ type: 'batch', messages });
+  inFlight = true;
   lastFlush = performance.now();
+}
+
+function soon(): void {
+  if (inFlight) return;
+  const wait = input.progressIntervalMs - (performance.now() - lastFlush);
+  if (wait <= 0) flush();
+  else timer ??= setTimeout(flush, wait);
+}
+
+function queue(m: WorkerMessage): void {
+  fold();
+  outbox.push(m);
+  soon();
 }
 
 async function run(): Promise<void> {
@@ -30,18 +72,12 @@ async function run(): Promise<void> {
     input.config,
     {
       onStep: (s) => {
-        pending.push({ step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs });
-        if (performance.now() - lastFlush >= input.progressIntervalMs) flush();
+        steps.push({ step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs });
+        soon();
       },
-      onEpoch: (e) => {
-        flush();
-        post({ type: 'epoch', record: { epoch: e.epoch, step: e.step, lr: e.lr, train: { ...e.train }, validation: e.validation ? { ...e.validation } : null, timeMs: e.timeMs } });
-      },
-      onCheckpoint: (c) => {
-        flush();
-        post({ type: 'checkpoint', checkpoint: { dir: c.dir, step: c.step, epoch: c.epoch, reason: c.reason } });
-      },
-      onLog: (line) => post({ type: 'log', level: 'info', message: line }),
+      onEpoch: (e) => queue({ type: 'epoch', record: { epoch: e.epoch, step: e.step, lr: e.lr, train: { ...e.train }, validation: e.validation ? { ...e.validation } : null, timeMs: e.timeMs } }),
+      onCheckpoint: (c) => queue({ type: 'checkpoint', checkpoint: { dir: c.dir, step: c.step, epoch: c.epoch, reason: c.reason } }),
+      onLog: (line) => queue({ type: 'log', level: 'info', message: line }),
       shouldStop: () => {
         const c = Atomics.load(control, 0);
         return c === CONTROL_CANCEL ? 'cancel' : c === CONTROL_PAUSE ? 'pause' : 'continue';
@@ -49,13 +85,15 @@ async function run(): Promise<void> {
     },
     input.resumeFrom ?? undefined,
   );
-  flush();
+  flush(true);
   post({ type: 'done', result: { state: result.state, step: result.step, epoch: result.epoch, metrics: result.metrics, checkpoint: result.checkpoint } });
+  port.off('message', onAck); // nothing keeps the thread alive now
 }
 
 run().catch((err: unknown) => {
-  flush();
+  flush(true);
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: unknown }).code;
   post({ type: 'error', error: { name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}), ...(e.stack ? { stack: e.stack } : {}) } });
+  port.off('message', onAck);
 });

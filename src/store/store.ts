@@ -46,6 +46,17 @@ export class Store {
   readonly db: Database.Database;
   readonly schemaVersion: number;
   private readonly now: () => number;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, prepared once per SQL text. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
 
   constructor(readonly file: string, options: { now?: () => number } = {}) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -75,21 +86,20 @@ export class Store {
 
   insertJob(j: NewJob, state: JobState = 'queued'): JobRow {
     const t = this.now();
-    this.db
-      .prepare(`INSERT INTO jobs (id, name, state, spec, summary, threads, memory_mb, idem_key, idem_hash, created_at, updated_at, total_steps)
+    this.sql(`INSERT INTO jobs (id, name, state, spec, summary, threads, memory_mb, idem_key, idem_hash, created_at, updated_at, total_steps)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
       .run(j.id, j.name, state, json(j.spec), json(j.summary), j.threads, j.memoryMb, j.idempotencyKey, j.idempotencyHash, t, t, j.totalSteps);
     return this.getJob(j.id)!;
   }
 
   getJob(id: string): JobRow | null {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const r = this.sql('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return r ? jobFromRow(r) : null;
   }
 
   /** The job an Idempotency-Key made, and the hash of the body it came with. */
   jobByIdempotencyKey(key: string): { job: JobRow; hash: string | null } | null {
-    const r = this.db.prepare('SELECT * FROM jobs WHERE idem_key = ?').get(key) as Row | undefined;
+    const r = this.sql('SELECT * FROM jobs WHERE idem_key = ?').get(key) as Row | undefined;
     return r ? { job: jobFromRow(r), hash: r.idem_hash as string | null } : null;
   }
 
@@ -106,23 +116,29 @@ export class Store {
       args.push(o.before);
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY number DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, o.limit + 1) as Row[];
+    const rows = this.sql(sql).all(...args, o.limit + 1) as Row[];
     const jobs = rows.slice(0, o.limit).map(jobFromRow);
     return { jobs, next: rows.length > o.limit ? jobs[jobs.length - 1]!.number : null };
   }
 
   /** Jobs in any of these states, oldest first (the queue order). */
   jobsIn(states: readonly JobState[]): JobRow[] {
-    const rows = this.db.prepare(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY number`).all(...states) as Row[];
+    const rows = this.sql(`SELECT * FROM jobs WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY number`).all(...states) as Row[];
     return rows.map(jobFromRow);
   }
 
   countByState(): Record<string, number> {
-    const rows = this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: string; n: number }>;
+    const rows = this.sql('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
   updateJob(id: string, patch: JobPatch): JobRow {
+    this.patchJob(id, patch);
+    return this.getJob(id)!;
+  }
+
+  /** updateJob without reading the row back (the hot path of progress reports). */
+  patchJob(id: string, patch: JobPatch): void {
     const sets: string[] = ['updated_at = ?'];
     const args: unknown[] = [this.now()];
     for (const [k, v] of Object.entries(patch)) {
@@ -130,16 +146,15 @@ export class Store {
       sets.push(`${patchColumns[k as keyof JobPatch]} = ?`);
       args.push(k === 'result' && v !== null ? json(v) : v);
     }
-    const info = this.db.prepare(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+    const info = this.sql(`UPDATE jobs SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
     if (info.changes !== 1) throw new Error(`store: no job ${id}`);
-    return this.getJob(id)!;
   }
 
   /** Removes a job and everything recorded about it, in one transaction. */
   deleteJob(id: string): boolean {
     return this.tx(() => {
-      for (const table of ['events', 'metrics', 'logs']) this.db.prepare(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
-      return this.db.prepare('DELETE FROM jobs WHERE id = ?').run(id).changes === 1;
+      for (const table of ['events', 'metrics', 'logs']) this.sql(`DELETE FROM ${table} WHERE job_id = ?`).run(id);
+      return this.sql('DELETE FROM jobs WHERE id = ?').run(id).changes === 1;
     });
   }
 
@@ -149,26 +164,25 @@ export class Store {
     return this.tx(() => {
       const seq = this.lastEventSeq(jobId) + 1;
       const time = this.now();
-      const info = this.db.prepare('INSERT INTO events (job_id, seq, type, data, time) VALUES (?, ?, ?, ?, ?)').run(jobId, seq, type, json(data), time);
+      const info = this.sql('INSERT INTO events (job_id, seq, type, data, time) VALUES (?, ?, ?, ?, ?)').run(jobId, seq, type, json(data), time);
       return { id: Number(info.lastInsertRowid), jobId, seq, type, data, time };
     });
   }
 
   lastEventSeq(jobId: string): number {
-    const r = this.db.prepare('SELECT MAX(seq) AS s FROM events WHERE job_id = ?').get(jobId) as { s: number | null };
+    const r = this.sql('SELECT MAX(seq) AS s FROM events WHERE job_id = ?').get(jobId) as { s: number | null };
     return r.s ?? 0;
   }
 
   /** A job's events with seq > afterSeq, in order. */
   eventsAfter(jobId: string, afterSeq: number, limit = 100_000): StoredEvent[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(jobId, afterSeq, limit) as Row[];
+    const rows = this.sql('SELECT * FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(jobId, afterSeq, limit) as Row[];
     return rows.map(eventFromRow);
   }
 
   /** Every job's events of these types with a global id > afterId, in order. */
   eventsOfTypesAfter(types: readonly string[], afterId: number, limit = 100_000): StoredEvent[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(', ')}) AND id > ? ORDER BY id LIMIT ?`)
+    const rows = this.sql(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(', ')}) AND id > ? ORDER BY id LIMIT ?`)
       .all(...types, afterId, limit) as Row[];
     return rows.map(eventFromRow);
   }
@@ -179,7 +193,7 @@ export class Store {
    * checkpoint recomputes the same steps), so series never hold duplicates or gaps. */
   appendMetrics(jobId: string, points: readonly MetricPoint[]): void {
     if (points.length === 0) return;
-    const ins = this.db.prepare(
+    const ins = this.sql(
       'INSERT INTO metrics (job_id, name, step, value, time) VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, name, step) DO UPDATE SET value = excluded.value, time = excluded.time',
     );
     const t = this.now();
@@ -189,13 +203,13 @@ export class Store {
   }
 
   metricNames(jobId: string): string[] {
-    return (this.db.prepare('SELECT DISTINCT name FROM metrics WHERE job_id = ? ORDER BY name').all(jobId) as Array<{ name: string }>).map((r) => r.name);
+    return (this.sql('SELECT DISTINCT name FROM metrics WHERE job_id = ? ORDER BY name').all(jobId) as Array<{ name: string }>).map((r) => r.name);
   }
 
   /** The series by name (all of the job's when names is empty), ordered by step. */
   series(jobId: string, names: readonly string[] = [], fromStep = 0): Record<string, Series> {
     const wanted = names.length ? names : this.metricNames(jobId);
-    const q = this.db.prepare('SELECT step, value FROM metrics WHERE job_id = ? AND name = ? AND step >= ? ORDER BY step');
+    const q = this.sql('SELECT step, value FROM metrics WHERE job_id = ? AND name = ? AND step >= ? ORDER BY step');
     const out: Record<string, Series> = {};
     for (const name of wanted) {
       const rows = q.all(jobId, name, fromStep) as Array<{ step: number; value: number | null }>;
@@ -208,11 +222,11 @@ export class Store {
 
   appendLog(jobId: string, level: string, message: string): LogLine {
     const time = this.now();
-    const info = this.db.prepare('INSERT INTO logs (job_id, level, message, time) VALUES (?, ?, ?, ?)').run(jobId, level, message, time);
+    const info = this.sql('INSERT INTO logs (job_id, level, message, time) VALUES (?, ?, ?, ?)').run(jobId, level, message, time);
     return { id: Number(info.lastInsertRowid), level, message, time };
   }
 
   logs(jobId: string, afterId: number, limit: number): LogLine[] {
-    return this.db.prepare('SELECT id, level, message, time FROM logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?').all(jobId, afterId, limit) as LogLine[];
+    return this.sql('SELECT id, level, message, time FROM logs WHERE job_id = ? AND id > ? ORDER BY id LIMIT ?').all(jobId, afterId, limit) as LogLine[];
   }
 }

@@ -87,11 +87,13 @@ describe('GET /v1/jobs/:id/events', () => {
   });
 
   it('a client that drops mid-run and reconnects with Last-Event-ID gets every missed event exactly once', async () => {
-    const job = await submit({ steps: 400 });
+    const job = await submit({ steps: 100_000 });
     const first = await readFrames(await fetch(`${base}/v1/jobs/${job.id}/events`), (_f, all) => all.filter((x) => x.event === 'progress').length >= 2);
+    expect(first.ended).toBe(false);
     const got = first.frames.filter((f) => f.id !== undefined);
     const lastId = got.at(-1)!.id!;
     await new Promise((r) => setTimeout(r, 100)); // events keep coming while the client is away
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
     const second = await readFrames(await fetch(`${base}/v1/jobs/${job.id}/events`, { headers: { 'last-event-id': String(lastId) } }));
     expect(second.ended).toBe(true);
     const all = [...got, ...second.frames.filter((f) => f.id !== undefined)];
