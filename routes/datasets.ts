@@ -21,7 +21,7 @@ const datasetRoutes: FastifyPluginAsync = async (app) => {
                 required: ['name', 'kind', 'available'],
                 properties: {
                   name: { type: 'string' },
-                  kind: { type: 'string', enum: ['image', 'seq2seq'] },
+                  kind: { type: 'string', enum: ['image', 'seq2seq', 'lm'] },
                   description: { type: 'string' },
                   origin: { type: 'string' },
                   shape: { type: 'array', items: { type: 'integer' } },

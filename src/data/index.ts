@@ -8,6 +8,9 @@
 //     for (let b; (b = train.next()); ) step(b.images, b.shape, b.labels);   // null ends the epoch
 //     checkpoint.cursor = train.cursor;                            // {epoch, position, rng}: 3 numbers
 //     new ImageLoader(ds.train, { batchSize: 128, seed: 1, steps, cursor });  // same batches, bit for bit
+//   } else if (ds.kind === 'lm') {                                 // a token stream ('licenses', 'text')
+//     const train = new LmLoader(ds.train, { batchSize: 32, length: ds.context, seed: 1 });
+//     const b = train.next()!;   // b.inputs (B,T) float ids; b.targets (B*T) int32, the next token of each
 //   } else {                                                       // seq2seq
 //     const train = new SequenceLoader(ds.train, { batchSize: 64, seed: 1 });
 //     const b = train.next()!;   // b.source (B,Ts), b.decoderInput (B,Tt) float ids; b.labels (B*Tt) int32
@@ -53,3 +56,5 @@ export { ImagePipeline, cifarRecipe, evalSteps, type ImageStep } from './pipelin
 export { BatchOrder, mixSeed, type Cursor, type OrderOptions } from './cursor.js';
 export { ImageLoader, type ImageBatch, type ImageLoaderOptions } from './image-loader.js';
 export { SequenceLoader, type SequenceBatch, type SequenceLoaderOptions } from './sequence-loader.js';
+export { DEFAULT_CONTEXT, LICENSE_FILES, LICENSES_DIR, LICENSES_INSTALL, licenseFiles, openLicenses, openTextLm, splitText, textLmDataset, type LicensesOptions, type TextLmOptions } from './lm-text.js';
+export { LmLoader, type LmBatch, type LmLoaderOptions } from './lm-loader.js';

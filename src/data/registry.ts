@@ -3,13 +3,14 @@
 import { invalid } from '../errors.js';
 import { openCifar, openImageFolder, openTsv, type CifarOptions, type ImageFolderDatasetOptions, type TsvDatasetOptions } from './file-datasets.js';
 import { fashionMnistFiles, FASHION_CLASSES, FASHION_MNIST_INSTALL, mnistFiles, MNIST_INSTALL, DIGIT_CLASSES, openFashionMnist, openMnist, type PackagedOptions } from './mnist.js';
+import { licenseFiles, LICENSES_INSTALL, openLicenses, openTextLm, type LicensesOptions, type TextLmOptions } from './lm-text.js';
 import { openSequenceTask, type SequenceTaskOptions } from './sequence-tasks.js';
 import { openShapes, SHAPE_CLASSES, type ShapesOptions } from './shapes.js';
 import type { Dataset } from './types.js';
 
 export interface DatasetInfo {
   name: string;
-  kind: 'image' | 'seq2seq';
+  kind: 'image' | 'seq2seq' | 'lm';
   description: string;
   /** package: installed files; generated: made from a seed; files: the user's own files */
   origin: 'package' | 'generated' | 'files';
@@ -29,6 +30,7 @@ export interface DatasetInfo {
 
 const seqOptions = ['train', 'validation', 'test', 'seed', 'minLength', 'maxLength', 'symbols'];
 const seqSizes = { train: 10000, validation: 1000, test: 1000 };
+const lmOptions = ['tokenizer', 'validation', 'test', 'seed', 'lowercase', 'minCount', 'maxVocab', 'context'];
 
 export function listDatasets(): DatasetInfo[] {
   const packaged = (name: string, description: string, classes: string[], available: boolean, install: string): DatasetInfo => ({
@@ -53,6 +55,11 @@ export function listDatasets(): DatasetInfo[] {
     { name: 'cifar10', kind: 'image', description: 'CIFAR-10 binary batches from your own copy (cifar-10-batches-bin)', origin: 'files', shape: [3, 32, 32], available: true, options: ['dir', 'validation', 'seed'] },
     { name: 'cifar100', kind: 'image', description: 'CIFAR-100 binary batches from your own copy (cifar-100-binary), fine labels', origin: 'files', shape: [3, 32, 32], available: true, options: ['dir', 'validation', 'seed'] },
     { name: 'image-folder', kind: 'image', description: 'PNG/JPEG images, one sub-folder per class', origin: 'files', available: true, options: ['train', 'test', 'size', 'channels', 'validation', 'seed'] },
+    {
+      name: 'licenses', kind: 'lm', origin: 'package', available: licenseFiles() !== null, install: LICENSES_INSTALL, options: [...lmOptions, 'files'],
+      description: 'language modelling on the GPL, LGPL, Apache, MPL, Artistic, BSD, CC0 and GFDL texts of /usr/share/common-licenses (Debian base-files, ~190 kB), char or word tokens',
+    },
+    { name: 'text', kind: 'lm', description: 'language modelling on a plain UTF-8 text file: contiguous train/validation/test ranges, char or word tokenizer built from the training part', origin: 'files', available: true, options: ['file', ...lmOptions] },
     { name: 'tsv', kind: 'seq2seq', description: 'source<TAB>target sentence pairs, char or word tokenizer built from the training file', origin: 'files', available: true, options: ['train', 'validation', 'test', 'tokenizer', 'lowercase', 'minCount', 'maxVocab', 'holdOut', 'seed'] },
   ];
 }
@@ -69,6 +76,8 @@ export async function openDataset(name: string, options: Record<string, unknown>
     case 'copy': case 'reverse': case 'sort': case 'addition': return openSequenceTask(name, options as SequenceTaskOptions);
     case 'cifar10': case 'cifar100': return openCifar(name, options as unknown as CifarOptions);
     case 'image-folder': return openImageFolder(options as unknown as ImageFolderDatasetOptions);
+    case 'licenses': return openLicenses(options as LicensesOptions);
+    case 'text': return openTextLm(options as unknown as TextLmOptions);
     default: return openTsv(options as unknown as TsvDatasetOptions);
   }
 }

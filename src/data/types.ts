@@ -51,6 +51,25 @@ export interface SequenceDataset {
   test: SequenceSplit;
 }
 
-export type Dataset = ImageDataset | SequenceDataset;
+/** A token stream for language modelling: the split's text as ids (no specials added). */
+export interface TokenSplit {
+  /** tokens */
+  n: number;
+  tokens: Int32Array;
+}
+
+export interface LmDataset {
+  kind: 'lm';
+  name: string;
+  /** built from the training split only; saved with the model */
+  tokenizer: Tokenizer;
+  /** tokens per training window (the LM loader's T and the model's maxLen) */
+  context: number;
+  train: TokenSplit;
+  validation: TokenSplit;
+  test: TokenSplit;
+}
+
+export type Dataset = ImageDataset | SequenceDataset | LmDataset;
 
 export type SplitName = 'train' | 'validation' | 'test';

@@ -92,7 +92,7 @@ describe('validation split and registry', () => {
 
   it('lists every built-in set with its kind, shape, sizes and availability', () => {
     const list = listDatasets();
-    expect(list.map((d) => d.name)).toEqual(['fashion-mnist', 'mnist', 'shapes', 'copy', 'reverse', 'sort', 'addition', 'cifar10', 'cifar100', 'image-folder', 'tsv']);
+    expect(list.map((d) => d.name)).toEqual(['fashion-mnist', 'mnist', 'shapes', 'copy', 'reverse', 'sort', 'addition', 'cifar10', 'cifar100', 'image-folder', 'licenses', 'text', 'tsv']);
     const fm = list.find((d) => d.name === 'fashion-mnist')!;
     expect(fm).toMatchObject({ kind: 'image', origin: 'package', shape: [1, 28, 28], install: 'apt-get install dataset-fashion-mnist' });
     expect(typeof fm.available).toBe('boolean');

@@ -161,6 +161,8 @@ describe('models, data sets, service routes', () => {
     expect(ds.map((d) => d.name)).toEqual(expect.arrayContaining(['shapes', 'reverse', 'fashion-mnist']));
     expect(ds.some((d) => d.name === 'cifar10' || d.name === 'tsv')).toBe(false);
     expect(ds.find((d) => d.name === 'shapes')).toMatchObject({ kind: 'image', shape: [3, 32, 32] });
+    expect(ds.find((d) => d.name === 'licenses')).toMatchObject({ kind: 'lm', available: true });
+    expect(ds.some((d) => d.name === 'text')).toBe(false);
   });
 
   it('GET /ready, GET /metrics (Prometheus text) and the OpenAPI document', async () => {
