@@ -14,8 +14,10 @@ export const TRAIN_USAGE = `usage: kiln train <preset|spec.json|config.json|reci
        kiln train --resume <checkpoint or run dir> [options]
 
 options:
-  --dataset <name>          data set (shapes, copy, reverse, sort, addition, fashion-mnist, mnist, cifar10, ...)
-  --data-option <k=v>       an option of the data set (repeatable): --data-option dir=./cifar-10-batches-bin
+  --dataset <name>          data set (shapes, copy, reverse, sort, addition, fashion-mnist, mnist, cifar10,
+                            licenses, text, ...)
+  --data-option <k=v>       an option of the data set (repeatable): --data-option dir=./cifar-10-batches-bin,
+                            --data-option file=book.txt --data-option tokenizer=word (text)
   --epochs <n>              train for n epochs
   --steps <n>               train for n optimizer steps (wins over epochs)
   --batch <n>               batch size
@@ -114,11 +116,13 @@ export function merge(a: unknown, b: unknown): unknown {
   return out;
 }
 
-/** Defaults for a bare model: the ResNet paper's SGD for images, Adam for Transformers. */
+/** Defaults for a bare model: the ResNet paper's SGD for images, Adam for Transformers (a
+ * language model trains on the built-in text corpus). */
 function defaultsFor(model: ModelSpec): Partial<TrainConfig> {
   const seq = 'preset' in model && model.preset.startsWith('transformer');
+  const data = !('preset' in model) ? 'shapes' : model.preset === 'transformer-lm' ? 'licenses' : model.preset === 'transformer-seq2seq' ? 'reverse' : 'shapes';
   return seq
-    ? { data: { name: model.preset === 'transformer-seq2seq' || model.preset === 'transformer-lm' ? 'reverse' : 'shapes' }, optimizer: { kind: 'adam', lr: 1e-3 }, batchSize: 64, epochs: 1, seed: 0, clipNorm: 1 }
+    ? { data: { name: data }, optimizer: { kind: 'adam', lr: 1e-3 }, batchSize: 64, epochs: 1, seed: 0, clipNorm: 1 }
     : { data: { name: 'shapes' }, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 }, batchSize: 128, epochs: 1, seed: 0 };
 }
 

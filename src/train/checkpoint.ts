@@ -58,6 +58,8 @@ export interface Manifest {
   tally: Tally;
   history: EpochRecord[];
   tokenizers?: { source: TokenizerJSON; target: TokenizerJSON };
+  /** a language-model data set's tokenizer */
+  tokenizer?: TokenizerJSON;
   files: Record<string, { bytes: number; sha256: string }>;
   savedAt: string;
 }

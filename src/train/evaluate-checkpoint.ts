@@ -3,6 +3,7 @@
 import type { SplitName } from '../data/types.js';
 import { ImageLoader } from '../data/image-loader.js';
 import { evalSteps } from '../data/pipeline.js';
+import { LmLoader } from '../data/lm-loader.js';
 import { SequenceLoader } from '../data/sequence-loader.js';
 import { invalid } from '../errors.js';
 import { loadSafetensors } from '../io/safetensors.js';
@@ -25,6 +26,7 @@ export async function evaluateCheckpoint(path: string, split: SplitName = 'test'
     const loader = new ImageLoader(ds[split], { batchSize, shuffle: false, steps: evalSteps(imageSteps(c.data.augment, ds)) });
     return evaluate(p.task, p.model, loader, new Arena(), null);
   }
+  if (ds.kind === 'lm') return evaluate(p.task, p.model, new LmLoader(ds[split], { batchSize, length: ds.context, shuffle: false }), new Arena(), null);
   const loader = new SequenceLoader(ds[split], { batchSize, shuffle: false });
   return evaluate(p.task, p.model, loader, new Arena(), { split: ds[split], maxLen: ds.maxTargetLength + 1, limit: c.data.decodeLimit ?? Infinity });
 }

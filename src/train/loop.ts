@@ -23,7 +23,7 @@ import { loadOptimizer, readCheckpoint, saveOptimizer, writeCheckpoint, type Che
 import { IDENTITY_FIELDS, metricMode, validateConfig, type MetricName, type TrainConfig } from './config.js';
 import { samplingProbability } from './scheduled-sampling.js';
 import { Schedule } from './schedules.js';
-import { setupRun, type RunParts, type Task } from './setup.js';
+import { epochSize, setupRun, type RunParts, type Task } from './setup.js';
 import { emptyTally, evaluate, tallyMetrics, trainStep, type Metrics, type Tally } from './steps.js';
 import { applyUpdate } from './update.js';
 
@@ -118,7 +118,7 @@ class Run {
   constructor(readonly c: TrainConfig, readonly p: RunParts, readonly hooks: TrainHooks) {}
 
   get n(): number {
-    return this.p.trainLoader.split.n;
+    return epochSize(this.p.trainLoader);
   }
 
   log(line: string): void {
@@ -156,6 +156,7 @@ class Run {
       schedule: p.schedule.toJSON(), optimizer: { kind: this.c.optimizer.kind, steps: opt.steps },
       earlyStopping: { ...this.early }, tally: { ...this.tally }, history: this.history,
       ...(ds.kind === 'seq2seq' ? { tokenizers: { source: ds.sourceTokenizer.toJSON(), target: ds.targetTokenizer.toJSON() } } : {}),
+      ...(ds.kind === 'lm' ? { tokenizer: ds.tokenizer.toJSON() } : {}),
     }, { 'model.safetensors': saveSafetensors(p.model, { step: String(this.step) }), 'optimizer.safetensors': opt.file }, k.keep ?? 2);
     this.checkpoint = dir;
     this.hooks.onCheckpoint?.({ dir, step: this.step, epoch: this.epochsDone, reason });

@@ -8,6 +8,7 @@ import { mixSeed } from '../data/cursor.js';
 import { ImageLoader } from '../data/image-loader.js';
 import { channelStats, meanImage } from '../data/normalize.js';
 import { evalSteps, ImagePipeline, type ImageStep } from '../data/pipeline.js';
+import { LmLoader } from '../data/lm-loader.js';
 import { SequenceLoader } from '../data/sequence-loader.js';
 import { buildModel, presets, type ModelSpec } from '../models/spec.js';
 import { DecoderLM, Seq2SeqTransformer } from '../models/transformer.js';
@@ -22,7 +23,12 @@ import { Schedule } from './schedules.js';
 import { noDecayPredicate } from './weight-decay.js';
 
 export type Task = 'classification' | 'seq2seq' | 'lm';
-export type Loader = ImageLoader | SequenceLoader;
+export type Loader = ImageLoader | SequenceLoader | LmLoader;
+
+/** Examples in one epoch of a loader: images, sequence pairs, or token windows. */
+export function epochSize(l: Loader): number {
+  return l instanceof LmLoader ? l.windows : l.split.n;
+}
 export type AnyOptimizer = Sgd | Adam;
 
 export interface RunParts {
@@ -75,6 +81,9 @@ function fillSpec(spec: ModelSpec, ds: Dataset, seed: number): ModelSpec {
     if (has('classes')) fill.classes = ds.classes.length;
     if (has('inChannels')) fill.inChannels = ds.shape[0];
     if (has('size') && ds.shape[1] === ds.shape[2]) fill.size = ds.shape[1];
+  } else if (ds.kind === 'lm') {
+    if (has('vocab')) fill.vocab = ds.tokenizer.vocabSize;
+    if (has('maxLen')) fill.maxLen = ds.context;
   } else {
     const lm = spec.preset === 'transformer-lm';
     if (has('vocab')) fill.vocab = lm ? ds.targetTokenizer.vocabSize : ds.sourceTokenizer.vocabSize;
@@ -99,6 +108,12 @@ function checkFit(task: Task, model: Module, ds: Dataset, inputShape: readonly n
     if (!sameShape(out, [1, ds.classes.length])) invalid(`config.model outputs ${JSON.stringify(out.slice(1))} per image, the data set '${ds.name}' has ${ds.classes.length} classes`);
     return;
   }
+  if (ds.kind === 'lm') {
+    const m = model as DecoderLM;
+    if (m.o.maxLen < ds.context) invalid(`config.model maxLen ${m.o.maxLen} is shorter than the data set's context of ${ds.context} tokens (data option context)`);
+    if (m.o.vocab < ds.tokenizer.vocabSize) invalid(`config.model vocab ${m.o.vocab} is smaller than the data set's vocabulary ${ds.tokenizer.vocabSize}`);
+    return;
+  }
   const m = model as Seq2SeqTransformer | DecoderLM;
   const longest = task === 'lm' ? ds.maxTargetLength + 1 : Math.max(ds.maxSourceLength, ds.maxTargetLength) + 1;
   if (m.o.maxLen < longest) invalid(`config.model maxLen ${m.o.maxLen} is shorter than the data set's longest sequence with its end token (${longest})`);
@@ -111,6 +126,10 @@ function taskOf(model: Module, ds: Dataset): Task {
   if (ds.kind === 'image') {
     if (model instanceof Seq2SeqTransformer || model instanceof DecoderLM) invalid(`config.model is a sequence model; the data set '${ds.name}' holds images`);
     return 'classification';
+  }
+  if (ds.kind === 'lm') {
+    if (model instanceof DecoderLM) return 'lm';
+    return invalid(`config.model cannot train on the language-model data set '${ds.name}': use transformer-lm`);
   }
   if (model instanceof Seq2SeqTransformer) return 'seq2seq';
   if (model instanceof DecoderLM) return 'lm';
@@ -151,6 +170,11 @@ export async function setupRun(c: TrainConfig, datasetOverride?: Dataset): Promi
     checkFit(task, model, ds, new ImagePipeline(ds.shape, steps).outShape);
     trainLoader = new ImageLoader(ds.train, { batchSize: c.batchSize, seed: c.seed, steps });
     evalLoader = ds.validation.n > 0 ? new ImageLoader(ds.validation, { batchSize: evalBatch, shuffle: false, steps: evalSteps(steps) }) : null;
+  } else if (ds.kind === 'lm') {
+    if (c.data.augment) invalid(`config.data.augment applies to images; the data set '${ds.name}' is a token stream`);
+    checkFit(task, model, ds, []);
+    trainLoader = new LmLoader(ds.train, { batchSize: c.batchSize, length: ds.context, seed: c.seed });
+    evalLoader = ds.validation.n > ds.context ? new LmLoader(ds.validation, { batchSize: evalBatch, length: ds.context, shuffle: false }) : null;
   } else {
     if (c.data.augment) invalid(`config.data.augment applies to images; the data set '${ds.name}' is seq2seq`);
     checkFit(task, model, ds, []);

@@ -2,12 +2,14 @@
 //   classification  softmax cross-entropy of the logits (label smoothing), top-1/top-5 counts
 //   seq2seq         teacher forcing (optionally scheduled sampling), token cross-entropy with
 //                   padding ignored; evaluation adds greedy decoding for exact match and BLEU
-//   lm              next-token cross-entropy over BOS + target (the data set's target sequences)
+//   lm              next-token cross-entropy: over token windows of a language-model data set
+//                   (LmBatch), or over BOS + target of a seq2seq set's target sequences
 // Every step runs inside an arena (its activations and their gradients reused step after step);
 // only plain numbers leave it.
 import { backward } from '../autograd/backward.js';
 import { noGrad } from '../autograd/graph.js';
 import type { ImageBatch } from '../data/image-loader.js';
+import type { LmBatch } from '../data/lm-loader.js';
 import type { SequenceBatch } from '../data/sequence-loader.js';
 import type { SequenceSplit } from '../data/types.js';
 import type { DecoderLM, Seq2SeqTransformer } from '../models/transformer.js';
@@ -79,8 +81,15 @@ export interface StepResult {
   items: number;
 }
 
+export type Batch = ImageBatch | SequenceBatch | LmBatch;
+
+/** A language model's view of a batch: (n, t) float input ids and (n * t) next-token labels. */
+function lmView(b: SequenceBatch | LmBatch): { n: number; t: number; input: Float32Array; labels: Int32Array } {
+  return 'inputs' in b ? { n: b.n, t: b.length, input: b.inputs, labels: b.targets } : { n: b.n, t: b.targetLength, input: b.decoderInput, labels: b.labels };
+}
+
 /** Forward, loss and backward of one batch (gradients accumulate into zeroed buffers). */
-export function trainStep(task: Task, model: Module, batch: ImageBatch | SequenceBatch, o: StepOptions, arena: Arena, tally: Tally): StepResult {
+export function trainStep(task: Task, model: Module, batch: Batch, o: StepOptions, arena: Arena, tally: Tally): StepResult {
   return withArena(arena, (): StepResult => {
     if (task === 'classification') {
       const b = batch as ImageBatch;
@@ -91,24 +100,29 @@ export function trainStep(task: Task, model: Module, batch: ImageBatch | Sequenc
       addCounts(tally, logits, b.labels, value);
       return { loss: value, items: b.n };
     }
-    const b = batch as SequenceBatch;
-    let input = new Tensor(b.decoderInput, [b.n, b.targetLength]);
-    let logits: Tensor;
-    if (task === 'seq2seq') {
-      const m = model as Seq2SeqTransformer;
-      const src = new Tensor(b.source, [b.n, b.sourceLength]);
-      if (o.samplingP > 0) {
-        // Bengio et al.'s two passes: predictions from a teacher-forced pass without gradients
-        // (evaluation mode, so no dropout draw), then training on the mixed inputs
-        m.eval();
-        const guess = noGrad(() => predictedIds(m.forwardPair(src, input)));
-        m.train();
-        input = mixPredictions(input, guess, o.samplingP, o.samplingRng).ids;
-      }
-      logits = m.forwardPair(src, input);
-    } else {
-      logits = (model as DecoderLM).forward(input);
+    if (task === 'lm') {
+      const v = lmView(batch as SequenceBatch | LmBatch);
+      const logits = (model as DecoderLM).forward(new Tensor(v.input, [v.n, v.t]));
+      const flat = ops.reshape(logits, [v.n * v.t, logits.shape[2]!]);
+      const loss = ops.softmaxCrossEntropy(flat, v.labels, { labelSmoothing: o.labelSmoothing, ignoreIndex: PAD });
+      backward(loss);
+      const value = loss.item();
+      const before = tally.count;
+      addCounts(tally, flat, v.labels, value, PAD);
+      return { loss: value, items: tally.count - before };
     }
+    const b = batch as SequenceBatch, m = model as Seq2SeqTransformer;
+    let input = new Tensor(b.decoderInput, [b.n, b.targetLength]);
+    const src = new Tensor(b.source, [b.n, b.sourceLength]);
+    if (o.samplingP > 0) {
+      // Bengio et al.'s two passes: predictions from a teacher-forced pass without gradients
+      // (evaluation mode, so no dropout draw), then training on the mixed inputs
+      m.eval();
+      const guess = noGrad(() => predictedIds(m.forwardPair(src, input)));
+      m.train();
+      input = mixPredictions(input, guess, o.samplingP, o.samplingRng).ids;
+    }
+    const logits = m.forwardPair(src, input);
     const flat = ops.reshape(logits, [b.n * b.targetLength, logits.shape[2]!]);
     const loss = ops.softmaxCrossEntropy(flat, b.labels, { labelSmoothing: o.labelSmoothing, ignoreIndex: PAD });
     backward(loss);
@@ -130,7 +144,7 @@ export interface DecodeEval {
 /** Evaluation metrics: loss (no label smoothing) and the task's metrics; for seq2seq with
  * `decode`, also exact match and corpus BLEU of greedy decoding (BLEU over token ids: characters
  * for character-level tokenizers, words for word-level ones) on the first `decode.limit` examples. */
-export function evaluate(task: Task, model: Module, loader: { next(): ImageBatch | SequenceBatch | null; restore(c: { epoch: number; position: number; rng: number }): void }, arena: Arena, decode: DecodeEval | null): Metrics {
+export function evaluate(task: Task, model: Module, loader: { next(): Batch | null; restore(c: { epoch: number; position: number; rng: number }): void }, arena: Arena, decode: DecodeEval | null): Metrics {
   const tally = emptyTally();
   const hyps: number[][] = [], refs: number[][] = [];
   model.eval();
@@ -146,9 +160,16 @@ export function evaluate(task: Task, model: Module, loader: { next(): ImageBatch
             addCounts(tally, logits, ib.labels, ops.softmaxCrossEntropy(logits, ib.labels).item());
             return;
           }
+          if (task === 'lm') {
+            const v = lmView(b as SequenceBatch | LmBatch);
+            const logits = model.forward(new Tensor(v.input, [v.n, v.t]));
+            const flat = ops.reshape(logits, [v.n * v.t, logits.shape[2]!]);
+            addCounts(tally, flat, v.labels, ops.softmaxCrossEntropy(flat, v.labels, { ignoreIndex: PAD }).item(), PAD);
+            return;
+          }
           const sb = b as SequenceBatch;
           const input = new Tensor(sb.decoderInput, [sb.n, sb.targetLength]);
-          const logits = task === 'seq2seq' ? (model as Seq2SeqTransformer).forwardPair(new Tensor(sb.source, [sb.n, sb.sourceLength]), input) : model.forward(input);
+          const logits = (model as Seq2SeqTransformer).forwardPair(new Tensor(sb.source, [sb.n, sb.sourceLength]), input);
           const flat = ops.reshape(logits, [sb.n * sb.targetLength, logits.shape[2]!]);
           addCounts(tally, flat, sb.labels, ops.softmaxCrossEntropy(flat, sb.labels, { ignoreIndex: PAD }).item(), PAD);
         }),

@@ -47,6 +47,26 @@ describe('kiln train', () => {
     expect(lines[0]).toMatchObject({ run: 'mlp', epoch: 1, train: { top1Error: expect.any(Number) } });
   });
 
+  it('trains transformer-lm on a text file and on the built-in corpus, reporting perplexity', () => {
+    const text = join(tmp, 'book.txt');
+    writeFileSync(text, 'the quick brown fox jumps over the lazy dog\n'.repeat(40));
+    const small = ['--steps', '2', '--batch', '8', '--threads', '1', '--data-option', 'context=16'];
+    const r = kiln('train', 'transformer-lm', '--dataset', 'text', '--data-option', `file=${text}`, '--data-option', 'tokenizer=word', ...small);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/tokens\/s/);
+    expect(r.stdout).toMatch(/^perplexity +\S+ +\S+$/m);
+    expect(r.stdout).toMatch(/^tokenAccuracy +\S+ +\S+$/m);
+    const builtIn = kiln('train', 'transformer-lm', '--dataset', 'licenses', '--data-option', 'files=BSD,Artistic', ...small);
+    expect(builtIn.status).toBe(0);
+    expect(builtIn.stdout).toMatch(/transformer-lm: completed after 2 steps/);
+    const empty = join(tmp, 'empty.txt');
+    writeFileSync(empty, '');
+    const bad = kiln('train', 'transformer-lm', '--dataset', 'text', '--data-option', `file=${empty}`, ...small);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/config\.data: text: .*empty\.txt holds no text/);
+  });
+
   it('a usage error exits 2 with the usage; a bad config exits 1 naming the field', () => {
     const usage = kiln('train', 'lenet', '--batch', 'zero');
     expect(usage.status).toBe(2);

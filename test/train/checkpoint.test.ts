@@ -6,7 +6,7 @@ import { readCheckpoint } from '../../src/train/checkpoint.js';
 import { evaluateCheckpoint } from '../../src/train/evaluate-checkpoint.js';
 import type { TrainConfig } from '../../src/train/config.js';
 import { train } from '../../src/train/loop.js';
-import { bits, reverseConfig, shapesConfig } from './run-configs.js';
+import { bits, lmConfig, reverseConfig, shapesConfig } from './run-configs.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -60,6 +60,20 @@ describe('resume', () => {
     const { losses } = await stoppedAndResumed(config, 13);
     expect(whole).toHaveLength(30);
     expect(losses).toEqual(whole);
+  });
+
+  it('a language model on token windows (dropout, AdamW, warm-up, clipping): stopped at step 17 (mid-epoch 2) and resumed gives bit-identical losses', async () => {
+    const config = lmConfig();
+    const whole = await lossBits(config);
+    expect(whole).toHaveLength(24);
+    const { losses, paused } = await stoppedAndResumed(config, 17);
+    expect(paused).toBe(17);
+    expect(losses).toEqual(whole);
+    const dir = tempDir();
+    await train(lmConfig({ epochs: 1, checkpoint: { dir } }));
+    const m = readCheckpoint(dir).manifest;
+    expect(m.tokenizer?.tokens.slice(0, 4)).toEqual(['<pad>', '<bos>', '<eos>', '<unk>']);
+    expect(m.cursor).toEqual({ epoch: 1, position: 0, rng: expect.any(Number) });
   });
 
   it('a periodic checkpoint resumes exactly too, and later epochs report the same metrics', async () => {

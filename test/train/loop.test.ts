@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { train, type EpochRecord, type StepInfo } from '../../src/train/loop.js';
-import { bits, reverseConfig, shapesConfig, smallCnn } from './run-configs.js';
+import { bits, lmConfig, reverseConfig, shapesConfig, smallCnn } from './run-configs.js';
 
 describe('train', () => {
   it('a short seeded run reproduces its losses bit for bit, and a different seed does not', async () => {
@@ -89,5 +89,32 @@ describe('train', () => {
     expect(r.task).toBe('lm');
     expect(Object.keys(r.metrics.validation!).sort()).toEqual(['loss', 'perplexity', 'tokenAccuracy']);
     expect(r.metrics.validation!.perplexity).toBeCloseTo(Math.exp(r.metrics.validation!.loss), 10);
+  });
+
+  it('a decoder-only LM on the built-in corpus: validation perplexity from ~vocabulary size to below 12 in 3 epochs (characters of GPL-2 and GPL-3)', async () => {
+    const epochs: EpochRecord[] = [];
+    const steps: StepInfo[] = [];
+    const r = await train({
+      model: { preset: 'transformer-lm', options: { dim: 64, heads: 4, ffn: 128, decoderLayers: 2, dropout: 0 } },
+      data: { name: 'licenses', options: { files: ['GPL-3', 'GPL-2'], context: 32 } },
+      optimizer: { kind: 'adam', lr: 3e-3 },
+      epochs: 3,
+      batchSize: 32,
+      seed: 1,
+    }, { onEpoch: (e) => epochs.push(e), onStep: (s) => steps.push(s) });
+    expect(r).toMatchObject({ task: 'lm', state: 'completed', epoch: 3 });
+    expect(r.spec).toMatchObject({ options: { vocab: expect.any(Number), maxLen: 32 } });
+    expect(steps[0]).toMatchObject({ unit: 'tokens', items: 32 * 32 });
+    expect(Math.exp(steps[0]!.loss)).toBeGreaterThan(40); // ~ the vocabulary size at initialization
+    const v = epochs.map((e) => e.validation!);
+    expect(Object.keys(v[0]!).sort()).toEqual(['loss', 'perplexity', 'tokenAccuracy']);
+    expect(v[2]!.perplexity).toBeLessThan(v[0]!.perplexity!);
+    expect(v[2]!.perplexity).toBeLessThan(12);
+    expect(v[2]!.tokenAccuracy).toBeGreaterThan(0.25);
+  });
+
+  it('a language-model data set needs transformer-lm, and a model whose maxLen fits its context', async () => {
+    await expect(train(lmConfig({ model: { preset: 'transformer-seq2seq', options: { dim: 32, heads: 2, ffn: 64, encoderLayers: 1, decoderLayers: 1 } } }))).rejects.toThrow(/config\.model cannot train on the language-model data set 'licenses': use transformer-lm/);
+    await expect(train(lmConfig({ model: { preset: 'transformer-lm', options: { dim: 32, heads: 2, ffn: 64, decoderLayers: 1, maxLen: 8 } } }))).rejects.toThrow(/config\.model maxLen 8 is shorter than the data set's context of 16 tokens/);
   });
 });

@@ -56,3 +56,18 @@ export const reverseConfig = (over: Partial<TrainConfig> = {}): TrainConfig => (
 export function bits(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0]!;
 }
+
+/** A tiny decoder-only LM on two short texts of the built-in corpus (characters, windows of 16)
+ * with dropout, label smoothing, clipping and warm-up: 12 batches of 32 windows per epoch. */
+export const lmConfig = (over: Partial<TrainConfig> = {}): TrainConfig => ({
+  model: { preset: 'transformer-lm', options: { dim: 32, heads: 2, ffn: 64, decoderLayers: 1, dropout: 0.1 } },
+  data: { name: 'licenses', options: { files: ['BSD', 'Artistic'], context: 16 } },
+  optimizer: { kind: 'adamw', lr: 3e-3, noDecay: 'norms-and-biases' },
+  schedule: { kind: 'warmup', steps: 5, then: { kind: 'constant' } },
+  epochs: 2,
+  batchSize: 32,
+  seed: 1,
+  labelSmoothing: 0.1,
+  clipNorm: 1,
+  ...over,
+});
