@@ -72,6 +72,8 @@ describe('POST /v1/jobs', () => {
     ['a model that does not take the images', quickJob({ model: { graph: { input: [1, 28, 28], nodes: [{ id: 'f', op: 'flatten', inputs: ['input'] }, { id: 'fc', op: 'linear', params: { out: 10 }, inputs: ['f'] }] } } }), "model: expects inputs of shape [1, 28, 28], the data set 'shapes' has images of shape [3, 16, 16]"],
     ['a model with the wrong number of classes', quickJob({ model: { preset: 'mlp', options: { classes: 4 } } }), "model: outputs [4] per example, the data set 'shapes' has 10 classes"],
     ['a sequence model on images', quickJob({ model: { preset: 'transformer-seq2seq' } }), "is a sequence model; the data set 'shapes' holds images"],
+    ['a seq2seq model on a language-model corpus', quickJob({ model: { preset: 'transformer-seq2seq' }, data: { name: 'licenses', options: { files: ['BSD'] } } }), "the data set 'licenses' is a language-model token stream; use the preset transformer-lm"],
+    ['an LM shorter than the corpus context', quickJob({ model: { preset: 'transformer-lm', options: { maxLen: 8 } }, data: { name: 'licenses', options: { files: ['BSD'], context: 16 } } }), "model.options.maxLen: 8 is shorter than the data set's context of 16 tokens"],
     ['more threads than the budget', quickJob({ threads: 64 }), 'threads: 64 is more than the 2 native threads'],
     ['a model that needs more than the memory limit', quickJob({ batchSize: 65536, model: { preset: 'mlp', options: { hidden: [4096] } } }), 'training at batchSize 65536 needs about'],
     ['a model too large to build in the time limit', quickJob({ model: { preset: 'mlp', options: { hidden: [65536, 65536] } } }), 'it is too large for this server'],
