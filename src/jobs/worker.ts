@@ -13,10 +13,11 @@ const post = (m: WorkerMessage) => port.postMessage(m);
 const control = new Int32Array(input.control);
 
 // Reports wait in an outbox and leave as one 'batch' message per progress interval (steps folded
-// into one 'progress' message, so the order is kept), at most MAX_BATCH at a time, and the next
+// into 'progress' messages of at most MAX_BATCH steps, so the order is kept), at most MAX_BATCH
+// steps or other messages at a time, and the next
 // batch only after the main thread has acknowledged the last one: a job whose steps outrun the
 // main thread's recording makes its batches bigger, never the main thread's queue longer.
-const MAX_BATCH = 64;
+const MAX_BATCH = 128;
 let steps: StepPoint[] = [];
 let outbox: WorkerMessage[] = [];
 let lastFlush = 0;
@@ -31,9 +32,19 @@ function onAck(m: { type: 'ack' }): void {
 port.on('message', onAck);
 
 function fold(): void {
-  if (steps.length === 0) return;
-  outbox.push({ type: 'progress', steps });
+  for (let i = 0; i < steps.length; i += MAX_BATCH) outbox.push({ type: 'progress', steps: steps.slice(i, i + MAX_BATCH) });
   steps = [];
+}
+
+/** How many of the outbox's first messages make one batch: MAX_BATCH units, a step being one. */
+function batchLength(): number {
+  let weight = 0, n = 0;
+  for (const m of outbox) {
+    weight += m.type === 'progress' ? m.steps.length : 1;
+    if (n > 0 && weight > MAX_BATCH) break;
+    n++;
+  }
+  return n;
 }
 
 /** Sends what waits (all of it when `all`, at the end of the run). */
@@ -43,8 +54,9 @@ function flush(all = false): void {
   if (inFlight && !all) return;
   fold();
   if (outbox.length === 0) return;
-  const messages = all ? outbox : outbox.slice(0, MAX_BATCH);
-  outbox = all ? [] : outbox.slice(MAX_BATCH);
+  const n = all ? outbox.length : batchLength();
+  const messages = outbox.slice(0, n);
+  outbox = outbox.slice(n);
   post({ type: 'batch', messages });
   inFlight = true;
   lastFlush = performance.now();
