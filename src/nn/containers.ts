@@ -56,9 +56,8 @@ export class Residual extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const main = this.main.forward(x), shortcut = this.shortcut ? this.shortcut.forward(x) : x;
-    // with the ReLU: one op and one output buffer (ops.addRelu), as the CIFAR blocks do
-    return this.reluAfter ? ops.addRelu(main, shortcut) : ops.add(main, shortcut);
+    const y = ops.add(this.main.forward(x), this.shortcut ? this.shortcut.forward(x) : x);
+    return this.reluAfter ? ops.relu(y) : y;
   }
 
   outputShape(input: readonly number[]): readonly number[] {
