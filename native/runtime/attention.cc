@@ -20,6 +20,8 @@
 #include <cmath>
 #include <limits>
 
+#include "parallel.h"
+
 namespace kiln {
 namespace {
 
@@ -118,25 +120,13 @@ void apply_dropout(const AttentionKernels& k, const AttentionDims& d, const Quer
   }
 }
 
-// fn(bh0, bh1) over contiguous ranges of (b, h) pairs: the reference path's split.
-template <typename Fn>
-void for_pairs(ThreadPool& pool, size_t pairs, Fn fn) {
-  const size_t workers = std::min<size_t>(static_cast<size_t>(pool.size()), pairs);
-  if (workers == 0) return;
-  const size_t per = (pairs + workers - 1) / workers;
-  pool.run(workers, [&](size_t w) {
-    const size_t b0 = std::min(pairs, w * per);
-    fn(b0, std::min(pairs, b0 + per));
-  });
-}
-
 }  // namespace
 
 bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& k, float* out, float* lse,
                        const float* q, const float* key, const float* v, const AttentionDims& d) {
   const size_t pairs = d.B * d.H;
   if (!k.gemm.tile) {
-    for_pairs(pool, pairs, [&](size_t b0, size_t b1) { ref::attention_forward_f32(out, lse, q, key, v, d, b0, b1); });
+    parallel_range(pool, pairs, 1, 1, [&](size_t b0, size_t b1) { ref::attention_forward_f32(out, lse, q, key, v, d, b0, b1); });
     return true;
   }
   const size_t qblocks = (d.Tq + kBq - 1) / kBq;
@@ -244,7 +234,7 @@ bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels&
                         const float* lse, const AttentionDims& d) {
   const size_t pairs = d.B * d.H;
   if (!k.gemm.tile) {
-    for_pairs(pool, pairs, [&](size_t b0, size_t b1) {
+    parallel_range(pool, pairs, 1, 1, [&](size_t b0, size_t b1) {
       ref::attention_backward_f32(dq, dk, dv, dout, q, key, v, out, lse, d, b0, b1);
     });
     return true;
