@@ -44,7 +44,7 @@ const lmJob = {
 const ids: Record<'image' | 'seq' | 'lm', string> = { image: '', seq: '', lm: '' };
 const submit = async (body: unknown) => {
   const r = await app.inject({ method: 'POST', url: '/v1/jobs', payload: body as object });
-  expect(r.statusCode).toBe(201);
+  expect(r.statusCode, r.body).toBe(201);
   return r.json().id as string;
 };
 const predict = (id: string, payload: unknown) => app.inject({ method: 'POST', url: `/v1/jobs/${id}/predict`, payload: payload as object });
@@ -84,7 +84,8 @@ function greyPng(): Buffer {
 let shapes: ImageDataset;
 
 beforeAll(async () => {
-  ({ app, dataDir, cleanup } = await testApp());
+  // a generous summary limit: this machine may be busy training while the tests run
+  ({ app, dataDir, cleanup } = await testApp({ summaryTimeoutMs: 60_000 }));
   shapes = (await openDataset('shapes', shapesOptions)) as ImageDataset;
   ids.image = await submit(imageJob);
   ids.seq = await submit(seqJob);
@@ -247,6 +248,39 @@ describe('predict preconditions', () => {
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().error).toEqual({ code: 'KILN_ERR_NOT_FOUND', message: 'no job job-nope' });
     expect((await predict('..%2Fetc', { prompt: 'x' })).statusCode).toBe(400);
+  });
+});
+
+/** Waits until the job has recorded more than `step` steps. */
+async function stepsPast(id: string, step: number): Promise<void> {
+  for (const t0 = Date.now(); ((await app.inject(`/v1/jobs/${id}`)).json().progress.step as number) <= step; ) {
+    if (Date.now() - t0 > 60_000) throw new Error(`job ${id} did not get past step ${step}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('the model cache', () => {
+  it('a paused job answers with its pause checkpoint; after it resumes and pauses again, with the newer one', async () => {
+    const id = await submit(quickJob({ steps: 100_000 }));
+    const image = { images: [{ pixels: Array.from(shapes.test.pixels.subarray(0, 768)), shape: [3, 16, 16] }], topK: 0 };
+    await stepsPast(id, 0); // in the loop: a pause now writes its checkpoint within the grace window
+    await app.inject({ method: 'POST', url: `/v1/jobs/${id}/pause` });
+    const first = await waitForState(app, id, ['paused']);
+    const a = (await predict(id, image)).json();
+    expect(a.step).toBe(first.checkpointStep);
+    expect((await predict(id, image)).json()).toEqual(a); // the cached model, the same answer
+
+    await app.inject({ method: 'POST', url: `/v1/jobs/${id}/resume` });
+    await stepsPast(id, (first.checkpointStep as number) + 5);
+    await app.inject({ method: 'POST', url: `/v1/jobs/${id}/pause` });
+    const second = await waitForState(app, id, ['paused']);
+    expect(second.checkpointStep).toBeGreaterThan(first.checkpointStep as number);
+    const b = (await predict(id, image)).json();
+    expect(b.step).toBe(second.checkpointStep);
+    expect(b.results[0].probabilities).not.toEqual(a.results[0].probabilities);
+    await app.inject({ method: 'POST', url: `/v1/jobs/${id}/cancel` });
+    // cancelled: the pause checkpoint still answers
+    expect((await predict(id, image)).json()).toEqual(b);
   });
 });
 
