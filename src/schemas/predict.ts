@@ -12,12 +12,12 @@ const image = {
   oneOf: [
     {
       type: 'object', required: ['base64'], additionalProperties: false,
-      properties: { base64: { type: 'string', minLength: 1, maxLength: 16_000_000 } },
+      properties: { base64: { type: 'string', minLength: 1, maxLength: 8 << 20 } },
     },
     {
       type: 'object', required: ['pixels', 'shape'], additionalProperties: false,
       properties: {
-        pixels: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 1, maxItems: 4 * 1024 * 1024 },
+        pixels: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 1, maxItems: 3 << 20 },
         shape: {
           type: 'array', description: '[channels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA), height, width]',
           items: { type: 'integer', minimum: 1, maximum: MAX_SIDE }, minItems: 3, maxItems: 3,
