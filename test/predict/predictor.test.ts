@@ -55,6 +55,27 @@ describe('loadPredictor (image models)', () => {
   });
 });
 
+describe('loadPredictor (a language model of a seq2seq set\'s targets)', () => {
+  it('starts from BOS (an empty prompt is fine), stops at EOS, and a seed repeats the text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-predictor-'));
+    dirs.push(dir);
+    await train({
+      model: { preset: 'transformer-lm', options: { dim: 16, heads: 2, ffn: 32, decoderLayers: 1, dropout: 0 } },
+      data: { name: 'reverse', options: { train: 64, validation: 0, test: 0, minLength: 3, maxLength: 5, seed: 1 } },
+      optimizer: { kind: 'adam', lr: 0.01 }, steps: 20, batchSize: 16, seed: 1, evaluate: false, checkpoint: { dir },
+    });
+    const p = await loadPredictor(resolveCheckpoint(dir));
+    expect(p.kind).toBe('generate');
+    const a = p.run({ prompt: '', maxTokens: 20, seed: 3 }, 'job-x');
+    expect(p.run({ prompt: '', maxTokens: 20, seed: 3 }, 'job-x')).toEqual(a);
+    if (a.kind !== 'generate') throw new Error('expected generate');
+    const { tokens, output } = a.results[0]!;
+    expect(tokens.length).toBeLessThan(20); // a 3-5 digit target, then EOS
+    expect(tokens).not.toContain(2);
+    expect(output).toMatch(/^[0-9]+$/);
+  });
+});
+
 describe('request images', () => {
   it('reads the size of a PNG and a JPEG from their headers; strict base64', () => {
     const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000100000000c8', 'hex');

@@ -333,6 +333,26 @@ describe('GET /v1/jobs/:id/checkpoints and /weights', () => {
   });
 });
 
+describe('OpenAPI', () => {
+  it('documents the routes under their tags with the bounds of the predict body', async () => {
+    const doc = (await app.inject('/docs/json')).json();
+    expect(doc.paths['/v1/jobs/{id}/predict'].post.tags).toEqual(['predict']);
+    expect(doc.paths['/v1/jobs/{id}/checkpoints'].get.tags).toEqual(['jobs']);
+    expect(doc.paths['/v1/jobs/{id}/weights'].get.responses['200'].content).toHaveProperty('application/octet-stream');
+    const body = doc.paths['/v1/jobs/{id}/predict'].post.requestBody.content['application/json'].schema;
+    expect(body.properties.beamWidth).toMatchObject({ minimum: 1, maximum: 16 });
+    expect(body.properties.maxTokens).toMatchObject({ minimum: 1, maximum: 1024 });
+    expect(doc.tags.map((t: { name: string }) => t.name)).toContain('predict');
+  });
+
+  it('HEAD /weights answers the headers of the download without its body', async () => {
+    const r = await app.inject({ method: 'HEAD', url: `/v1/jobs/${ids.image}/weights` });
+    expect(r.statusCode).toBe(200);
+    expect(Number(r.headers['content-length'])).toBe(checkpointOf(ids.image).files['model.safetensors']!.length);
+    expect(r.rawPayload.length).toBe(0);
+  });
+});
+
 describe('the predict worker\'s limits', () => {
   it('a damaged checkpoint is a 500 that leaks nothing; a prediction past its time limit is a 504; the server carries on', async () => {
     // a second app on the same (now idle) data directory, with a fresh worker and its own limits
