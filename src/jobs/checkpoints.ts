@@ -30,6 +30,14 @@ async function manifestOf(dir: string): Promise<Manifest | null> {
   }
 }
 
+/** A checkpoint directory's entry; null when it is not a complete checkpoint with weights. */
+async function entryOf(dir: string, latest: boolean): Promise<CheckpointEntry | null> {
+  const m = await manifestOf(dir);
+  const weights = m?.files?.['model.safetensors'];
+  if (!m || !weights) return null;
+  return { step: m.step, epoch: m.epoch, createdAt: m.savedAt, bytes: weights.bytes, sha256: weights.sha256, dir, latest };
+}
+
 /** Every complete checkpoint of the job with a weights file, oldest first. */
 export async function listCheckpoints(jobDir: string): Promise<CheckpointEntry[]> {
   const runDir = join(jobDir, 'checkpoints');
@@ -49,10 +57,8 @@ export async function listCheckpoints(jobDir: string): Promise<CheckpointEntry[]
   for (const name of names) {
     if (!STEP_DIR.test(name)) continue;
     const dir = join(runDir, name);
-    const m = await manifestOf(dir);
-    const weights = m?.files?.['model.safetensors'];
-    if (!m || !weights) continue;
-    out.push({ step: m.step, epoch: m.epoch, createdAt: m.savedAt, bytes: weights.bytes, sha256: weights.sha256, dir, latest: name === latest });
+    const entry = await entryOf(dir, name === latest);
+    if (entry) out.push(entry);
   }
   out.sort((a, b) => a.step - b.step);
   // without a readable latest.json, the newest is the latest (as resolveCheckpoint decides)
@@ -60,7 +66,18 @@ export async function listCheckpoints(jobDir: string): Promise<CheckpointEntry[]
   return out;
 }
 
-/** The checkpoint a job's predictions use: latest.json's, else the newest; null when none. */
+/** The checkpoint a job's predictions use: latest.json's (one manifest read: this is on every
+ * prediction's path), else the newest; null when none. */
 export async function latestCheckpoint(jobDir: string): Promise<CheckpointEntry | null> {
+  const runDir = join(jobDir, 'checkpoints');
+  try {
+    const { name } = JSON.parse(await readFile(join(runDir, 'latest.json'), 'utf8')) as { name?: unknown };
+    if (typeof name === 'string' && STEP_DIR.test(name)) {
+      const entry = await entryOf(join(runDir, name), true);
+      if (entry) return entry;
+    }
+  } catch {
+    // no readable latest.json: look at every checkpoint
+  }
   return (await listCheckpoints(jobDir)).find((c) => c.latest) ?? null;
 }
