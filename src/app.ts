@@ -6,14 +6,18 @@ import { defaults, type Config } from './config.js';
 import { errorBodySchema, KilnError } from './errors.js';
 import docs from './plugins/docs.js';
 import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
+import predictPlugin from './plugins/predict.js';
+import type { PredictPoolOptions } from './jobs/predict-pool.js';
 import { useValidators } from './plugins/validation.js';
 import { jobSchema } from './schemas/job.js';
+import checkpointRoutes from '../routes/checkpoints.js';
 import datasetRoutes from '../routes/datasets.js';
 import eventRoutes from '../routes/events.js';
 import healthRoutes from '../routes/health.js';
 import seriesRoutes from '../routes/job-series.js';
 import jobRoutes from '../routes/jobs.js';
 import modelRoutes from '../routes/models.js';
+import predictRoutes from '../routes/predict.js';
 import prometheusRoutes from '../routes/prometheus.js';
 import readyRoutes from '../routes/ready.js';
 
@@ -23,6 +27,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** the job system's knobs (tests shorten the waits or run a small training function) */
   jobs?: JobsOptions;
+  /** the predict worker's limits (tests shorten its time limit) */
+  predict?: PredictPoolOptions;
 }
 
 export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
@@ -75,5 +81,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(eventRoutes);
   await app.register(modelRoutes);
   await app.register(datasetRoutes);
+  await app.register(predictPlugin, { config, predict: options.predict ?? {} });
+  await app.register(checkpointRoutes);
+  await app.register(predictRoutes);
   return app;
 }

@@ -8,6 +8,7 @@ export const errorCodes = {
   KILN_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   KILN_ERR_INTERNAL: { status: 500, message: 'internal error' },
   KILN_ERR_UNAVAILABLE: { status: 503, message: 'the server is shutting down' },
+  KILN_ERR_TIMEOUT: { status: 504, message: 'the work took longer than its time limit' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;
