@@ -3,11 +3,14 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
 import { defaults, type Config } from './config.js';
-import { errorBodySchema, KilnError } from './errors.js';
+import { errorBodySchema } from './errors.js';
+import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
+import errors, { frameworkErrors } from './plugins/errors.js';
 import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
 import predictPlugin from './plugins/predict.js';
 import type { PredictPoolOptions } from './jobs/predict-pool.js';
+import requestIds, { requestId } from './plugins/request-id.js';
 import { useValidators } from './plugins/validation.js';
 import { jobSchema } from './schemas/job.js';
 import checkpointRoutes from '../routes/checkpoints.js';
@@ -44,33 +47,20 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const config: Config = { ...defaults, ...options.config };
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
-    // Bodies (datasets excepted, later) are small JSON documents.
-    bodyLimit: 1 << 20,
+    // Bodies (dataset uploads excepted: their routes set their own limit) are small JSON documents.
+    bodyLimit: config.bodyLimitMb * (1 << 20),
+    genReqId: requestId,
+    frameworkErrors,
   });
 
   app.addSchema(errorBodySchema);
   app.addSchema(jobSchema);
   useValidators(app);
 
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof KilnError) {
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details } });
-    }
-    const e = err as { validation?: unknown; statusCode?: number; message: string };
-    if (e.validation) {
-      return reply.status(400).send({ error: { code: 'KILN_ERR_VALIDATION', message: e.message } });
-    }
-    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply.status(e.statusCode).send({ error: { code: 'KILN_ERR_VALIDATION', message: e.message } });
-    }
-    req.log.error({ err }, 'request failed');
-    return reply.status(500).send({ error: { code: 'KILN_ERR_INTERNAL', message: 'internal error' } });
-  });
-
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'KILN_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` } }),
-  );
-
+  // first: their hooks (request id, then keys and rate limit) run before any route's, 404s included
+  await app.register(requestIds);
+  await app.register(errors);
+  await app.register(auth, { config });
   await app.register(docs);
   await app.register(jobsPlugin, { config, jobs: options.jobs ?? {} });
   await app.register(healthRoutes);
