@@ -62,7 +62,7 @@ export default fp(async (app: FastifyInstance) => {
   // Fastify would parse as a string) is a 415 before the body is read.
   app.addHook('preParsing', async (req, _reply, payload) => {
     const type = req.headers['content-type'];
-    if (type !== undefined && req.routeOptions.schema?.body !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
+    if (type && req.routeOptions.schema?.body !== undefined && !/^application\/json\s*(;|$)/i.test(type)) {
       throw new KilnError('KILN_ERR_UNSUPPORTED_MEDIA_TYPE', `unsupported content-type "${type.slice(0, 100)}": this route takes application/json`);
     }
     return payload;
