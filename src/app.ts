@@ -51,6 +51,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
     bodyLimit: config.bodyLimitMb * (1 << 20),
     genReqId: requestId,
     frameworkErrors,
+    // plugins/errors.ts answers requests that arrive during shutdown, with the coded body
+    return503OnClosing: false,
   });
 
   app.addSchema(errorBodySchema);

@@ -55,6 +55,18 @@ export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: F
 
 export default fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err, req, reply) => sendError(req, reply, err));
+  // Shutting down (running jobs may take seconds to checkpoint, and the server listens until
+  // they have): new requests get a coded 503 and the connection closes, so a client or a load
+  // balancer goes elsewhere. Fastify's own 503 for this has an uncoded body and no request id.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_req, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new KilnError('KILN_ERR_UNAVAILABLE');
+  });
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error: { code: 'KILN_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.slice(0, 200)}` } }),
   );

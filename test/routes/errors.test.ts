@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildApp } from '../../src/app.js';
-import { quickJob, testApp } from '../helpers/app.js';
+import { quickJob, testApp, waitForState } from '../helpers/app.js';
 import { tempDir } from '../helpers/jobs.js';
 
 const MiB = 1 << 20;
@@ -120,5 +120,22 @@ describe('5xx', () => {
     expect(r.body).not.toMatch(/database|sqlite|stack|\.ts|\.js|node_modules|\bat /i);
     const logged = lines.find((l) => l.reqId === 'five-hundred-1' && l.msg === 'request failed');
     expect(JSON.stringify(logged?.err)).toMatch(/database connection is not open/);
+  });
+});
+
+describe('during shutdown', () => {
+  it('requests that arrive while running jobs checkpoint get a coded 503', async () => {
+    const { app, cleanup } = await testApp({ summaryTimeoutMs: 30_000 });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const long = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: quickJob({ steps: 100_000 }) })).json();
+    await waitForState(app, long.id, ['running'], 60_000);
+    const closing = app.close();
+    const r = await fetch(`${base}/v1/jobs`, { headers: { 'x-request-id': 'late-1' } });
+    expect(r.status).toBe(503);
+    expect(r.headers.get('x-request-id')).toBe('late-1');
+    expect(await r.json()).toEqual({ error: { code: 'KILN_ERR_UNAVAILABLE', message: 'the server is shutting down' } });
+    await closing;
+    await cleanup();
   });
 });
