@@ -15,6 +15,11 @@ export interface Config {
   /** Memory a job may need to train (KILN_JOB_MEMORY_MB): the worker's heap limit, and the
    * ceiling for the estimate made when it is submitted. */
   jobMemoryMb: number;
+  /** How long a running job may take to checkpoint and stop (pause, cancel, SIGTERM) before its
+   * worker is ended (KILN_STOP_GRACE_MS); the server's shutdown waits this long plus a margin. */
+  stopGraceMs?: number | undefined;
+  /** Step reports of a running job are batched at most this often (KILN_PROGRESS_INTERVAL_MS). */
+  progressIntervalMs?: number | undefined;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -44,5 +49,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.KILN_DATA_DIR || defaults.dataDir,
     threadBudget: int(env, 'KILN_JOB_THREADS_TOTAL', 1, 1024) ?? defaults.threadBudget,
     jobMemoryMb: int(env, 'KILN_JOB_MEMORY_MB', 64, 1 << 20) ?? defaults.jobMemoryMb,
+    stopGraceMs: int(env, 'KILN_STOP_GRACE_MS', 100, 3_600_000),
+    progressIntervalMs: int(env, 'KILN_PROGRESS_INTERVAL_MS', 5, 60_000),
   };
 }

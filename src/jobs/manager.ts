@@ -291,7 +291,8 @@ export class JobManager extends EventEmitter {
           this.store.appendMetrics(id, points);
           this.store.patchJob(id, { step: last.step, epoch: last.epoch });
           return this.store.appendEvent(id, 'progress', {
-            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, totalSteps: r.totalSteps,
+            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, stepTimeMs: last.stepTimeMs, totalSteps: r.totalSteps,
+            ...(last.unit ? { unit: last.unit } : {}), ...(last.time ? { time: last.time } : {}),
             losses: m.steps.map((s) => [s.step, s.loss]),
           });
         });

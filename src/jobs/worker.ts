@@ -84,7 +84,10 @@ async function run(): Promise<void> {
     input.config,
     {
       onStep: (s) => {
-        steps.push({ step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs });
+        steps.push({
+          step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs,
+          ...(s.unit ? { unit: s.unit } : {}), time: Date.now(),
+        });
         soon();
       },
       onEpoch: (e) => queue({ type: 'epoch', record: { epoch: e.epoch, step: e.step, lr: e.lr, train: { ...e.train }, validation: e.validation ? { ...e.validation } : null, timeMs: e.timeMs } }),
