@@ -23,11 +23,12 @@ export interface ReadOptions {
   maxBackoffMs?: number;
 }
 
-/** Frames from a text stream: fields up to a blank line make one event; comments are skipped. */
-export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerator<SseEvent & { retry?: number }> {
+/** Frames from a text stream: fields up to a blank line make one event; comments are skipped;
+ * a `retry` field (the server's reconnection delay, sent in a frame of its own) goes to onRetry. */
+export async function* parseSse(body: ReadableStream<Uint8Array>, onRetry?: (ms: number) => void): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buf = '';
-  let id: number | null = null, event = 'message', data: string[] = [], retry: number | undefined;
+  let id: number | null = null, event = 'message', data: string[] = [];
   const reader = body.getReader();
   try {
     for (;;) {
@@ -47,12 +48,11 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
             } catch {
               // not JSON: the text itself
             }
-            yield { id, event, data: parsed, ...(retry !== undefined ? { retry } : {}) };
+            yield { id, event, data: parsed };
           }
           id = null;
           event = 'message';
           data = [];
-          retry = undefined;
           continue;
         }
         if (line.startsWith(':')) continue; // a heartbeat
@@ -62,7 +62,7 @@ export async function* parseSse(body: ReadableStream<Uint8Array>): AsyncGenerato
         if (field === 'id') id = /^\d+$/.test(value) ? Number(value) : null;
         else if (field === 'event') event = value;
         else if (field === 'data') data.push(value);
-        else if (field === 'retry' && /^\d+$/.test(value)) retry = Number(value);
+        else if (field === 'retry' && /^\d+$/.test(value)) onRetry?.(Number(value));
       }
     }
   } finally {
@@ -113,10 +113,9 @@ export async function* readEvents(api: Api, path: string, o: ReadOptions = {}): 
     connected = true;
     failures = 0;
     try {
-      for await (const ev of parseSse(res.body!)) {
-        if (ev.retry !== undefined) retryMs = ev.retry;
+      for await (const ev of parseSse(res.body!, (ms) => (retryMs = ms))) {
         if (ev.id !== null) last = ev.id;
-        yield { id: ev.id, event: ev.event, data: ev.data };
+        yield ev;
         if (ev.event === 'end') return;
       }
     } catch (e) {

@@ -12,7 +12,8 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts the server with `env` over the test's environment; resolves once it listens. */
+/** Starts the server with `env` over the test's environment; resolves once it listens (it reads
+ * Fastify's "Server listening" line: LOG_LEVEL must be info or lower). */
 export async function startServer(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
