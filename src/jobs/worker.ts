@@ -2,6 +2,8 @@
 // count, runs train(config, hooks, resumeFrom) and turns the hooks into messages (step reports
 // and other reports batched, see WorkerInput.progressIntervalMs). An error ends the worker with an 'error'
 // message; the main thread decides what it means for the job.
+// first: the thread's priority, before the addon starts its threads (they inherit it)
+import './job-priority.js';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { native } from '../native/index.js';

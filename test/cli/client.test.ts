@@ -3,7 +3,7 @@
 // the server's 4xx). Then the event reader against an app whose connections are cut mid-job: it
 // reconnects with Last-Event-ID and sees every event exactly once.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,31 @@ describe('kiln client commands against a real server', () => {
     expect(url.status).toBe(2);
     expect(url.stderr).toMatch(/^kiln: --url: expected an http\(s\) URL/);
   }, 180_000);
+});
+
+describe('kiln serve', () => {
+  it('starts the server as npm start does, with --port and --data-dir, and exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), 'serve', '--port', '0', '--data-dir', join(dir.dir, 'serve')], {
+      cwd: projectRoot, env: { ...process.env, LOG_LEVEL: 'info', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const url = await new Promise<string>((resolve, reject) => {
+      let buf = '';
+      child.stdout.on('data', (b: Buffer) => {
+        buf += b.toString();
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(buf);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`kiln serve exited with ${code}`)));
+    });
+    const health = (await (await fetch(`${url}/health`)).json()) as { status: string };
+    expect(health.status).toBe('ok');
+    const ls = await kiln(['ls'], { KILN_URL: url });
+    expect(ls.stdout).toBe('no jobs\n');
+    expect(existsSync(join(dir.dir, 'serve', 'kiln.db'))).toBe(true);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 120_000);
 });
 
 describe('the event reader', () => {
