@@ -15,9 +15,10 @@ import { conv } from './suites/conv.js';
 import { gemm } from './suites/gemm.js';
 import { train } from './suites/train.js';
 import { accuracy } from './suites/accuracy.js';
+import { server } from './suites/server.js';
 
 /** Every suite, by name. A new suite is one import and one entry here. */
-const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train, accuracy };
+const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train, accuracy, server };
 
 const USAGE = `usage: npm run bench -- <suite> [options]
        npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)

@@ -9,7 +9,7 @@
 // when its id is above the last one sent.
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
-import { openSse, type SseStream } from '../src/jobs/sse.js';
+import { openSse, sseFrame, type SseStream } from '../src/jobs/sse.js';
 import { isTerminal } from '../src/jobs/state.js';
 import type { StoredEvent } from '../src/store/types.js';
 import { jobIdParams } from '../src/schemas/job.js';
@@ -31,6 +31,15 @@ function lastSeen(header: string | undefined, query: number | undefined): number
 }
 
 const STATE_TYPES = ['state', 'end'];
+
+/** A live event's frame, serialized once however many clients stream the job (a WeakMap: frames
+ * go with their events). */
+const frames = new WeakMap<StoredEvent, string>();
+function frameOf(e: StoredEvent): string {
+  let f = frames.get(e);
+  if (f === undefined) frames.set(e, (f = sseFrame(e.seq, e.type, e.data)));
+  return f;
+}
 
 const eventRoutes: FastifyPluginAsync = async (app) => {
   const open = new Set<SseStream>();
@@ -58,7 +67,7 @@ const eventRoutes: FastifyPluginAsync = async (app) => {
     const send = (e: StoredEvent) => {
       if (e.seq <= last) return;
       last = e.seq;
-      s.send(e.seq, e.type, e.data);
+      s.sendFrame(frameOf(e));
       if (e.type === 'end') s.end();
     };
     const live = (e: StoredEvent) => {

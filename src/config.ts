@@ -21,9 +21,14 @@ export interface Config {
   rateLimit: number;
   /** Largest JSON request body in MiB (KILN_BODY_LIMIT_MB); uploads have their own limit. */
   bodyLimitMb: number;
+  /** How long a running job may take to checkpoint and stop (pause, cancel, SIGTERM) before its
+   * worker is ended (KILN_STOP_GRACE_MS); the server's shutdown waits this long plus a margin. */
+  stopGraceMs?: number | undefined;
+  /** Step reports of a running job are batched at most this often (KILN_PROGRESS_INTERVAL_MS). */
+  progressIntervalMs?: number | undefined;
 }
 
-/** An API key: full access, or read-only (GET/HEAD, plus POST /v1/models/summary). */
+/** An API key: full access, or read-only (GET/HEAD, plus POST /v1/models/summary and predict). */
 export interface ApiKey {
   token: string;
   access: 'full' | 'read';
@@ -82,5 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiKeys: parseApiKeys(env.KILN_API_KEYS),
     rateLimit: int(env, 'KILN_RATE_LIMIT', 0, 1_000_000) ?? defaults.rateLimit,
     bodyLimitMb: int(env, 'KILN_BODY_LIMIT_MB', 1, 1024) ?? defaults.bodyLimitMb,
+    stopGraceMs: int(env, 'KILN_STOP_GRACE_MS', 100, 3_600_000),
+    progressIntervalMs: int(env, 'KILN_PROGRESS_INTERVAL_MS', 5, 60_000),
   };
 }

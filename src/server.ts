@@ -1,5 +1,7 @@
 // The entry point: load the configuration, build the app, listen, and shut down gracefully on
-// SIGTERM/SIGINT (finish in-flight requests, then exit; a second signal exits at once).
+// SIGTERM/SIGINT: stop taking jobs, let running jobs checkpoint and stop (they go back to the
+// queue and the next start continues them; one that does not stop within KILN_STOP_GRACE_MS has
+// its worker ended), finish in-flight requests, then exit 0. A second signal exits at once.
 import { buildApp } from './app.js';
 import { loadConfig } from './config.js';
 
@@ -15,11 +17,13 @@ async function main(): Promise<void> {
     }
     closing = true;
     app.log.info({ signal }, 'shutting down');
-    // A stuck close must not keep the process (PID 1 in a container) alive forever.
+    // A stuck close must not keep the process (PID 1 in a container) alive forever; it gets the
+    // jobs' grace window (after which their workers are ended) and a margin to record their ends.
+    const limitMs = (config.stopGraceMs ?? 10_000) + 5_000;
     const timer = setTimeout(() => {
-      app.log.error('shutdown timed out after 10 s; exiting');
+      app.log.error({ limitMs }, 'shutdown timed out; exiting');
       process.exit(1);
-    }, 10_000);
+    }, limitMs);
     timer.unref();
     app.close().then(
       () => process.exit(0),

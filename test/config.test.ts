@@ -49,6 +49,11 @@ describe('loadConfig', () => {
     expect(message).not.toContain('sekrit');
   });
 
+  it('reads KILN_STOP_GRACE_MS and KILN_PROGRESS_INTERVAL_MS', () => {
+    expect(loadConfig({ KILN_STOP_GRACE_MS: '2500', KILN_PROGRESS_INTERVAL_MS: '20' })).toMatchObject({ stopGraceMs: 2500, progressIntervalMs: 20 });
+    expect(() => loadConfig({ KILN_STOP_GRACE_MS: '5' })).toThrow('config: KILN_STOP_GRACE_MS expected an integer in [100, 3600000], got "5"');
+  });
+
   it.each([
     [{ PORT: 'abc' }, 'config: PORT expected an integer in [0, 65535], got "abc"'],
     [{ PORT: '70000' }, 'config: PORT expected an integer in [0, 65535], got "70000"'],

@@ -9,7 +9,7 @@ export interface Out {
   columns?: number;
 }
 
-function duration(ms: number): string {
+export function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '--';
   const s = Math.round(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}` : `${m}:${String(s % 60).padStart(2, '0')}`;
@@ -22,6 +22,8 @@ export class Progress {
   private drawn = false;
   private readonly started = performance.now();
   private lossAvg: number | null = null;
+  /** the last step printed as a plain line */
+  private printed = 0;
 
   /** budget: the total steps or epochs, to show a fraction done */
   constructor(private readonly out: Out, private readonly budget: { steps?: number; epochs?: number }, private readonly every = 50) {}
@@ -43,7 +45,13 @@ export class Progress {
     const elapsed = performance.now() - this.started;
     const text = `step ${s.step}${this.budget.steps ? `/${this.budget.steps}` : ''} epoch ${s.epoch.toFixed(2)} loss ${fmt(this.lossAvg)} lr ${fmt(s.lr)} ${fmt(s.itemsPerSecond)} ${s.unit}/s ${s.stepTimeMs.toFixed(1)} ms/step`;
     if (!this.out.isTTY) {
-      if (s.step % this.every === 0 || s.step === this.budget.steps) this.out.write(`${text}\n`);
+      // a line each time the step passes a multiple of `every` (a watched job reports steps in
+      // batches, so the multiple itself may never be reported)
+      const crossed = Math.floor(s.step / this.every) > Math.floor(this.printed / this.every);
+      if (crossed || (s.step === this.budget.steps && s.step !== this.printed)) {
+        this.out.write(`${text}\n`);
+        this.printed = s.step;
+      }
       return;
     }
     const now = performance.now();
@@ -67,19 +75,24 @@ export class Progress {
   }
 }
 
-/** The final metrics as a table: one row per metric, train and validation columns. */
-export function metricsTable(r: TrainResult, wallMs: number): string {
-  const keys = [...new Set([...Object.keys(r.metrics.train ?? {}), ...Object.keys(r.metrics.validation ?? {})])];
-  const cell = (m: Metrics | null, k: string) => {
+/** Final metrics as a table: one row per metric, train and validation columns. */
+export function metricsRows(metrics: { train: object | null; validation: object | null }): string {
+  const keys = [...new Set([...Object.keys(metrics.train ?? {}), ...Object.keys(metrics.validation ?? {})])];
+  const cell = (m: object | null, k: string) => {
     const v = (m as Record<string, number> | null)?.[k];
     return v === undefined ? '-' : fmt(v);
   };
-  const rows = [['metric', 'train', 'validation'], ...keys.map((k) => [k, cell(r.metrics.train, k), cell(r.metrics.validation, k)])];
+  const rows = [['metric', 'train', 'validation'], ...keys.map((k) => [k, cell(metrics.train, k), cell(metrics.validation, k)])];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i]!.length)));
   const text = rows.map((row, j) => {
     const line = row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
     return j === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
   });
+  return `${text.join('\n')}\n`;
+}
+
+/** The final metrics as a table, under a line saying how the run ended. */
+export function metricsTable(r: TrainResult, wallMs: number): string {
   const head = `${r.state} after ${r.step} steps (${r.epoch} epochs) in ${duration(wallMs)}; ${r.parameters} parameters${r.checkpoint ? `; checkpoint ${r.checkpoint}` : ''}`;
-  return `${head}\n${text.join('\n')}\n`;
+  return `${head}\n${metricsRows(r.metrics)}`;
 }

@@ -67,25 +67,20 @@ function dataOption(s: string): [string, unknown] {
   return [s.slice(0, eq), value];
 }
 
-export function parseTrainArgs(argv: string[]): TrainArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        dataset: { type: 'string' }, 'data-option': { type: 'string', multiple: true },
-        epochs: { type: 'string' }, steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-        threads: { type: 'string' }, 'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
-        run: { type: 'string' }, 'metrics-out': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { values: v, positionals } = parsed;
+/** The flags `kiln train` and `kiln submit` share (parseArgs option table). */
+export const TRAIN_OPTIONS = {
+  dataset: { type: 'string' }, 'data-option': { type: 'string', multiple: true },
+  epochs: { type: 'string' }, steps: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
+  threads: { type: 'string' }, 'checkpoint-dir': { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'string' },
+  run: { type: 'string' }, 'metrics-out': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+type ParsedValues = Record<string, string | boolean | string[] | undefined>;
+
+/** The shared flags' values (after parseArgs) as TrainArgs, checked. */
+export function toTrainArgs(values: ParsedValues, positionals: string[]): TrainArgs {
+  const v = values as { [k: string]: string | undefined } & { 'data-option'?: string[]; help?: boolean };
   if (positionals.length > 1) throw new UsageError(`expected one model, config or recipe, got ${positionals.length}: ${positionals.join(' ')}`);
-  if (positionals.length === 0 && !v.resume && !v.help) throw new UsageError('expected a preset, a spec/config/recipe file, or --resume <dir>');
   const opt = <T>(key: string, value: T | undefined) => (value === undefined ? {} : { [key]: value });
   return {
     target: positionals[0],
@@ -102,8 +97,20 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     ...opt('resume', v.resume),
     ...opt('run', v.run),
     ...opt('metricsOut', v['metrics-out']),
-    help: v.help,
+    help: v.help === true,
   };
+}
+
+export function parseTrainArgs(argv: string[]): TrainArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: TRAIN_OPTIONS });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length === 0 && !v.resume && !v.help) throw new UsageError('expected a preset, a spec/config/recipe file, or --resume <dir>');
+  return toTrainArgs(v, positionals);
 }
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

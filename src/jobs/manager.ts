@@ -291,7 +291,8 @@ export class JobManager extends EventEmitter {
           this.store.appendMetrics(id, points);
           this.store.patchJob(id, { step: last.step, epoch: last.epoch });
           return this.store.appendEvent(id, 'progress', {
-            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, totalSteps: r.totalSteps,
+            step: last.step, epoch: last.epoch, loss: last.loss, lr: last.lr, itemsPerSecond: last.itemsPerSecond, stepTimeMs: last.stepTimeMs, totalSteps: r.totalSteps,
+            ...(last.unit ? { unit: last.unit } : {}), ...(last.time ? { time: last.time } : {}),
             losses: m.steps.map((s) => [s.step, s.loss]),
           });
         });
@@ -328,12 +329,16 @@ export class JobManager extends EventEmitter {
         r.end.result = m.result;
         return;
       case 'batch': {
-        // one transaction for the lot; listeners hear after it commits
+        // one transaction for the lot; listeners hear after it commits. Without an fsync unless
+        // it records a checkpoint: then it is durable with every metric point before it, so a
+        // job resumed after a power cut has no gap in its series (see Store.txRelaxed).
         this.held = [];
         try {
-          this.store.tx(() => {
+          const record = () => {
             for (const x of m.messages) this.onMessage(r, x);
-          });
+          };
+          if (m.messages.some((x) => x.type === 'checkpoint')) this.store.tx(record);
+          else this.store.txRelaxed(record);
         } finally {
           const held = this.held;
           this.held = null;

@@ -36,6 +36,11 @@ export interface StepPoint {
   skipped: boolean;
   itemsPerSecond: number;
   stepTimeMs: number;
+  /** 'images' or 'tokens' (what itemsPerSecond counts) */
+  unit?: string;
+  /** wall clock (ms since the epoch) when the step ended, set by the worker: clients measure
+   * how late a progress event reaches them */
+  time?: number;
 }
 
 /** Metric values by name (src/train/steps.ts Metrics: loss, top1, bleu, ...). */

@@ -4,9 +4,15 @@ import type { ServerResponse } from 'node:http';
 
 export interface SseStream {
   send(id: number, event: string, data: unknown): void;
+  /** a frame made by sseFrame(): one serialization shared by every client of an event */
+  sendFrame(frame: string): void;
   end(): void;
   readonly closed: boolean;
   onClose(fn: () => void): void;
+}
+
+export function sseFrame(id: number, event: string, data: unknown): string {
+  return `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
 export function openSse(res: ServerResponse, heartbeatMs: number): SseStream {
@@ -29,7 +35,10 @@ export function openSse(res: ServerResponse, heartbeatMs: number): SseStream {
   res.on('close', close);
   return {
     send(id, event, data) {
-      if (!closed) res.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (!closed) res.write(sseFrame(id, event, data));
+    },
+    sendFrame(frame) {
+      if (!closed) res.write(frame);
     },
     end() {
       close();

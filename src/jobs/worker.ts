@@ -2,6 +2,8 @@
 // count, runs train(config, hooks, resumeFrom) and turns the hooks into messages (step reports
 // and other reports batched, see WorkerInput.progressIntervalMs). An error ends the worker with an 'error'
 // message; the main thread decides what it means for the job.
+// first: the thread's priority, before the addon starts its threads (they inherit it)
+import './job-priority.js';
 import { parentPort, workerData } from 'node:worker_threads';
 
 import { native } from '../native/index.js';
@@ -84,7 +86,10 @@ async function run(): Promise<void> {
     input.config,
     {
       onStep: (s) => {
-        steps.push({ step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs });
+        steps.push({
+          step: s.step, epoch: s.epoch, loss: s.loss, lr: s.lr, gradNorm: s.gradNorm, skipped: s.skipped, itemsPerSecond: s.itemsPerSecond, stepTimeMs: s.stepTimeMs,
+          ...(s.unit ? { unit: s.unit } : {}), time: Date.now(),
+        });
         soon();
       },
       onEpoch: (e) => queue({ type: 'epoch', record: { epoch: e.epoch, step: e.step, lr: e.lr, train: { ...e.train }, validation: e.validation ? { ...e.validation } : null, timeMs: e.timeMs } }),

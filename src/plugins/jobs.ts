@@ -47,8 +47,9 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
   const jobs = new JobManager({
     store, dataDir, log: app.log, threadBudget,
     ...(o.jobs.trainModule ? { trainModule: o.jobs.trainModule } : {}),
-    ...(o.jobs.graceMs !== undefined ? { graceMs: o.jobs.graceMs } : {}),
-    ...(o.jobs.progressIntervalMs !== undefined ? { progressIntervalMs: o.jobs.progressIntervalMs } : {}),
+    // the app's own options (tests) win over the configuration
+    ...((o.jobs.graceMs ?? o.config.stopGraceMs) !== undefined ? { graceMs: o.jobs.graceMs ?? o.config.stopGraceMs } : {}),
+    ...((o.jobs.progressIntervalMs ?? o.config.progressIntervalMs) !== undefined ? { progressIntervalMs: o.jobs.progressIntervalMs ?? o.config.progressIntervalMs } : {}),
   });
   app.decorate('store', store);
   app.decorate('jobs', jobs);
