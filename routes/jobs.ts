@@ -42,7 +42,7 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
     const early = replay();
     if (early) return early;
     const l = app.jobLimits;
-    const checked = await checkSubmission(req.body, { threadBudget: l.threadBudget, defaultThreads: l.defaultThreads, jobMemoryMb: l.jobMemoryMb, summaryTimeoutMs: l.summaryTimeoutMs });
+    const checked = await checkSubmission(req.body, { threadBudget: l.threadBudget, defaultThreads: l.defaultThreads, jobMemoryMb: l.jobMemoryMb, summaryTimeoutMs: l.summaryTimeoutMs, uploads: (name) => app.datasets.locate(name) });
     // a concurrent retry may have finished while this one was being checked
     const late = replay();
     if (late) return late;

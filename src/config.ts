@@ -15,11 +15,14 @@ export interface Config {
   /** Memory a job may need to train (KILN_JOB_MEMORY_MB): the worker's heap limit, and the
    * ceiling for the estimate made when it is submitted. */
   jobMemoryMb: number;
+  /** The most a data set upload may hold, in MiB (KILN_UPLOAD_LIMIT_MB): the request's bytes
+   * and, for archives, the bytes extracted from them, each counted while they stream. */
+  uploadLimitMb: number;
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096 };
+export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096, uploadLimitMb: 2048 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -44,5 +47,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.KILN_DATA_DIR || defaults.dataDir,
     threadBudget: int(env, 'KILN_JOB_THREADS_TOTAL', 1, 1024) ?? defaults.threadBudget,
     jobMemoryMb: int(env, 'KILN_JOB_MEMORY_MB', 64, 1 << 20) ?? defaults.jobMemoryMb,
+    uploadLimitMb: int(env, 'KILN_UPLOAD_LIMIT_MB', 1, 1 << 20) ?? defaults.uploadLimitMb,
   };
 }

@@ -5,6 +5,7 @@ export const errorCodes = {
   KILN_ERR_VALIDATION: { status: 400, message: 'the request is invalid' },
   KILN_ERR_NOT_FOUND: { status: 404, message: 'no such resource' },
   KILN_ERR_CONFLICT: { status: 409, message: 'the request conflicts with the resource\'s state' },
+  KILN_ERR_TOO_LARGE: { status: 413, message: 'the upload is larger than the server accepts' },
   KILN_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   KILN_ERR_INTERNAL: { status: 500, message: 'internal error' },
   KILN_ERR_UNAVAILABLE: { status: 503, message: 'the server is shutting down' },
