@@ -4,7 +4,7 @@
 // set's id and its row inserted. Any failure removes the staging directory: a set exists fully
 // checked, or not at all.
 import { createWriteStream, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
@@ -54,11 +54,13 @@ function clientMessage(e: unknown, staging: string, shown: Map<string, string>):
     else return e;
   }
   const k = e as KilnError;
-  let msg = k.message;
-  for (const [path, name] of [...shown].sort((a, b) => b[0].length - a[0].length)) msg = msg.split(path).join(name);
-  msg = msg.split(staging + sep).join('').split(staging).join('(upload)');
-  const details = k.details && typeof k.details === 'object' && 'file' in k.details
-    ? { ...(k.details as object), file: shown.get((k.details as { file: string }).file) ?? relative(staging, (k.details as { file: string }).file) } : k.details;
+  const rewrite = (text: string) => {
+    for (const [path, name] of [...shown].sort((a, b) => b[0].length - a[0].length)) text = text.split(path).join(name);
+    return text.split(staging + sep).join('').split(staging).join('(upload)');
+  };
+  const msg = rewrite(k.message);
+  const file = (k.details as { file?: unknown } | null)?.file;
+  const details = typeof file === 'string' ? { ...(k.details as object), file: rewrite(file) } : k.details;
   return new KilnError(k.code, msg, details);
 }
 

@@ -2,7 +2,7 @@
 // FormData): uploads in every format, written here in the real formats, are format-checked,
 // listed and trained on; malformed, oversize and path-tricking uploads are refused and leave no
 // files and no rows behind.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { cifarBatch, idxPair, png, rawTar, tarOf } from '../helpers/dataset-files.js';
+import { buildApp } from '../../src/app.js';
 import { testApp, waitForState } from '../helpers/app.js';
 
 let app: FastifyInstance;
@@ -132,7 +133,8 @@ describe('POST /v1/datasets: malformed uploads are refused with the reader\'s me
       expect(r.status, JSON.stringify(r.body)).toBe(400);
       expect(r.body.error.code).toBe('KILN_ERR_VALIDATION');
       expect(r.body.error.message).toMatch(message);
-      expect(r.body.error.message).not.toContain(dataDir); // the server's paths stay on the server
+      expect(JSON.stringify(r.body)).not.toContain(dataDir); // the server's paths stay on the server
+      if (r.body.error.details?.file) expect(r.body.error.details.file).toMatch(/^(train|test)[-\w[\]]* \(".*"\)/); // the part as it was sent
       expectClean(before);
     });
   }
@@ -203,7 +205,9 @@ describe('POST /v1/datasets: the size limit', () => {
         const f = join(root, d, 'train');
         if (d.startsWith('.incoming-') && existsSync(f)) partial = Math.max(partial, statSync(f).size);
       }
+      for (const u of small.app.datasets.inProgress()) listed = u;
     }, 2);
+    let listed: { name: string; bytes: number } | null = null;
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = request(`${smallBase}/v1/datasets?name=big&format=text`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'transfer-encoding': 'chunked' } }, (res) => {
         let text = '';
@@ -225,6 +229,7 @@ describe('POST /v1/datasets: the size limit', () => {
     expect(status, body).toBe(413);
     expect(JSON.parse(body).error.code).toBe('KILN_ERR_TOO_LARGE');
     expect(partial).toBeGreaterThan(0);
+    expect(listed).toMatchObject({ name: 'big', format: 'text' }); // GET /v1/datasets shows it as 'uploading' meanwhile
     expect(partial).toBeLessThanOrEqual(2 ** 20);
     expect(leftovers(small.dataDir, small.app)).toEqual({ dirs: [], rows: [] });
     // the server carries on: a small upload to the same name now succeeds
@@ -299,5 +304,22 @@ describe('jobs on uploaded sets, and DELETE', () => {
     expect(b.status).toBe(409);
     expect(((await b.json()) as Json).error).toMatchObject({ code: 'KILN_ERR_CONFLICT', message: expect.stringMatching(/built-in/) });
     expect((await fetch(`${base}/v1/datasets/nope`, { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('start-up', () => {
+  it('removes staging directories an interrupted upload left, and directories no row points to', async () => {
+    const root = join(dataDir, 'datasets');
+    const kept = leftovers().dirs;
+    mkdirSync(join(root, '.incoming-ds-cut', 'train'), { recursive: true });
+    writeFileSync(join(root, '.incoming-ds-cut', 'train', 'part'), 'half a file');
+    mkdirSync(join(root, 'ds-orphan'));
+    const again = await buildApp({ logger: false, config: { dataDir } });
+    try {
+      expect(readdirSync(root).sort()).toEqual(kept);
+      expect(again.datasets.list().map((r) => r.name)).toEqual(app.datasets.list().map((r) => r.name));
+    } finally {
+      await again.close();
+    }
   });
 });
