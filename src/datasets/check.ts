@@ -1,7 +1,8 @@
 // The format check of an upload, before it is accepted: every file is read through the same
 // readers jobs use (src/data), streamed, so a malformed file fails here with the reader's message
-// (which file, which offset, what was expected) instead of in a job later. What the check learns
-// (shape, classes, split sizes) becomes the set's record and manifest.
+// (which file, which offset, what was expected) instead of in a job later. It runs in a worker
+// thread (check-thread.ts), off the HTTP thread. What the check learns (shape, classes, split
+// sizes) becomes the set's record and manifest.
 import { readFile } from 'node:fs/promises';
 
 import { invalid } from '../errors.js';

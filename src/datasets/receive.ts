@@ -1,6 +1,6 @@
 // Receives an upload: the file parts of a multipart/form-data request stream to the set's staging
 // directory (archives are extracted as they stream), counted against the upload limit while they
-// come in; then the files are format-checked, the manifest written, the directory renamed to the
+// come in; then the files are format-checked (in a worker thread), the manifest written, the directory renamed to the
 // set's id and its row inserted. Any failure removes the staging directory: a set exists fully
 // checked, or not at all.
 import { createWriteStream, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -12,7 +12,8 @@ import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import { KilnError, invalid } from '../errors.js';
 import { extractImageArchive } from './archive.js';
 import { MANIFEST, type DatasetCatalog, type DatasetRecord, type Manifest } from './catalog.js';
-import { checkUpload, type RoleFiles } from './check.js';
+import type { RoleFiles } from './check.js';
+import { checkOffThread } from './check-thread.js';
 import { FORMATS, type UploadFormat } from './formats.js';
 
 /** The most image files one archive may hold. */
@@ -108,7 +109,7 @@ export async function receiveUpload(catalog: DatasetCatalog, u: UploadRequest): 
     }
     for (const r of spec.roles) if (r.required && !names[r.name]) invalid(`${u.format} uploads need a file part '${r.name}' (${r.what}); got ${Object.keys(names).join(', ') || 'no files'}`);
 
-    const checked = await checkUpload(u.format, files, {
+    const checked = await checkOffThread(u.format, files, {
       train: join(claim.staging, 'train'), test: names.test && u.format === 'image-folder' ? join(claim.staging, 'test') : null,
     }).catch((e: unknown) => {
       throw clientMessage(e, claim.staging, shown);
