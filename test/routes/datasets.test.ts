@@ -279,6 +279,15 @@ describe('jobs on uploaded sets, and DELETE', () => {
     expect(file.body.error.message).toMatch(/validation: expected a fraction/);
   });
 
+  it('jobs train on uploaded image-folder (resized, grey) and text sets too', async () => {
+    const img = await submit(job({ model: { preset: 'mlp', options: { hidden: [8] } }, data: { name: 'pets', options: { size: [8, 8], channels: 1 } }, steps: 2, batchSize: 2 }));
+    expect(img.status, JSON.stringify(img.body)).toBe(201);
+    expect(img.body.summary).toMatchObject({ input: [2, 1, 8, 8], output: [2, 2] });
+    const lm = await submit({ model: { preset: 'transformer-lm', options: { dim: 16, heads: 2, decoderLayers: 1 } }, data: { name: 'story', options: { context: 8 } }, optimizer: { kind: 'adam', lr: 0.003 }, steps: 2, batchSize: 2, seed: 1 });
+    expect(lm.status, JSON.stringify(lm.body)).toBe(201);
+    for (const id of [img.body.id, lm.body.id]) expect(await waitForState(app, id, ['succeeded', 'failed'])).toMatchObject({ state: 'succeeded', error: null });
+  });
+
   it('DELETE refuses while a job uses the set, then removes the record and its files', async () => {
     const dir = app.datasets.dirFor('digits')!;
     const r = await submit(job({ steps: 100_000 }));
