@@ -16,7 +16,7 @@ export default fp(async (app: FastifyInstance) => {
         { name: 'jobs', description: 'submit, watch and control training jobs' },
         { name: 'events', description: 'server-sent event streams' },
         { name: 'models', description: 'presets and summaries' },
-        { name: 'datasets', description: 'built-in data sets' },
+        { name: 'datasets', description: 'built-in data sets and uploads' },
         { name: 'service', description: 'health, readiness, Prometheus metrics' },
       ],
     },
