@@ -308,6 +308,21 @@ describe('jobs on uploaded sets, and DELETE', () => {
     expect((await submit(job())).body.error.message).toMatch(/unknown data set 'digits'/);
   });
 
+  it('a set deleted while a job naming it is being checked: the job is not queued', async () => {
+    const p = idxPair(16, 8, 8, 4);
+    expect((await upload('fleeting', 'idx', [['train-images', p.images], ['train-labels', p.labels]])).status).toBe(201);
+    const jobs = (await app.inject('/v1/jobs?limit=200')).json().jobs.length;
+    const pending = submit(job({ data: { name: 'fleeting' } }));
+    await new Promise((r) => setTimeout(r, 150)); // the check builds the model off-thread: this lands during it, usually
+    const del = await fetch(`${base}/v1/datasets/fleeting`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    const r = await pending;
+    // the DELETE landed during the check (409) or before it (400, unknown set); never a queued job
+    expect([400, 409]).toContain(r.status);
+    expect(r.body.error.message).toMatch(/'fleeting'/);
+    expect((await app.inject('/v1/jobs?limit=200')).json().jobs.length).toBe(jobs);
+  });
+
   it('DELETE of a built-in is a coded conflict; of an unknown set, 404', async () => {
     const b = await fetch(`${base}/v1/datasets/mnist`, { method: 'DELETE' });
     expect(b.status).toBe(409);
