@@ -3,17 +3,24 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 
 import { defaults, type Config } from './config.js';
-import { errorBodySchema, KilnError } from './errors.js';
+import { errorBodySchema } from './errors.js';
+import auth from './plugins/auth.js';
 import docs from './plugins/docs.js';
+import errors, { frameworkErrors } from './plugins/errors.js';
 import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
+import predictPlugin from './plugins/predict.js';
+import type { PredictPoolOptions } from './jobs/predict-pool.js';
+import requestIds, { requestId } from './plugins/request-id.js';
 import { useValidators } from './plugins/validation.js';
 import { jobSchema } from './schemas/job.js';
+import checkpointRoutes from '../routes/checkpoints.js';
 import datasetRoutes from '../routes/datasets.js';
 import eventRoutes from '../routes/events.js';
 import healthRoutes from '../routes/health.js';
 import seriesRoutes from '../routes/job-series.js';
 import jobRoutes from '../routes/jobs.js';
 import modelRoutes from '../routes/models.js';
+import predictRoutes from '../routes/predict.js';
 import prometheusRoutes from '../routes/prometheus.js';
 import readyRoutes from '../routes/ready.js';
 
@@ -23,6 +30,8 @@ export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
   /** the job system's knobs (tests shorten the waits or run a small training function) */
   jobs?: JobsOptions;
+  /** the predict worker's limits (tests shorten its time limit) */
+  predict?: PredictPoolOptions;
 }
 
 export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
@@ -38,33 +47,22 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   const config: Config = { ...defaults, ...options.config };
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
-    // Bodies (datasets excepted, later) are small JSON documents.
-    bodyLimit: 1 << 20,
+    // Bodies (dataset uploads excepted: their routes set their own limit) are small JSON documents.
+    bodyLimit: config.bodyLimitMb * (1 << 20),
+    genReqId: requestId,
+    frameworkErrors,
+    // plugins/errors.ts answers requests that arrive during shutdown, with the coded body
+    return503OnClosing: false,
   });
 
   app.addSchema(errorBodySchema);
   app.addSchema(jobSchema);
   useValidators(app);
 
-  app.setErrorHandler((err, req, reply) => {
-    if (err instanceof KilnError) {
-      return reply.status(err.statusCode).send({ error: { code: err.code, message: err.message, details: err.details } });
-    }
-    const e = err as { validation?: unknown; statusCode?: number; message: string };
-    if (e.validation) {
-      return reply.status(400).send({ error: { code: 'KILN_ERR_VALIDATION', message: e.message } });
-    }
-    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
-      return reply.status(e.statusCode).send({ error: { code: 'KILN_ERR_VALIDATION', message: e.message } });
-    }
-    req.log.error({ err }, 'request failed');
-    return reply.status(500).send({ error: { code: 'KILN_ERR_INTERNAL', message: 'internal error' } });
-  });
-
-  app.setNotFoundHandler((req, reply) =>
-    reply.status(404).send({ error: { code: 'KILN_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` } }),
-  );
-
+  // first: their hooks (request id, then keys and rate limit) run before any route's, 404s included
+  await app.register(requestIds);
+  await app.register(errors);
+  await app.register(auth, { config });
   await app.register(docs);
   await app.register(jobsPlugin, { config, jobs: options.jobs ?? {} });
   await app.register(healthRoutes);
@@ -75,5 +73,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(eventRoutes);
   await app.register(modelRoutes);
   await app.register(datasetRoutes);
+  await app.register(predictPlugin, { config, predict: options.predict ?? {} });
+  await app.register(checkpointRoutes);
+  await app.register(predictRoutes);
   return app;
 }

@@ -18,11 +18,24 @@ export interface Config {
   /** The most a data set upload may hold, in MiB (KILN_UPLOAD_LIMIT_MB): the request's bytes
    * and, for archives, the bytes extracted from them, each counted while they stream. */
   uploadLimitMb: number;
+  /** Bearer tokens (KILN_API_KEYS); none = no authentication. */
+  apiKeys: ApiKey[];
+  /** Requests per minute per API key, or per client address without keys (KILN_RATE_LIMIT); 0 = no limit. */
+  rateLimit: number;
+  /** Largest JSON request body in MiB (KILN_BODY_LIMIT_MB); uploads have their own limit. */
+  bodyLimitMb: number;
+}
+
+/** An API key: full access, or read-only (GET/HEAD, plus POST /v1/models/summary). */
+export interface ApiKey {
+  token: string;
+  access: 'full' | 'read';
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096, uploadLimitMb: 2048 };
+export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096,
+  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -32,6 +45,28 @@ function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): nu
     throw new Error(`config: ${name} expected an integer in [${min}, ${max}], got "${raw}"`);
   }
   return n;
+}
+
+// RFC 6750's b64token: what a Bearer credential may contain.
+const TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** KILN_API_KEYS: comma-separated `token` (full access) or `token:read` (read-only). Messages name
+ * an entry by its position, never by its text: they end up in logs. */
+export function parseApiKeys(raw: string | undefined): ApiKey[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const keys: ApiKey[] = [];
+  const seen = new Set<string>();
+  raw.split(',').forEach((entry, i) => {
+    const where = `config: KILN_API_KEYS entry ${i + 1}`;
+    const [token = '', access, ...rest] = entry.trim().split(':');
+    if (token === '') throw new Error(`${where} is empty; expected "token" or "token:read", separated by commas`);
+    if (rest.length > 0 || (access !== undefined && access !== 'read')) throw new Error(`${where}: the part after the token must be ":read" (or nothing, for full access)`);
+    if (!TOKEN.test(token)) throw new Error(`${where}: a token may contain only letters, digits and - . _ ~ + / (then = padding)`);
+    if (seen.has(token)) throw new Error(`${where} repeats an earlier token`);
+    seen.add(token);
+    keys.push({ token, access: access === 'read' ? 'read' : 'full' });
+  });
+  return keys;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -47,6 +82,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.KILN_DATA_DIR || defaults.dataDir,
     threadBudget: int(env, 'KILN_JOB_THREADS_TOTAL', 1, 1024) ?? defaults.threadBudget,
     jobMemoryMb: int(env, 'KILN_JOB_MEMORY_MB', 64, 1 << 20) ?? defaults.jobMemoryMb,
+    apiKeys: parseApiKeys(env.KILN_API_KEYS),
+    rateLimit: int(env, 'KILN_RATE_LIMIT', 0, 1_000_000) ?? defaults.rateLimit,
+    bodyLimitMb: int(env, 'KILN_BODY_LIMIT_MB', 1, 1024) ?? defaults.bodyLimitMb,
     uploadLimitMb: int(env, 'KILN_UPLOAD_LIMIT_MB', 1, 1 << 20) ?? defaults.uploadLimitMb,
   };
 }

@@ -3,12 +3,16 @@
 
 export const errorCodes = {
   KILN_ERR_VALIDATION: { status: 400, message: 'the request is invalid' },
+  KILN_ERR_UNAUTHORIZED: { status: 401, message: 'this route needs an API key: Authorization: Bearer <token>' },
+  KILN_ERR_FORBIDDEN: { status: 403, message: 'this API key may not do that' },
   KILN_ERR_NOT_FOUND: { status: 404, message: 'no such resource' },
   KILN_ERR_CONFLICT: { status: 409, message: 'the request conflicts with the resource\'s state' },
-  KILN_ERR_TOO_LARGE: { status: 413, message: 'the upload is larger than the server accepts' },
+  KILN_ERR_TOO_LARGE: { status: 413, message: 'the request body is too large' },
+  KILN_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported content-type' },
   KILN_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   KILN_ERR_INTERNAL: { status: 500, message: 'internal error' },
   KILN_ERR_UNAVAILABLE: { status: 503, message: 'the server is shutting down' },
+  KILN_ERR_TIMEOUT: { status: 504, message: 'the work took longer than its time limit' },
 } as const;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -241,7 +241,7 @@ export class JobManager extends EventEmitter {
     const dir = this.jobDir(job.id);
     const checkpoints = join(dir, 'checkpoints');
     const resumeFrom = existsSync(join(checkpoints, 'latest.json')) ? checkpoints : null;
-    const log = this.o.log.child({ job: job.id });
+    const log = this.o.log.child({ jobId: job.id });
     const control = new Int32Array(new SharedArrayBuffer(4));
     const row = this.move(job, 'running', { startedAt: job.startedAt ?? Date.now(), attempts: job.attempts + 1, error: null });
     const worker = spawnWorker(

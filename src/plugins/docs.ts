@@ -15,6 +15,7 @@ export default fp(async (app: FastifyInstance) => {
       tags: [
         { name: 'jobs', description: 'submit, watch and control training jobs' },
         { name: 'events', description: 'server-sent event streams' },
+        { name: 'predict', description: 'predictions with a trained job\'s model' },
         { name: 'models', description: 'presets and summaries' },
         { name: 'datasets', description: 'built-in data sets and uploads' },
         { name: 'service', description: 'health, readiness, Prometheus metrics' },

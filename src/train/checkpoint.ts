@@ -13,6 +13,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cursor } from '../data/cursor.js';
+import { evalSteps, type ImageStep } from '../data/pipeline.js';
+import type { ImageDataset } from '../data/types.js';
 import type { TokenizerJSON } from '../data/tokenizer.js';
 import { invalid } from '../errors.js';
 import { encodeTensors, readSafetensors } from '../io/safetensors.js';
@@ -60,8 +62,32 @@ export interface Manifest {
   tokenizers?: { source: TokenizerJSON; target: TokenizerJSON };
   /** a language-model data set's tokenizer */
   tokenizer?: TokenizerJSON;
+  /** an image data set's input: what predictions need to preprocess a new image as evaluation did
+   * (imageInputOf); absent in checkpoints written before it was recorded */
+  image?: ImageInput;
   files: Record<string, { bytes: number; sha256: string }>;
   savedAt: string;
+}
+
+/** An image model's input as the data gave it: the [C, H, W] of the data set's images, its class
+ * names, and the deterministic preprocessing steps (normalization statistics of the training
+ * split included; a mean image as a plain array, so it survives JSON exactly). */
+export interface ImageInput {
+  shape: [number, number, number];
+  classes: string[];
+  steps: Array<Exclude<ImageStep, { op: 'subtract-mean' }> | { op: 'subtract-mean'; mean: number[] }>;
+}
+
+export function imageInputOf(ds: ImageDataset, trainSteps: readonly ImageStep[]): ImageInput {
+  return {
+    shape: [...ds.shape], classes: [...ds.classes],
+    steps: evalSteps(trainSteps).map((s) => (s.op === 'subtract-mean' ? { op: s.op, mean: Array.from(s.mean) } : s)),
+  };
+}
+
+/** The steps of an ImageInput as an ImagePipeline takes them. */
+export function imageInputSteps(input: ImageInput): ImageStep[] {
+  return input.steps.map((s) => (s.op === 'subtract-mean' ? { op: s.op, mean: Float32Array.from(s.mean) } : s));
 }
 
 export interface Checkpoint {

@@ -19,7 +19,7 @@ import { invalid } from '../errors.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { ModelSpec } from '../models/spec.js';
 import { Arena } from '../tensor/arena.js';
-import { loadOptimizer, readCheckpoint, saveOptimizer, writeCheckpoint, type Checkpoint, type EpochRecord } from './checkpoint.js';
+import { imageInputOf, loadOptimizer, readCheckpoint, saveOptimizer, writeCheckpoint, type Checkpoint, type EpochRecord } from './checkpoint.js';
 import { IDENTITY_FIELDS, metricMode, validateConfig, type MetricName, type TrainConfig } from './config.js';
 import { samplingProbability } from './scheduled-sampling.js';
 import { Schedule } from './schedules.js';
@@ -157,6 +157,7 @@ class Run {
       earlyStopping: { ...this.early }, tally: { ...this.tally }, history: this.history,
       ...(ds.kind === 'seq2seq' ? { tokenizers: { source: ds.sourceTokenizer.toJSON(), target: ds.targetTokenizer.toJSON() } } : {}),
       ...(ds.kind === 'lm' ? { tokenizer: ds.tokenizer.toJSON() } : {}),
+      ...(ds.kind === 'image' && p.imageSteps ? { image: imageInputOf(ds, p.imageSteps) } : {}),
     }, { 'model.safetensors': saveSafetensors(p.model, { step: String(this.step) }), 'optimizer.safetensors': opt.file }, k.keep ?? 2);
     this.checkpoint = dir;
     this.hooks.onCheckpoint?.({ dir, step: this.step, epoch: this.epochsDone, reason });

@@ -51,6 +51,9 @@ export interface RunParts {
   samplingRng: Rng;
   /** what throughput counts */
   unit: 'images' | 'tokens';
+  /** an image data set's training steps (normalization statistics from its training split); a
+   * checkpoint records their evaluation form so predictions preprocess as training did */
+  imageSteps: ImageStep[] | null;
 }
 
 /** The image steps of an augmentation config: normalization first (so zero padding is the
@@ -165,8 +168,9 @@ export async function setupRun(c: TrainConfig, datasetOverride?: Dataset): Promi
   const task = taskOf(model, ds);
   const evalBatch = c.data.evalBatchSize ?? c.batchSize;
   let trainLoader: Loader, evalLoader: Loader | null;
+  let steps: ImageStep[] | null = null;
   if (ds.kind === 'image') {
-    const steps = imageSteps(c.data.augment, ds);
+    steps = imageSteps(c.data.augment, ds);
     checkFit(task, model, ds, new ImagePipeline(ds.shape, steps).outShape);
     trainLoader = new ImageLoader(ds.train, { batchSize: c.batchSize, seed: c.seed, steps });
     evalLoader = ds.validation.n > 0 ? new ImageLoader(ds.validation, { batchSize: evalBatch, shuffle: false, steps: evalSteps(steps) }) : null;
@@ -197,5 +201,6 @@ export async function setupRun(c: TrainConfig, datasetOverride?: Dataset): Promi
     dropouts: dropoutModules(model),
     samplingRng: new Rng(mixSeed(c.seed, 0x5a3b1e)),
     unit: ds.kind === 'image' ? 'images' : 'tokens',
+    imageSteps: steps,
   };
 }

@@ -1,4 +1,5 @@
-// An app on a temporary data directory, for route tests; jobs run the real training loop.
+// An app on a temporary data directory, for route tests; jobs run the real training loop. No rate
+// limit unless a test sets one: waitForState polls faster than the default allows.
 import type { FastifyInstance } from 'fastify';
 
 import { buildApp, type BuildOptions } from '../../src/app.js';
@@ -6,7 +7,7 @@ import { tempDir } from './jobs.js';
 
 export async function testApp(jobs: BuildOptions['jobs'] = {}, config: BuildOptions['config'] = {}): Promise<{ app: FastifyInstance; dataDir: string; cleanup: () => Promise<void> }> {
   const t = tempDir('app');
-  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 3000, ...jobs } });
+  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, rateLimit: 0, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 3000, ...jobs } });
   return {
     app,
     dataDir: t.dir,
@@ -28,10 +29,10 @@ export const quickJob = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-export async function waitForState(app: FastifyInstance, id: string, states: string[], timeoutMs = 30_000): Promise<Record<string, unknown>> {
+export async function waitForState(app: FastifyInstance, id: string, states: string[], timeoutMs = 30_000, headers: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const t0 = Date.now();
   for (;;) {
-    const job = (await app.inject(`/v1/jobs/${id}`)).json() as Record<string, unknown>;
+    const job = (await app.inject({ url: `/v1/jobs/${id}`, headers })).json() as Record<string, unknown>;
     if (states.includes(job.state as string)) return job;
     if (Date.now() - t0 > timeoutMs) throw new Error(`job ${id} is ${String(job.state)}, expected ${states.join(' or ')}`);
     await new Promise((r) => setTimeout(r, 20));
