@@ -17,7 +17,7 @@ import { FORMATS, UPLOAD_FORMATS, type UploadFormat } from '../src/datasets/form
 import { builtinNames, checkDatasetName, NAME_PATTERN } from '../src/datasets/names.js';
 import { receiveUpload } from '../src/datasets/receive.js';
 import { jobDatasets } from '../src/jobs/data-shape.js';
-import { KilnError, invalid } from '../src/errors.js';
+import { KilnError } from '../src/errors.js';
 
 const datasetSchema = {
   type: 'object',
@@ -97,13 +97,13 @@ const datasetRoutes: FastifyPluginAsync = async (app) => {
         type: 'object', required: ['name', 'format'], additionalProperties: false,
         properties: { name: { type: 'string', minLength: 1, maxLength: 200, description: NAME_PATTERN }, format: { type: 'string', enum: [...UPLOAD_FORMATS] } },
       },
-      response: { 201: datasetSchema, 400: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' }, 413: { $ref: 'ErrorBody#' } },
+      response: { 201: datasetSchema, 400: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' }, 413: { $ref: 'ErrorBody#' }, 415: { $ref: 'ErrorBody#' } },
     },
   }, async (req, reply) => {
     const { name, format } = req.query;
     try {
       checkDatasetName(name);
-      if (!req.isMultipart()) invalid(`expected a multipart/form-data body (curl -F ${FORMATS[format].roles[0]!.name}=@<file>), got ${JSON.stringify(req.headers['content-type'] ?? 'none')}`);
+      if (!req.isMultipart()) throw new KilnError('KILN_ERR_UNSUPPORTED_MEDIA_TYPE', `expected a multipart/form-data body (curl -F ${FORMATS[format].roles[0]!.name}=@<file>), got ${JSON.stringify(req.headers['content-type'] ?? 'none')}`);
       // a declared length over the limit (plus room for the multipart framing) fails before any byte is read
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > limit + (1 << 20)) throw new KilnError('KILN_ERR_TOO_LARGE', `the upload declares ${declared} bytes, more than the limit of ${limit} bytes (KILN_UPLOAD_LIMIT_MB)`);

@@ -265,6 +265,12 @@ describe('jobs on uploaded sets, and DELETE', () => {
     expect(done).toMatchObject({ state: 'succeeded', error: null });
     const m = (await app.inject(`/v1/jobs/${r.body.id}/metrics?name=loss`)).json();
     expect(m.series.loss.steps).toEqual([1, 2, 3, 4, 5, 6]);
+    // and the trained job predicts on images of the uploaded set's shape, with its class names
+    const pixels = Array.from({ length: 64 }, (_, p) => (p % 4 === 2 ? 230 : 10));
+    const pr = await app.inject({ method: 'POST', url: `/v1/jobs/${r.body.id}/predict`, payload: { images: [{ pixels, shape: [1, 8, 8] }], topK: 2 } });
+    expect(pr.statusCode, pr.body).toBe(200);
+    expect(pr.json().results[0].top).toHaveLength(2);
+    expect(['0', '1', '2', '3']).toContain(pr.json().results[0].top[0].label);
   });
 
   it('a job on an uploaded set is validated against its shapes and options', async () => {
@@ -328,6 +334,44 @@ describe('jobs on uploaded sets, and DELETE', () => {
     expect(b.status).toBe(409);
     expect(((await b.json()) as Json).error).toMatchObject({ code: 'KILN_ERR_CONFLICT', message: expect.stringMatching(/built-in/) });
     expect((await fetch(`${base}/v1/datasets/nope`, { method: 'DELETE' })).status).toBe(404);
+  });
+});
+
+describe('POST /v1/datasets: the request itself', () => {
+  it('a body that is not multipart is a 415 naming what is expected', async () => {
+    const r = await fetch(`${base}/v1/datasets?name=json&format=tsv`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"train":"a\\tb"}' });
+    expect(r.status).toBe(415);
+    expect(((await r.json()) as Json).error).toMatchObject({ code: 'KILN_ERR_UNSUPPORTED_MEDIA_TYPE', message: expect.stringMatching(/expected a multipart\/form-data body \(curl -F train=@<file>\)/) });
+  });
+
+  it('a multipart text field (not a file) is refused with where name and format go', async () => {
+    const form = new FormData();
+    form.append('name', 'x');
+    const r = await fetch(`${base}/v1/datasets?name=fields&format=tsv`, { method: 'POST', body: form });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as Json).error.message).toMatch(/name and format go in the query string/);
+  });
+
+  it('with API keys: no key 401, a read-only key 403 (it may still list), a full key uploads and deletes', async () => {
+    const keyed = await testApp({}, { apiKeys: [{ token: 'full-token-1', access: 'full' }, { token: 'read-token-1', access: 'read' }] });
+    try {
+      const url = await keyed.app.listen({ port: 0, host: '127.0.0.1' });
+      const send = async (token: string | null, method = 'POST', path = '/v1/datasets?name=keyed&format=tsv') => {
+        const form = new FormData();
+        form.append('train', new Blob(['a\tb\n']), 'p.tsv');
+        const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+        return (await fetch(`${url}${path}`, { method, headers, ...(method === 'POST' ? { body: form } : {}) })).status;
+      };
+      expect(await send(null)).toBe(401);
+      expect(await send('read-token-1')).toBe(403);
+      expect(leftovers(keyed.dataDir, keyed.app).rows).toEqual([]);
+      expect(await send('full-token-1')).toBe(201);
+      expect(await send('read-token-1', 'GET', '/v1/datasets/keyed')).toBe(200);
+      expect(await send('read-token-1', 'DELETE', '/v1/datasets/keyed')).toBe(403);
+      expect(await send('full-token-1', 'DELETE', '/v1/datasets/keyed')).toBe(200);
+    } finally {
+      await keyed.cleanup();
+    }
   });
 });
 
