@@ -58,8 +58,8 @@ const targets: Target[] = [
       model: { preset: 'resnet20' }, // inChannels 1, size 28, 10 classes from the data
       data: { name: 'fashion-mnist', options: { validation: 5000, seed: 0 }, augment: { normalize: 'per-channel', crop: { padding: 2 }, flip: true }, evalBatchSize: 500 },
       optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 1e-4 },
-      schedule: { kind: 'multistep', milestones: [20, 30], unit: 'epoch' },
-      epochs: 40,
+      schedule: { kind: 'multistep', milestones: [12, 18], unit: 'epoch' },
+      epochs: 24,
       batchSize: 128,
       seed: 0,
     },

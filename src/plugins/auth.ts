@@ -3,7 +3,7 @@
 //
 // - Keys (config.apiKeys, from KILN_API_KEYS): none = open. With keys, every route needs
 //   `Authorization: Bearer <token>` except /health and the dashboard's files (/ and /ui/*); a
-//   read-only key may GET/HEAD, and POST /v1/models/summary (it changes nothing). Missing or wrong
+//   read-only key may GET/HEAD, and POST /v1/models/summary and /v1/jobs/:id/predict (they change nothing). Missing or wrong
 //   key: 401 with WWW-Authenticate; a read-only key mutating: 403. Routes are told apart by the
 //   pattern the router matched, never by the raw path, so encodings and dot segments cannot make a
 //   protected route look public; an unknown path needs a key too (its 404 is not for strangers).
@@ -37,7 +37,7 @@ const isPublic = (route: string) => route === '/health' || route === '/' || rout
 const notCounted = new Set(['/health', '/v1/events', '/v1/jobs/:id/events']);
 // Read-only keys: methods that read, plus routes that only compute.
 const readMethods = new Set(['GET', 'HEAD']);
-const readOnlyPosts = new Set(['/v1/models/summary']);
+const readOnlyPosts = new Set(['/v1/models/summary', '/v1/jobs/:id/predict']);
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 

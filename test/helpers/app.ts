@@ -7,7 +7,7 @@ import { tempDir } from './jobs.js';
 
 export async function testApp(jobs: BuildOptions['jobs'] = {}, config: BuildOptions['config'] = {}): Promise<{ app: FastifyInstance; dataDir: string; cleanup: () => Promise<void> }> {
   const t = tempDir('app');
-  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, rateLimit: 0, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 3000, ...jobs } });
+  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, rateLimit: 0, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 30000, ...jobs } });
   return {
     app,
     dataDir: t.dir,

@@ -100,6 +100,15 @@ describe('with keys', () => {
     expect(r.json().params).toBe(28 * 28 * 4 + 4 + 4 * 10 + 10); // the mlp preset's default input is 1x28x28
   });
 
+  it('a read-only key may ask a trained job for predictions (they change nothing)', async () => {
+    // shapes at size 16: 3x16x16 images; every pixel mid-grey
+    const payload = { images: [{ pixels: new Array(3 * 16 * 16).fill(128), shape: [3, 16, 16] }], topK: 3 };
+    const r = await app.inject({ method: 'POST', url: `/v1/jobs/${jobId}/predict`, payload, headers: read });
+    expect(r.statusCode, r.body).toBe(200);
+    expect(r.json().kind).toBe('classify');
+    expect(r.json().results[0].top).toHaveLength(3);
+  });
+
   it('a read-only key cannot submit, cancel, pause, resume or delete: 403, and the store is unchanged', async () => {
     const before = (await app.inject({ url: `/v1/jobs/${jobId}`, headers: full })).json();
     const count = await jobCount();
