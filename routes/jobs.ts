@@ -4,6 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 
 import { KilnError } from '../src/errors.js';
+import type { LocatedDataset } from '../src/datasets/catalog.js';
 import { checkSubmission } from '../src/jobs/submission.js';
 import { jobView } from '../src/jobs/view.js';
 import type { JobState } from '../src/jobs/state.js';
@@ -42,7 +43,10 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
     const early = replay();
     if (early) return early;
     const l = app.jobLimits;
-    const checked = await checkSubmission(req.body, { threadBudget: l.threadBudget, defaultThreads: l.defaultThreads, jobMemoryMb: l.jobMemoryMb, summaryTimeoutMs: l.summaryTimeoutMs });
+    let upload = null as LocatedDataset | null;
+    const checked = await checkSubmission(req.body, { threadBudget: l.threadBudget, defaultThreads: l.defaultThreads, jobMemoryMb: l.jobMemoryMb, summaryTimeoutMs: l.summaryTimeoutMs, uploads: (name) => (upload = app.datasets.locate(name)) });
+    // an uploaded set may have been deleted (or replaced) while the job was being checked
+    if (upload && app.datasets.find(upload.name)?.id !== upload.id) throw new KilnError('KILN_ERR_CONFLICT', `data set '${upload.name}' was deleted or replaced while the job was being checked; submit again`);
     // a concurrent retry may have finished while this one was being checked
     const late = replay();
     if (late) return late;

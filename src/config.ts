@@ -15,6 +15,9 @@ export interface Config {
   /** Memory a job may need to train (KILN_JOB_MEMORY_MB): the worker's heap limit, and the
    * ceiling for the estimate made when it is submitted. */
   jobMemoryMb: number;
+  /** The most a data set upload may hold, in MiB (KILN_UPLOAD_LIMIT_MB): the request's bytes
+   * and, for archives, the bytes extracted from them, each counted while they stream. */
+  uploadLimitMb: number;
   /** Bearer tokens (KILN_API_KEYS); none = no authentication. */
   apiKeys: ApiKey[];
   /** Requests per minute per API key, or per client address without keys (KILN_RATE_LIMIT); 0 = no limit. */
@@ -37,7 +40,7 @@ export interface ApiKey {
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096,
-  apiKeys: [], rateLimit: 600, bodyLimitMb: 1 };
+  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -89,5 +92,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyLimitMb: int(env, 'KILN_BODY_LIMIT_MB', 1, 1024) ?? defaults.bodyLimitMb,
     stopGraceMs: int(env, 'KILN_STOP_GRACE_MS', 100, 3_600_000),
     progressIntervalMs: int(env, 'KILN_PROGRESS_INTERVAL_MS', 5, 60_000),
+    uploadLimitMb: int(env, 'KILN_UPLOAD_LIMIT_MB', 1, 1 << 20) ?? defaults.uploadLimitMb,
   };
 }

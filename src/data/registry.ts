@@ -7,6 +7,7 @@ import { licenseFiles, LICENSES_INSTALL, openLicenses, openTextLm, type Licenses
 import { openSequenceTask, type SequenceTaskOptions } from './sequence-tasks.js';
 import { openShapes, SHAPE_CLASSES, type ShapesOptions } from './shapes.js';
 import type { Dataset } from './types.js';
+import { openUpload, UPLOAD_DIR_OPTION } from '../datasets/open.js';
 
 export interface DatasetInfo {
   name: string;
@@ -66,6 +67,8 @@ export function listDatasets(): DatasetInfo[] {
 
 /** Opens a data set by name; options as listed by listDatasets() (unknown ones are rejected). */
 export async function openDataset(name: string, options: Record<string, unknown> = {}): Promise<Dataset> {
+  // an uploaded set: the job manager put its directory in the options (src/datasets/open.ts)
+  if (typeof options[UPLOAD_DIR_OPTION] === 'string') return openUpload(options);
   const info = listDatasets().find((d) => d.name === name);
   if (!info) invalid(`openDataset: unknown data set ${JSON.stringify(name)}; expected one of ${listDatasets().map((d) => d.name).join(', ')}`);
   for (const k of Object.keys(options)) if (!info.options.includes(k)) invalid(`openDataset(${name}): unknown option ${JSON.stringify(k)}; expected ${info.options.join(', ')}`);

@@ -25,7 +25,7 @@ import { outcome, type StopReason, type WorkerEnd } from './outcome.js';
 import { CONTROL_CANCEL, CONTROL_PAUSE, type WorkerMessage } from './protocol.js';
 import { defaultTrainModule, spawnWorker } from './spawn-worker.js';
 import { canMove, isTerminal, type JobState } from './state.js';
-import { trainConfigOf } from './train-config.js';
+import { trainConfigOf, withUploadDir } from './train-config.js';
 
 export interface ManagerOptions {
   store: Store;
@@ -42,6 +42,8 @@ export interface ManagerOptions {
   graceMs?: number;
   /** starts of one job across crashes before it fails as interrupted */
   maxAttempts?: number;
+  /** the directory of an uploaded data set by name (null: not an upload), handed to the worker */
+  uploadDir?: (name: string) => string | null;
 }
 
 interface Running {
@@ -243,7 +245,7 @@ export class JobManager extends EventEmitter {
     const control = new Int32Array(new SharedArrayBuffer(4));
     const row = this.move(job, 'running', { startedAt: job.startedAt ?? Date.now(), attempts: job.attempts + 1, error: null });
     const worker = spawnWorker(
-      { jobId: job.id, config: trainConfigOf(job.spec, checkpoints), resumeFrom, threads: job.threads, trainModule: this.trainModule, control: control.buffer as SharedArrayBuffer, progressIntervalMs: this.progressIntervalMs },
+      { jobId: job.id, config: withUploadDir(trainConfigOf(job.spec, checkpoints), this.o.uploadDir), resumeFrom, threads: job.threads, trainModule: this.trainModule, control: control.buffer as SharedArrayBuffer, progressIntervalMs: this.progressIntervalMs },
       { maxOldGenerationSizeMb: job.memoryMb },
       `kiln-job-${job.id}`,
     );

@@ -1,6 +1,7 @@
 // A job submission (the body of POST /v1/jobs) checked before anything is queued: the training
 // config (src/train/config.ts names the bad field), the data set, the model against the data's
 // shapes, the threads against the budget and the training memory against the per-job limit.
+import type { LocatedDataset } from '../datasets/catalog.js';
 import { invalid } from '../errors.js';
 import { presets, type ModelSpec } from '../models/spec.js';
 import type { Summary } from '../nn/summary.js';
@@ -18,6 +19,8 @@ export interface Limits {
   jobMemoryMb: number;
   /** how long building the model for its summary may take (default 10 s) */
   summaryTimeoutMs?: number;
+  /** an uploaded data set by name (null when there is none) */
+  uploads?: (name: string) => LocatedDataset | null;
 }
 
 export interface CheckedSubmission {
@@ -106,7 +109,7 @@ const RUNTIME_MB = 96;
 export async function checkSubmission(body: Record<string, unknown>, limits: Limits): Promise<CheckedSubmission> {
   const spec: Record<string, unknown> = { seed: 0, ...body };
   const config = validateConfig(trainConfigOf(spec, 'checkpoints'));
-  const data = await dataShape(config.data.name, config.data.options ?? {});
+  const data = await dataShape(config.data.name, config.data.options ?? {}, limits.uploads);
   const model = fitToData(config.model, data, config.seed);
   checkKind(model, data);
   const summary = await summarizeOffThread(model, config.batchSize, { timeoutMs: limits.summaryTimeoutMs ?? 10_000, memoryMb: limits.jobMemoryMb });

@@ -17,7 +17,7 @@ export default fp(async (app: FastifyInstance) => {
         { name: 'events', description: 'server-sent event streams' },
         { name: 'predict', description: 'predictions with a trained job\'s model' },
         { name: 'models', description: 'presets and summaries' },
-        { name: 'datasets', description: 'built-in data sets' },
+        { name: 'datasets', description: 'built-in data sets and uploads' },
         { name: 'service', description: 'health, readiness, Prometheus metrics' },
       ],
     },

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
 import type { Config } from '../config.js';
+import { DatasetCatalog } from '../datasets/catalog.js';
 import { JobManager } from '../jobs/manager.js';
 import { Store } from '../store/store.js';
 
@@ -35,6 +36,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     store: Store;
     jobs: JobManager;
+    datasets: DatasetCatalog;
     jobLimits: JobsService;
   }
 }
@@ -44,8 +46,10 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
   const threadBudget = o.config.threadBudget ?? cores;
   const dataDir = resolve(o.config.dataDir);
   const store = new Store(join(dataDir, 'kiln.db'));
+  const datasets = new DatasetCatalog(store, dataDir, o.config.uploadLimitMb);
+  datasets.sweep(); // uploads a stop cut short
   const jobs = new JobManager({
-    store, dataDir, log: app.log, threadBudget,
+    store, dataDir, log: app.log, threadBudget, uploadDir: (name) => datasets.dirFor(name),
     ...(o.jobs.trainModule ? { trainModule: o.jobs.trainModule } : {}),
     // the app's own options (tests) win over the configuration
     ...((o.jobs.graceMs ?? o.config.stopGraceMs) !== undefined ? { graceMs: o.jobs.graceMs ?? o.config.stopGraceMs } : {}),
@@ -53,6 +57,7 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
   });
   app.decorate('store', store);
   app.decorate('jobs', jobs);
+  app.decorate('datasets', datasets);
   app.decorate('jobLimits', {
     threadBudget,
     defaultThreads: Math.min(o.config.threads ?? cores, threadBudget),

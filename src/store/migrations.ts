@@ -60,6 +60,23 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX logs_job ON logs(job_id, id);
   `,
+  // 2: uploaded data sets (their files live in <dataDir>/datasets/<id>/; a row exists only for a
+  // set whose files were format-checked, so every row can be trained on)
+  `
+  CREATE TABLE datasets (
+    name        TEXT PRIMARY KEY,                    -- what jobs name (data.name); never a built-in's
+    id          TEXT NOT NULL UNIQUE,                -- its directory under <dataDir>/datasets/
+    kind        TEXT NOT NULL,                       -- image | seq2seq | lm
+    format      TEXT NOT NULL,                       -- idx | cifar10 | cifar100 | image-folder | tsv | text
+    shape       TEXT,                                -- JSON [C, H, W] (images of one size), else NULL
+    classes     TEXT,                                -- JSON class names (image sets), else NULL
+    sizes       TEXT NOT NULL,                       -- JSON { train, validation, test }: examples per uploaded split
+    files       TEXT NOT NULL,                       -- JSON { role: [file names in the directory] }
+    bytes       INTEGER NOT NULL,                    -- bytes on disk
+    state       TEXT NOT NULL,                       -- ready
+    created_at  INTEGER NOT NULL
+  );
+  `,
 ];
 
 /** Runs the migrations the database has not seen yet; returns the schema version. */
