@@ -1,0 +1,106 @@
+// Line charts over uPlot: several series on one step axis, TensorBoard's smoothing (the raw
+// curve stays, faint, behind the smoothed one), and a log-scale y axis.
+import uPlot from '../vendor/uplot/uPlot.esm.js';
+
+export const palette = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d'];
+
+/**
+ * TensorBoard's smoothing: an exponential moving average, debiased so the first points are not
+ * pulled towards zero. weight in [0, 1); non-finite values pass through and do not move the average.
+ */
+export function smooth(values, weight) {
+  if (!(weight > 0)) return values;
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) return v;
+    last = last * weight + (1 - weight) * v;
+    n++;
+    return last / (1 - weight ** n);
+  });
+}
+
+function fade(color, alpha) {
+  const n = parseInt(color.slice(1), 16);
+  return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+/**
+ * One chart in `el`. update(lines) redraws it; a line is
+ * { label, steps, values, color?, smooth?: boolean (noisy per-step data), points?: boolean (sparse per-epoch data) }.
+ * el.dataset.points (distinct steps drawn) and el.dataset.series (lines with data) say what is shown.
+ */
+export class Chart {
+  constructor(el, { title = '', log = false, smoothing = 0, height = 240, format } = {}) {
+    this.el = el;
+    this.title = title;
+    this.log = log;
+    this.smoothing = smoothing;
+    this.height = height;
+    this.format = format;
+    this.lines = [];
+    this.plot = null;
+    this.shape = '';
+    this.resize = new ResizeObserver(() => this.plot?.setSize({ width: this.width(), height: this.height }));
+    this.resize.observe(el);
+  }
+
+  width() {
+    // the card's padding (6px each side) is inside clientWidth
+    return Math.max(280, (this.el.clientWidth || 600) - 14);
+  }
+
+  set({ log = this.log, smoothing = this.smoothing } = {}) {
+    this.log = log;
+    this.smoothing = smoothing;
+    this.update(this.lines);
+  }
+
+  update(lines) {
+    this.lines = lines;
+    const shown = lines.filter((l) => l.steps.length > 0);
+    const tables = [];
+    const series = [{ label: 'step' }];
+    shown.forEach((l, i) => {
+      const color = l.color ?? palette[i % palette.length];
+      const ys = this.log ? l.values.map((v) => (v > 0 ? v : null)) : l.values;
+      const smoothed = l.smooth && this.smoothing > 0;
+      if (smoothed) {
+        tables.push([l.steps, ys]);
+        series.push({ label: `${l.label} (raw)`, stroke: fade(color, 0.25), width: 1, spanGaps: true, points: { show: false }, value: this.format && ((_, v) => this.format(v)) });
+      }
+      tables.push([l.steps, smoothed ? smooth(ys, this.smoothing) : ys]);
+      series.push({ label: l.label, stroke: color, width: l.points ? 1.5 : 2, spanGaps: true, points: l.points ? { size: 5 } : { show: false }, value: this.format && ((_, v) => this.format(v)) });
+    });
+    const data = tables.length ? uPlot.join(tables) : [[]];
+    this.el.dataset.points = String(data[0].length);
+    this.el.dataset.series = String(shown.length);
+    const shape = `${series.map((s) => s.label).join('|')}#${this.log}`;
+    if (!this.plot || shape !== this.shape) {
+      this.plot?.destroy();
+      this.shape = shape;
+      this.plot = new uPlot(this.options(series), data, this.el);
+    } else {
+      this.plot.setData(data);
+    }
+  }
+
+  options(series) {
+    return {
+      title: this.title,
+      width: this.width(),
+      height: this.height,
+      series,
+      scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
+      axes: [{ label: 'step' }, { size: 60, values: this.format ? (_, ticks) => ticks.map((t) => this.format(t)) : undefined }],
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false } },
+    };
+  }
+
+  destroy() {
+    this.resize.disconnect();
+    this.plot?.destroy();
+    this.plot = null;
+  }
+}
