@@ -92,9 +92,22 @@ export class Chart {
       height: this.height,
       series,
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
-      axes: [{ label: 'step' }, { size: 60, values: this.format ? (_, ticks) => ticks.map((t) => this.format(t)) : undefined }],
+      axes: [{ label: 'step' }, this.yAxis()],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
+    };
+  }
+
+  /** Tick labels in the chart's format; on a log scale only powers of ten get a label and a grid
+   * line (when there are at least two of them), so small values do not print as 0. */
+  yAxis() {
+    const pow10 = (v) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
+    const fmt = this.format ?? (this.log ? (t) => (t >= 1e-3 && t < 1e5 ? String(Number(t.toPrecision(3))) : t.toExponential(0)) : null);
+    const filter = this.log ? (_, splits) => (splits.filter(pow10).length >= 2 ? splits.map((t) => (pow10(t) ? t : null)) : splits) : undefined;
+    return {
+      size: 60,
+      values: fmt ? (_, ticks) => ticks.map((t) => (t === null ? '' : fmt(t))) : undefined,
+      ...(filter ? { filter, grid: { filter }, ticks: { filter } } : {}),
     };
   }
 

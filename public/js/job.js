@@ -63,7 +63,7 @@ export function mount(el, { id }) {
   const charts = {
     loss: new Chart(h('div.chart', { dataset: { chart: 'loss' } }), { title: 'Loss', ...settings }),
     metric: new Chart(h('div.chart', { dataset: { chart: 'metric' } }), { title: 'Accuracy / error', ...settings }),
-    lr: new Chart(h('div.chart', { dataset: { chart: 'lr' } }), { title: 'Learning rate', ...settings, format: (v) => num(v, 3) }),
+    lr: new Chart(h('div.chart', { dataset: { chart: 'lr' } }), { title: 'Learning rate', ...settings }),
     speed: new Chart(h('div.chart', { dataset: { chart: 'throughput' } }), { title: 'Throughput (items/s)', ...settings, format: compact }),
   };
   clear(view.charts, Object.values(charts).map((c) => c.el));
@@ -230,6 +230,7 @@ export function mount(el, { id }) {
   })();
 
   async function loadSummary() {
+    clear(view.summary, h('p.muted', {}, 'building the model summary…'));
     try {
       const s = await api(`/v1/jobs/${id}/summary`);
       clear(view.summary,

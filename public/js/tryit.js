@@ -90,7 +90,7 @@ function imagePanel(job) {
   }
 
   return h('div.row', {},
-    h('div', {}, canvas, h('div.toolbar', {}, h('button', { type: 'button', onclick: () => (blank(), clear(out)) }, 'Clear'), h('label', {}, 'or upload ', file))),
+    h('div', {}, h('p.muted', {}, 'Draw in the black square, or upload a picture.'), canvas, h('div.toolbar', {}, h('button', { type: 'button', onclick: () => (blank(), clear(out)) }, 'Clear'), h('label', {}, 'or upload ', file))),
     h('div', {}, preview, h('h3', {}, 'Top classes'), out));
 }
 

@@ -116,7 +116,7 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
     expect((await app.inject('/v1/jobs')).json().jobs).toHaveLength(1); // nothing was queued
   });
 
-  it('compares two runs: one series per job on one chart', async () => {
+  it('compares two runs: one series per job on one chart', { timeout: 180_000 }, async () => {
     const a = await submitApi({ name: 'run-a', steps: 12, seed: 1 });
     const b = await submitApi({ name: 'run-b', steps: 12, seed: 2, optimizer: { kind: 'sgd', lr: 0.2 } });
     await waitForState(app, a.id, ['succeeded']);
@@ -174,6 +174,33 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard-jobs.png`, fullPage: true });
     await page.fill('#key', '');
     await page.click('#key-form button');
+  });
+
+  it('resumes a dropped event stream with Last-Event-ID: every event once, in order', { timeout: 180_000 }, async () => {
+    const job = await submitApi({ name: 'reconnect', steps: 200000 });
+    await page.goto(`${base}/#/`);
+    const resumedFrom: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith(`/v1/jobs/${job.id}/events`) && r.headers()['last-event-id']) resumedFrom.push(r.headers()['last-event-id']!);
+    });
+    await page.evaluate(`(async () => {
+      const { follow } = await import('/ui/js/api.js');
+      window.kilnSeen = [];
+      window.kilnStatus = [];
+      follow('/v1/jobs/${job.id}/events', (type, data, id) => window.kilnSeen.push(Number(id)), { onStatus: (s) => window.kilnStatus.push(s) });
+    })()`);
+    await page.waitForFunction('window.kilnSeen.length >= 5', undefined, { timeout: 120_000 });
+    expected.push(/net::ERR_/); // the browser logs the connection this step cuts
+    app.server.closeAllConnections();
+    await page.waitForFunction('window.kilnStatus.filter((s) => s === "live").length >= 2', undefined, { timeout: 30_000 });
+    expect(resumedFrom.length).toBeGreaterThanOrEqual(1);
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+    await page.waitForFunction('window.kilnStatus.includes("ended")', undefined, { timeout: 60_000 });
+    expected.pop();
+    const seen = (await page.evaluate('window.kilnSeen')) as number[];
+    const stored = app.store.eventsAfter(job.id, 0).map((e) => e.seq);
+    expect(seen).toEqual(stored);
+    expect(Number(resumedFrom[0])).toBeGreaterThanOrEqual(5);
   });
 
   it('logged no console errors', () => {
