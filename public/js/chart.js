@@ -20,6 +20,14 @@ export function smooth(values, weight) {
   });
 }
 
+/** Four significant digits (uPlot's default keeps three decimals: a learning rate of 1e-4 prints as 0). */
+export function plain(v) {
+  if (v === null || v === undefined) return '';
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  return a >= 1e-4 && a < 1e6 ? String(Number(v.toPrecision(4))) : v.toExponential(2);
+}
+
 function fade(color, alpha) {
   const n = parseInt(color.slice(1), 16);
   return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
@@ -37,7 +45,7 @@ export class Chart {
     this.log = log;
     this.smoothing = smoothing;
     this.height = height;
-    this.format = format;
+    this.format = format ?? plain;
     this.lines = [];
     this.plot = null;
     this.shape = '';
@@ -67,10 +75,10 @@ export class Chart {
       const smoothed = l.smooth && this.smoothing > 0;
       if (smoothed) {
         tables.push([l.steps, ys]);
-        series.push({ label: `${l.label} (raw)`, stroke: fade(color, 0.25), width: 1, spanGaps: true, points: { show: false }, value: this.format && ((_, v) => this.format(v)) });
+        series.push({ label: `${l.label} (raw)`, stroke: fade(color, 0.25), width: 1, spanGaps: true, points: { show: false }, value: (_, v) => (v === null || v === undefined ? '–' : this.format(v)) });
       }
       tables.push([l.steps, smoothed ? smooth(ys, this.smoothing) : ys]);
-      series.push({ label: l.label, stroke: color, width: l.points ? 1.5 : 2, spanGaps: true, points: l.points ? { size: 5 } : { show: false }, value: this.format && ((_, v) => this.format(v)) });
+      series.push({ label: l.label, stroke: color, width: l.points ? 1.5 : 2, spanGaps: true, points: l.points ? { size: 5 } : { show: false }, value: (_, v) => (v === null || v === undefined ? '–' : this.format(v)) });
     });
     const data = tables.length ? uPlot.join(tables) : [[]];
     this.el.dataset.points = String(data[0].length);
@@ -92,7 +100,8 @@ export class Chart {
       height: this.height,
       series,
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : { auto: true } },
-      axes: [{ label: 'step' }, this.yAxis()],
+      // steps are whole numbers: no 4.5 on the x axis
+      axes: [{ label: 'step', incrs: [1, 2, 5].flatMap((m) => [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7].map((p) => m * p)).sort((a, b) => a - b) }, this.yAxis()],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
     };
@@ -102,11 +111,11 @@ export class Chart {
    * line (when there are at least two of them), so small values do not print as 0. */
   yAxis() {
     const pow10 = (v) => v > 0 && Math.abs(Math.log10(v) - Math.round(Math.log10(v))) < 1e-9;
-    const fmt = this.format ?? (this.log ? (t) => (t >= 1e-3 && t < 1e5 ? String(Number(t.toPrecision(3))) : t.toExponential(0)) : null);
+    const fmt = this.log && this.format === plain ? (t) => (t >= 1e-3 && t < 1e5 ? String(Number(t.toPrecision(3))) : t.toExponential(0)) : this.format;
     const filter = this.log ? (_, splits) => (splits.filter(pow10).length >= 2 ? splits.map((t) => (pow10(t) ? t : null)) : splits) : undefined;
     return {
       size: 60,
-      values: fmt ? (_, ticks) => ticks.map((t) => (t === null ? '' : fmt(t))) : undefined,
+      values: (_, ticks) => ticks.map((t) => (t === null ? '' : fmt(t))),
       ...(filter ? { filter, grid: { filter }, ticks: { filter } } : {}),
     };
   }

@@ -11,15 +11,19 @@ export function fieldOf(message) {
   return (m[1] ?? m[2]).replace(/\//g, '.');
 }
 
+/** Options the server fills from the data set (or the job's seed) when the form leaves them out. */
+const FROM_DATA = { classes: 'from the data', inChannels: 'from the data', size: 'from the data', vocab: 'from the data', maxLen: 'from the data', targetVocab: 'from the data', seed: 'the job\'s seed' };
+
 function optionInput(name, o) {
   const title = `${o.description ?? ''}${o.default !== undefined ? ` (default ${JSON.stringify(o.default)})` : ''}`;
+  const placeholder = FROM_DATA[name] ?? (Array.isArray(o.default) ? o.default.join(', ') : String(o.default ?? ''));
   const path = `model.options.${name}`;
   if (o.type === 'bool' || o.type === 'enum') {
     const values = o.type === 'bool' ? ['true', 'false'] : o.values;
     return h('select', { name: path, title }, h('option', { value: '' }, `default (${o.default})`), values.map((v) => h('option', { value: v }, v)));
   }
-  if (o.type === 'ints') return h('input', { name: path, type: 'text', placeholder: (o.default ?? []).join(', '), title, pattern: '[0-9, ]*' });
-  return h('input', { name: path, type: 'number', placeholder: String(o.default ?? ''), title, min: o.min, max: o.max, step: o.type === 'int' ? 1 : 'any' });
+  if (o.type === 'ints') return h('input', { name: path, type: 'text', placeholder, title, pattern: '[0-9, ]*' });
+  return h('input', { name: path, type: FROM_DATA[name] ? 'text' : 'number', inputmode: 'numeric', placeholder, title, min: o.min, max: o.max, step: o.type === 'int' ? 1 : 'any' });
 }
 
 function optionValue(o, raw) {
@@ -54,7 +58,7 @@ export function mount(el) {
     weightDecay: h('input', { name: 'optimizer.weightDecay', type: 'number', step: 'any', placeholder: '0' }),
     seed: h('input', { name: 'seed', type: 'number', min: 0, value: '1' }),
     checkpointEvery: h('input', { name: 'checkpoint.every', type: 'number', min: 1, placeholder: 'only at the end' }),
-    extra: h('textarea', { name: 'extra', rows: 3, placeholder: '{ "schedule": { "kind": "cosine" }, "labelSmoothing": 0.1 }' }),
+    extra: h('textarea', { name: 'extra', rows: 3, placeholder: '{ "schedule": { "kind": "cosine", "period": 5 }, "labelSmoothing": 0.1 }' }),
   };
   const presetHelp = h('small.muted');
   const dataHelp = h('small.muted');
