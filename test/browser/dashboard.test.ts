@@ -139,15 +139,20 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
     await page.goto(`${base}/#/jobs/${a.id}`);
     await page.waitForFunction(`${pointsExpr('loss')} === 12`);
     await page.waitForSelector('.tryit[data-kind="image"] canvas');
+    await page.waitForSelector('table.epochs tbody tr:nth-child(3)'); // from the replayed epoch events
     expect(await page.$$eval('table.epochs tbody tr', (rows) => rows.length)).toBe(3);
     if (app.hasRoute({ method: 'POST', url: '/v1/jobs/:id/predict' })) {
       // draw a stroke; the panel asks the predict API and lists the top classes
-      const box = await (await page.$('canvas.draw'))!.boundingBox();
+      const canvas = (await page.$('canvas.draw'))!;
+      await canvas.scrollIntoViewIfNeeded(); // mouse coordinates are the viewport's
+      const box = await canvas.boundingBox();
       await page.mouse.move(box!.x + 40, box!.y + 40);
       await page.mouse.down();
       await page.mouse.move(box!.x + 150, box!.y + 150, { steps: 8 });
       await page.mouse.up();
-      await page.waitForSelector('.probs .prob');
+      // the first prediction starts the predict worker: slow on a loaded machine
+      await page.waitForSelector('.probs .prob, .probs .error', { timeout: 90_000 });
+      expect(await page.textContent('.probs')).not.toContain('KILN_ERR');
       expect(await page.$$eval('.probs .prob', (rows) => rows.length)).toBe(5);
     }
     await page.screenshot({ path: `${ARTIFACTS}dashboard-job-done.png`, fullPage: true });
