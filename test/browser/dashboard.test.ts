@@ -212,3 +212,69 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe.skipIf(!CHROMIUM)('dashboard in Chromium, with API keys', () => {
+  let app: FastifyInstance;
+  let cleanup: () => Promise<void>;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    ({ app, cleanup } = await testApp({ summaryTimeoutMs: 30_000 }, { apiKeys: [{ token: 'full-key', access: 'full' }, { token: 'read-key', access: 'read' }] }));
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    // the 401 and 403 answers are what this test provokes; anything else is a fault
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(`console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await cleanup?.();
+  });
+
+  it('loads without a key and asks for one; a read-only key reads and is refused a submit; a full key submits', { timeout: 180_000 }, async () => {
+    await page.goto(`${base}/`);
+    const banner = await page.waitForSelector('#auth-banner:not([hidden])');
+    expect(await banner.textContent()).toContain('needs an API key');
+
+    await page.fill('#key', 'read-key');
+    await page.click('#key-form button');
+    await page.waitForSelector('table.jobs td:has-text("No jobs yet")');
+    const res = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { authorization: 'Bearer full-key' }, payload: quickJob({ name: 'made-elsewhere' }) });
+    const id = (res.json() as { id: string }).id;
+    // the jobs list hears of it over /v1/events, read with the key
+    await page.waitForSelector(`table.jobs tr[data-job="${id}"][data-state="succeeded"]`, { timeout: 60_000 });
+
+    await page.goto(`${base}/#/submit`);
+    await page.waitForSelector('form.submit[data-ready="1"]');
+    await page.selectOption('select[name="model.preset"]', 'mlp');
+    await page.selectOption('select[name="data.name"]', 'shapes');
+    await page.fill('textarea[name="data.options"]', '{"train": 64, "validation": 16, "test": 8, "size": 16}');
+    await page.selectOption('select[name="budgetKind"]', 'steps');
+    await page.fill('input[name="budget"]', '4');
+    await page.click('form.submit button[type="submit"]');
+    expect(await (await page.waitForSelector('.error:has-text("KILN_ERR_FORBIDDEN")')).textContent()).toBeTruthy();
+    expect(await page.textContent('#auth-banner')).toContain('may only read');
+
+    await page.fill('#key', 'full-key');
+    await page.click('#key-form button');
+    await page.waitForSelector('form.submit[data-ready="1"]');
+    await page.selectOption('select[name="model.preset"]', 'mlp');
+    await page.selectOption('select[name="data.name"]', 'shapes');
+    await page.fill('textarea[name="data.options"]', '{"train": 64, "validation": 16, "test": 8, "size": 16}');
+    await page.selectOption('select[name="budgetKind"]', 'steps');
+    await page.fill('input[name="budget"]', '4');
+    await page.click('form.submit button[type="submit"]');
+    await page.waitForURL(/#\/jobs\/job-/);
+    await page.waitForSelector('[data-state="succeeded"]', { timeout: 60_000 });
+    await page.waitForFunction(`Number(document.querySelector('[data-chart="loss"]')?.dataset.points ?? 0) === 4`);
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-keys.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
