@@ -15,4 +15,13 @@ export default tseslint.config(
     },
   },
   { files: ['src/server.ts', 'src/cli/main.ts', 'tools/**', 'bench/**'], rules: { 'no-restricted-syntax': 'off' } },
+  {
+    // the dashboard: plain ES modules run by the browser
+    files: ['public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(['window', 'document', 'location', 'history', 'localStorage', 'fetch', 'Node', 'URLSearchParams', 'AbortController',
+        'TextDecoderStream', 'ResizeObserver', 'FileReader', 'requestAnimationFrame', 'cancelAnimationFrame', 'setTimeout', 'clearTimeout', 'console', 'URL'].map((g) => [g, 'readonly'])),
+    },
+  },
 );

@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { defaults, type Config } from './config.js';
 import { errorBodySchema } from './errors.js';
 import auth from './plugins/auth.js';
+import dashboard from './plugins/dashboard.js';
 import docs from './plugins/docs.js';
 import errors, { frameworkErrors } from './plugins/errors.js';
 import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
@@ -18,6 +19,7 @@ import datasetRoutes from '../routes/datasets.js';
 import eventRoutes from '../routes/events.js';
 import healthRoutes from '../routes/health.js';
 import seriesRoutes from '../routes/job-series.js';
+import jobSummaryRoutes from '../routes/job-summary.js';
 import jobRoutes from '../routes/jobs.js';
 import modelRoutes from '../routes/models.js';
 import predictRoutes from '../routes/predict.js';
@@ -76,5 +78,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(predictPlugin, { config, predict: options.predict ?? {} });
   await app.register(checkpointRoutes);
   await app.register(predictRoutes);
+  await app.register(jobSummaryRoutes);
+  await app.register(dashboard);
   return app;
 }

@@ -52,6 +52,7 @@ command -v g++ >/dev/null || need+=(g++)
 command -v make >/dev/null || need+=(make)
 command -v python3 >/dev/null || need+=(python3)
 [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || need+=(dataset-fashion-mnist) # test/data/packaged.test.ts reads it
+[ -n "${CHROMIUM_PATH:-}" ] || command -v chromium >/dev/null || need+=(chromium) # test/browser (the dashboard)
 if [ "$(uname -m)" = x86_64 ]; then
   command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
   command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
@@ -62,6 +63,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" \
     || { echo "could not install ${need[*]}"; echo "0 passed, 1 failed"; exit 1; }
 fi
+
+export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}" # test/browser skips without it
 
 # --- install (builds the addon with cmake-js, then the TypeScript) ---------------------------
 check "npm ci (cmake-js build)" npm ci --no-audit --no-fund
