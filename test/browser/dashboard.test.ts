@@ -15,6 +15,28 @@ import { quickJob, testApp, waitForState } from '../helpers/app.js';
 const CHROMIUM = process.env.CHROMIUM_PATH;
 const ARTIFACTS = new URL('../../artifacts/', import.meta.url).pathname;
 
+/** The real server on an ephemeral port and a fresh Chromium page on it. Console errors and page
+ * errors are collected in `errors`, except those matching `expected` (what a step provokes on
+ * purpose; tests may add to it). */
+async function openDashboard(config: Parameters<typeof testApp>[1] = {}) {
+  // a loaded machine (2 cores) can take a few seconds to start the summary worker
+  const { app, cleanup } = await testApp({ summaryTimeoutMs: 30_000 }, config);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const errors: string[] = [];
+  const expected: RegExp[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !expected.some((re) => re.test(m.text()))) errors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  return { app, cleanup, base, browser, page, errors, expected };
+}
+
 describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
   let app: FastifyInstance;
   let cleanup: () => Promise<void>;
@@ -22,24 +44,12 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
   let browser: Browser;
   let page: Page;
   /** console errors and page errors; `expected` removes the ones a step provokes on purpose */
-  const errors: string[] = [];
-  const expected: RegExp[] = [];
+  let errors: string[] = [];
+  let expected: RegExp[] = [];
 
   beforeAll(async () => {
-    // a loaded machine (2 cores) can take a few seconds to start the summary worker
-    ({ app, cleanup } = await testApp({ summaryTimeoutMs: 30_000 }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    ({ app, cleanup, base, browser, page, errors, expected } = await openDashboard());
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM, headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !expected.some((re) => re.test(m.text()))) errors.push(`console: ${m.text()} (${m.location().url})`);
-    });
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   });
   afterAll(async () => {
     await browser?.close();
@@ -219,19 +229,13 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium, with API keys', () => {
   let base: string;
   let browser: Browser;
   let page: Page;
-  const errors: string[] = [];
+  let errors: string[] = [];
 
   beforeAll(async () => {
-    ({ app, cleanup } = await testApp({ summaryTimeoutMs: 30_000 }, { apiKeys: [{ token: 'full-key', access: 'full' }, { token: 'read-key', access: 'read' }] }));
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    let expected: RegExp[];
+    ({ app, cleanup, base, browser, page, errors, expected } = await openDashboard({ apiKeys: [{ token: 'full-key', access: 'full' }, { token: 'read-key', access: 'read' }] }));
     // the 401 and 403 answers are what this test provokes; anything else is a fault
-    page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) errors.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    expected.push(/status of 40[13]/);
   });
   afterAll(async () => {
     await browser?.close();
