@@ -39,7 +39,12 @@ RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
 
 # Drop devDependencies (compiler front ends, types, test tools). npm prune does not run the root
 # install/postinstall scripts (checked with npm 11.19); --ignore-scripts keeps it that way.
-RUN npm prune --omit=dev --ignore-scripts
+# better-sqlite3 keeps its compiled better_sqlite3.node and lib/: its SQLite sources and object
+# files (25 MB) only served the compile.
+RUN npm prune --omit=dev --ignore-scripts \
+ && cd node_modules/better-sqlite3 \
+ && rm -rf deps src build/Release/obj build/Release/obj.target build/Release/.deps build/deps \
+ && test -f build/Release/better_sqlite3.node
 
 # Assemble what runs, apart from node_modules (its own layer: it changes far less often than the
 # code). public/ (the dashboard) is copied only if the tree has one.
