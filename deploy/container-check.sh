@@ -75,9 +75,11 @@ fi
 
 # --- 3. the image's configuration ---------------------------------------------------------------
 step "image configuration"
-cfg=$(podman image inspect --format '{{json .Config}}' "$IMAGE")
+cfg=$(podman image inspect "$IMAGE")
 if js '
-  const c = JSON.parse(process.argv[1]);
+  const [image] = JSON.parse(process.argv[1]);
+  const c = image.Config;
+  c.Healthcheck ??= image.Healthcheck; // podman shows it beside Config, docker inside it
   const env = Object.fromEntries((c.Env ?? []).map((e) => e.split(/=(.*)/s).slice(0, 2)));
   const problems = [];
   if (c.User !== "kiln:kiln") problems.push(`User is ${c.User}`);
@@ -93,7 +95,7 @@ if js '
 # The runtime stage must carry no toolchain, and the server must not be able to rewrite itself.
 # The dashboard (public/) must be in the image when the source tree has it.
 want_public=0; [ -d public ] && want_public=1
-compilers=$(podman run --rm --entrypoint sh "$IMAGE" -c 'for t in gcc g++ cc c++ make cmake python3; do command -v $t; done; [ -w /app/dist ] && echo "/app/dist is writable"; [ -w /data ] || echo "/data is not writable"; [ "$1" = 0 ] || [ -d /app/public ] || echo "no /app/public"; id -u' sh "$want_public" 2>&1)
+compilers=$(podman run --rm --entrypoint sh "$IMAGE" -c 'for t in gcc g++ cc c++ make cmake python3; do command -v $t; done; [ -w /app/dist ] && echo "/app/dist is writable"; [ -w /data ] || echo "/data is not writable"; [ "$1" = 0 ] || [ -d /app/public ] || echo "no /app/public"; id -u' sh "$want_public" 2>/dev/null)
 if [ "$compilers" = 10001 ]; then ok "no compiler or build tool in the runtime image; /app read-only to the server, /data writable, uid 10001$([ $want_public = 1 ] && echo ', public/ present')"
 else printf '%s\n' "$compilers"; bad "runtime image contents"; fi
 
