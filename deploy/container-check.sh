@@ -16,7 +16,7 @@
 #   IMAGE=localhost/kiln:check   the tag to build and remove (KEEP_IMAGE=1 keeps it)
 #   BASE=localhost/node20-bookworm:local   the base image (built by deploy/podman-base.sh if missing)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 IMAGE=${IMAGE:-localhost/kiln:check}
 BASE=${BASE:-localhost/node20-bookworm:local}
@@ -105,8 +105,8 @@ run() { # run NAME: a detached container on the data volume, on a free loopback 
     -e KILN_THREADS=1 -e LOG_LEVEL=info "$IMAGE" 2>&1 | grep -v 'unable to get systemd connection' || true
 }
 wait_healthy() { # wait_healthy NAME: runs the image's HEALTHCHECK (no systemd timers here) until it passes
-  local i
-  for i in $(seq 1 60); do
+
+  for _ in $(seq 1 60); do
     if podman healthcheck run "$1" >/dev/null 2>&1; then
       status=$(podman inspect --format '{{.State.Healthcheck.Status}}' "$1" 2>/dev/null)
       [ "$status" = healthy ] && return 0
