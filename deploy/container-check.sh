@@ -105,8 +105,7 @@ run() { # run NAME: a detached container on the data volume, on a free loopback 
     -e KILN_THREADS=1 -e LOG_LEVEL=info "$IMAGE" 2>&1 | grep -v 'unable to get systemd connection' || true
 }
 wait_healthy() { # wait_healthy NAME: runs the image's HEALTHCHECK (no systemd timers here) until it passes
-
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 120); do
     if podman healthcheck run "$1" >/dev/null 2>&1; then
       status=$(podman inspect --format '{{.State.Healthcheck.Status}}' "$1" 2>/dev/null)
       [ "$status" = healthy ] && return 0
