@@ -48,6 +48,7 @@ cleanup() {
   done
   podman volume rm -f "$VOLUME" >/dev/null 2>&1 || true
   if [ "${KEEP_IMAGE:-0}" != 1 ]; then podman rmi -f "$IMAGE" >/dev/null 2>&1 || true; fi
+  if [ "$failed" -eq 0 ]; then rm -f "/tmp/$tag-build.log"; fi # kept for a failed run
 }
 trap cleanup EXIT
 
