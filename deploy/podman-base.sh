@@ -9,12 +9,18 @@
 # any is missing.
 #
 # Usage: deploy/podman-base.sh [--force]
-#   IMAGE=localhost/node20-bookworm:local   the tag to create
+#   ARCH=<this machine's>                   the Debian architecture (amd64, arm64). Another one than
+#                                           this machine's needs qemu-user-static registered with
+#                                           binfmt_misc (the script registers it) and takes Node
+#                                           from the npm package node-linux-<arch> of the same version
+#   IMAGE=localhost/node20-bookworm:local   the tag to create (…:local-<arch> for another ARCH)
 #   SUITE=bookworm                          the Debian release
 #   MIRROR=<from apt-get indextargets>      the Debian mirror (this machine's, by default)
 set -euo pipefail
 
-IMAGE=${IMAGE:-localhost/node20-bookworm:local}
+HOST_ARCH=$(dpkg --print-architecture)
+ARCH=${ARCH:-$HOST_ARCH}
+if [ "$ARCH" = "$HOST_ARCH" ]; then IMAGE=${IMAGE:-localhost/node20-bookworm:local}; else IMAGE=${IMAGE:-localhost/node20-bookworm:local-$ARCH}; fi
 SUITE=${SUITE:-bookworm}
 FORCE=0
 case "${1:-}" in
@@ -35,6 +41,12 @@ missing=()
 for tool in podman buildah debootstrap runc; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
+case "$ARCH" in
+  amd64) QEMU_ARCH=x86_64 NODE_ARCH=x64 ;;
+  arm64) QEMU_ARCH=aarch64 NODE_ARCH=arm64 ;;
+  *) log "ARCH=$ARCH: only amd64 and arm64 are supported"; exit 2 ;;
+esac
+if [ "$ARCH" != "$HOST_ARCH" ] && ! command -v "qemu-$QEMU_ARCH-static" >/dev/null 2>&1; then missing+=(qemu-user-static); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update
@@ -47,6 +59,20 @@ export CONTAINERS_CONF=${CONTAINERS_CONF:-$(cd "$(dirname "$0")" && pwd)/contain
 if [ "$FORCE" -eq 0 ] && podman image exists "$IMAGE"; then
   log "$IMAGE already exists; nothing to do (--force rebuilds it)"
   exit 0
+fi
+
+# A foreign architecture runs its programs (debootstrap's second stage, apt and the compilers in
+# the build stage) through qemu-user-static, registered with binfmt_misc with the F flag so that
+# the interpreter also works inside containers. Registering is kernel-wide and lasts until reboot.
+if [ "$ARCH" != "$HOST_ARCH" ]; then
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -e "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt" || { log "cannot mount binfmt_misc"; exit 1; }
+  if [ ! -e "$binfmt/qemu-$QEMU_ARCH" ]; then
+    conf=/usr/lib/binfmt.d/qemu-$QEMU_ARCH.conf
+    [ -f "$conf" ] || { log "no $conf (apt-get install qemu-user-static)"; exit 1; }
+    cat "$conf" >"$binfmt/register" || { log "could not register $conf with binfmt_misc"; exit 1; }
+  fi
+  grep -q '^flags: .*F' "$binfmt/qemu-$QEMU_ARCH" || log "warning: qemu-$QEMU_ARCH is registered without the F flag; containers may not find it"
 fi
 
 # 2. Node on this machine: the binary links only glibc/libstdc++, which bookworm has.
@@ -75,8 +101,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "debootstrap $SUITE (minbase) from $MIRROR into $WORK/rootfs"
-debootstrap --variant=minbase "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
+log "debootstrap $SUITE (minbase, $ARCH) from $MIRROR into $WORK/rootfs"
+debootstrap --variant=minbase --arch="$ARCH" "$SUITE" "$WORK/rootfs" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 || {
   tail -n 30 "$WORK/debootstrap.log" >&2
   exit 1
 }
@@ -98,7 +124,15 @@ chroot "$WORK/rootfs" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_
 log "copying node $NODE_VERSION from $NP"
 R="$WORK/rootfs$NP"
 mkdir -p "$R/bin" "$R/lib/node_modules" "$R/include"
-cp -a "$NODE_BIN" "$R/bin/node"
+if [ "$ARCH" = "$HOST_ARCH" ]; then
+  cp -a "$NODE_BIN" "$R/bin/node"
+else
+  # The same Node version built for $ARCH, from the npm registry (the package ships the binary);
+  # npm, corepack and the headers are the same files on every architecture.
+  log "fetching node-linux-$NODE_ARCH@${NODE_VERSION#v} with npm pack"
+  (cd "$WORK" && npm pack --silent "node-linux-$NODE_ARCH@${NODE_VERSION#v}" >/dev/null && tar -xzf node-linux-*.tgz)
+  install -m 0755 "$WORK/package/bin/node" "$R/bin/node"
+fi
 cp -a "$NP/lib/node_modules/npm" "$R/lib/node_modules/"
 cp -a "$NP/include/node" "$R/include/"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$R/bin/npm"
@@ -123,8 +157,8 @@ tar --numeric-owner -C "$WORK/rootfs" -c . | podman import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change "ENV NODE_VERSION=${NODE_VERSION#v}" \
   --change 'CMD ["node"]' \
-  --quiet --message "debootstrap $SUITE minbase + node $NODE_VERSION (deploy/podman-base.sh)" \
+  --arch "$ARCH" --quiet --message "debootstrap $SUITE minbase ($ARCH) + node $NODE_VERSION (deploy/podman-base.sh)" \
   - "$IMAGE" >/dev/null
 
-podman run --rm "$IMAGE" node -e 'console.log(`podman-base: ${process.version} runs in the image`)' >&2
+podman run --rm --arch "$ARCH" "$IMAGE" node -e 'console.log(`podman-base: ${process.version} runs in the image`)' >&2
 podman image ls "$IMAGE" >&2

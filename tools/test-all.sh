@@ -7,7 +7,8 @@
 #   the native tests under `qemu-x86_64 -cpu Nehalem` (no AVX at all: an AVX instruction leaking
 #     into baseline code dies with SIGILL here instead of on a user's machine),
 #   every test against the node-gyp build,
-#   the arm64 build of the addon and the native self-test under qemu-aarch64.
+#   the arm64 build of the addon and the native self-test under qemu-aarch64,
+#   the container check (deploy/container-check.sh: podman builds the image and runs it).
 # It ends with one line `N passed, N failed`: vitest's tests summed over all runs, plus one entry
 # per non-vitest check (install, lint, typecheck, builds). Exit status is non-zero on any failure.
 set -uo pipefail
@@ -56,6 +57,9 @@ command -v python3 >/dev/null || need+=(python3)
 if [ "$(uname -m)" = x86_64 ]; then
   command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
   command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
+  if [ "$(id -u)" -eq 0 ] && [ "${KILN_CONTAINER_CHECK:-1}" != 0 ]; then # the container check
+    for tool in podman buildah debootstrap runc; do command -v "$tool" >/dev/null || need+=("$tool"); done
+  fi
 fi
 if [ ${#need[@]} -gt 0 ]; then
   step "apt-get install ${need[*]}"
@@ -103,6 +107,14 @@ if [ "$(uname -m)" = x86_64 ]; then
     read -r p _ f _ <<<"$line"; passed=$((passed + p)); failed=$((failed + f))
   fi
   if [ "$rc" -ne 0 ]; then failed=$((failed + 1)); failures+=("arm64 check"); fi
+fi
+
+# The image built with podman and run: /health, a job through the API, SIGTERM (deploy/README.md).
+# Root only (podman and debootstrap here); KILN_CONTAINER_CHECK=0 skips it.
+if [ "$(uname -m)" = x86_64 ] && [ "$(id -u)" -eq 0 ] && [ "${KILN_CONTAINER_CHECK:-1}" != 0 ]; then
+  check "container check (deploy/container-check.sh)" bash deploy/container-check.sh
+else
+  step "container check skipped (needs root on x86-64, KILN_CONTAINER_CHECK not 0)"
 fi
 
 step "summary"
