@@ -19,6 +19,7 @@ import type { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 
 import { KilnError } from '../errors.js';
+import { checkpointName } from '../train/checkpoint.js';
 import type { Store } from '../store/store.js';
 import type { JobPatch, JobRow, MetricPoint, NewJob, StoredEvent } from '../store/types.js';
 import { outcome, type StopReason, type WorkerEnd } from './outcome.js';
@@ -237,11 +238,25 @@ export class JobManager extends EventEmitter {
     }
   }
 
+  /** The checkpoint a (re)started job continues from: the one the store recorded, else none. A
+   * process killed between writing a checkpoint and recording it leaves a newer one on disk whose
+   * steps' metrics may not all be in the store yet: continuing from it could leave a gap in the
+   * series, while redoing steps from an older point rewrites the same values (runs are
+   * deterministic; metric points are upserted by step). The recorded one is still on disk
+   * (checkpoints keep the previous one too); if it is gone, the newest on disk is the next best. */
+  private resumePoint(job: JobRow, checkpoints: string, log: FastifyBaseLogger): string | null {
+    if (job.checkpointStep === null) return null;
+    const recorded = join(checkpoints, checkpointName(job.checkpointStep));
+    if (existsSync(join(recorded, 'manifest.json'))) return recorded;
+    log.warn({ step: job.checkpointStep }, 'the recorded checkpoint is gone; continuing from the newest one on disk');
+    return existsSync(join(checkpoints, 'latest.json')) ? checkpoints : null;
+  }
+
   private startJob(job: JobRow): void {
     const dir = this.jobDir(job.id);
     const checkpoints = join(dir, 'checkpoints');
-    const resumeFrom = existsSync(join(checkpoints, 'latest.json')) ? checkpoints : null;
     const log = this.o.log.child({ jobId: job.id });
+    const resumeFrom = this.resumePoint(job, checkpoints, log);
     const control = new Int32Array(new SharedArrayBuffer(4));
     const row = this.move(job, 'running', { startedAt: job.startedAt ?? Date.now(), attempts: job.attempts + 1, error: null });
     const worker = spawnWorker(
