@@ -69,7 +69,7 @@ async function startServer(dataDir: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', '--import', './bench/server/loop-probe.ts', 'src/server.ts'], {
     cwd: projectRoot,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', KILN_DATA_DIR: dataDir, KILN_JOB_THREADS_TOTAL: '2', KILN_THREADS: '1' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', KILN_DATA_DIR: dataDir, KILN_JOB_THREADS_TOTAL: '2', KILN_THREADS: '1', KILN_RATE_LIMIT: '0' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const url = `http://127.0.0.1:${port}`;
