@@ -69,7 +69,10 @@ export function decodeImage(file: string, bytes: Uint8Array): DecodedImage {
   }
 }
 
-/** RGBA to CHW bytes with 3 channels (RGB) or 1 (luma, ITU-R 601 weights as PIL's 'L'). */
+/** The grey value of an RGB pixel: luma with ITU-R 601 weights, as PIL's 'L'. */
+export const luma = (r: number, g: number, b: number): number => Math.round((r * 299 + g * 587 + b * 114) / 1000);
+
+/** RGBA to CHW bytes with 3 channels (RGB) or 1 (luma). */
 export function rgbaToChw(img: DecodedImage, channels: 1 | 3): Uint8Array {
   const n = img.width * img.height;
   const out = new Uint8Array(channels * n);
@@ -80,7 +83,7 @@ export function rgbaToChw(img: DecodedImage, channels: 1 | 3): Uint8Array {
       out[n + i] = g;
       out[2 * n + i] = b;
     } else {
-      out[i] = Math.round((r * 299 + g * 587 + b * 114) / 1000);
+      out[i] = luma(r, g, b);
     }
   }
   return out;

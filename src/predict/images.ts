@@ -2,7 +2,7 @@
 // converted to the data set's channels (RGB -> luma as PIL's 'L', grey -> RGB by repetition,
 // alpha dropped) and size (bilinear, rounded back to bytes as image-folder data sets are), then
 // run through the job's evaluation steps (its normalization statistics from the training split).
-import { decodeImage, rgbaToChw } from '../data/image-folder.js';
+import { decodeImage, luma, rgbaToChw } from '../data/image-folder.js';
 import { ImagePipeline, type ImageStep } from '../data/pipeline.js';
 import { resizeBilinear } from '../data/resize.js';
 import { invalid } from '../errors.js';
@@ -55,7 +55,7 @@ function convertChannels(px: Uint8Array, from: number, to: number, plane: number
   if (from === 2) return convertChannels(px.subarray(0, plane), 1, to, plane, where); // grey + alpha
   if (from === 3 && to === 1) {
     const out = new Uint8Array(plane);
-    for (let i = 0; i < plane; i++) out[i] = Math.round((px[i]! * 299 + px[plane + i]! * 587 + px[2 * plane + i]! * 114) / 1000);
+    for (let i = 0; i < plane; i++) out[i] = luma(px[i]!, px[plane + i]!, px[2 * plane + i]!);
     return out;
   }
   if (from === 1 && to === 3) {
