@@ -29,6 +29,9 @@ export interface Config {
   stopGraceMs?: number | undefined;
   /** Step reports of a running job are batched at most this often (KILN_PROGRESS_INTERVAL_MS). */
   progressIntervalMs?: number | undefined;
+  /** How far a job's threads step back for the HTTP thread (KILN_JOB_PRIORITY; each job's worker
+   * reads the variable itself, see src/jobs/job-priority.ts). */
+  jobPriority: JobPriority;
 }
 
 /** An API key: full access, or read-only (GET/HEAD, plus POST /v1/models/summary and predict). */
@@ -40,7 +43,7 @@ export interface ApiKey {
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096,
-  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048 };
+  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048, jobPriority: 'idle' };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -74,6 +77,18 @@ export function parseApiKeys(raw: string | undefined): ApiKey[] {
   return keys;
 }
 
+/** How far a job's threads step back for the HTTP thread; see src/jobs/job-priority.ts. */
+export const JOB_PRIORITIES = ['idle', 'low', 'normal'] as const;
+export type JobPriority = (typeof JOB_PRIORITIES)[number];
+
+/** KILN_JOB_PRIORITY: the server checks it at start, each job's worker reads it again. */
+export function jobPriorityFromEnv(env: NodeJS.ProcessEnv = process.env): JobPriority {
+  const v = env.KILN_JOB_PRIORITY;
+  if (v === undefined || v === '') return defaults.jobPriority;
+  if ((JOB_PRIORITIES as readonly string[]).includes(v)) return v as JobPriority;
+  throw new Error(`config: KILN_JOB_PRIORITY expected one of ${JOB_PRIORITIES.join(', ')}, got "${v}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const logLevel = env.LOG_LEVEL ?? defaults.logLevel;
   if (!(logLevels as readonly string[]).includes(logLevel)) {
@@ -93,5 +108,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stopGraceMs: int(env, 'KILN_STOP_GRACE_MS', 100, 3_600_000),
     progressIntervalMs: int(env, 'KILN_PROGRESS_INTERVAL_MS', 5, 60_000),
     uploadLimitMb: int(env, 'KILN_UPLOAD_LIMIT_MB', 1, 1 << 20) ?? defaults.uploadLimitMb,
+    jobPriority: jobPriorityFromEnv(env),
   };
 }

@@ -4,7 +4,12 @@
 //   threads()        the size of this instance's pool
 //   setThreads(n)    resize it (1..256)
 //   buildInfo()      which build system and compiler made this binary
+//   schedIdle()      put the calling OS thread under SCHED_IDLE (Linux); see SchedIdle
 #include "addon.h"
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include <cstdlib>
 #include <string>
@@ -49,6 +54,7 @@ KilnAddon::KilnAddon(Napi::Env env, Napi::Object exports) : pool(default_thread_
                            InstanceMethod("threads", &KilnAddon::Threads),
                            InstanceMethod("setThreads", &KilnAddon::SetThreads),
                            InstanceMethod("buildInfo", &KilnAddon::BuildInfo),
+                           InstanceMethod("schedIdle", &KilnAddon::SchedIdle),
                        });
   init_elementwise(env, exports);
   init_reduce(env, exports);
@@ -135,6 +141,23 @@ Napi::Value KilnAddon::SetThreads(const Napi::CallbackInfo& info) {
   }
   pool.resize(static_cast<int>(n));
   return info.Env().Undefined();
+}
+
+// A job's worker thread calls this before its first kernel: the pool's threads start later, from
+// this thread, and inherit the policy. Under SCHED_IDLE a thread runs only on CPU time no normal
+// thread wants (its weight is 3 against a nice-0 thread's 1024), so the HTTP thread is never kept
+// waiting by training, while training still gets every idle cycle. Returns false where there is no
+// such policy (not Linux) or the kernel refused it.
+Napi::Value KilnAddon::SchedIdle(const Napi::CallbackInfo& info) {
+  Args args(info, "schedIdle", 0);
+#if defined(__linux__) && defined(SCHED_IDLE)
+  sched_param param{};
+  param.sched_priority = 0;
+  bool ok = sched_setscheduler(0, SCHED_IDLE, &param) == 0;
+#else
+  bool ok = false;
+#endif
+  return Napi::Boolean::New(info.Env(), ok);
 }
 
 Napi::Value KilnAddon::BuildInfo(const Napi::CallbackInfo& info) {

@@ -30,6 +30,7 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
   Napi::Value Threads(const Napi::CallbackInfo& info);
   Napi::Value SetThreads(const Napi::CallbackInfo& info);
   Napi::Value BuildInfo(const Napi::CallbackInfo& info);
+  Napi::Value SchedIdle(const Napi::CallbackInfo& info);
   void select(Isa cap, bool forced_by_user);
 };
 

@@ -1,20 +1,36 @@
-// Imported first by a job's worker (before the native addon creates its thread pool, whose
-// threads inherit it): the worker's OS thread runs at a lower CPU priority (nice +10) than the
-// HTTP thread. With as many training threads as cores, the HTTP thread would otherwise wait for a
-// scheduler slice each time it wakes (an event-loop delay of several ms at the median, tens at p99);
-// at nice +10 it is run almost as soon as it wakes, and training loses only the little CPU the
-// HTTP thread uses. Linux only (a thread's id from /proc/thread-self; setpriority on a thread id
-// applies to that thread alone); elsewhere, and if it is refused, jobs run at normal priority.
+// A job's worker thread lowers its own CPU priority before its first kernel call, so the native
+// pool threads it starts later inherit it, and the HTTP thread is never kept waiting by training.
+// With as many training threads as cores, the HTTP thread would otherwise wait for a scheduler
+// slice each time it wakes: event-loop delays of tens of ms at p99, and half the request throughput.
+//
+// KILN_JOB_PRIORITY chooses how much lower:
+//   idle    (default) SCHED_IDLE: training runs only on CPU time no normal thread wants. Request
+//           throughput with jobs training stays near an idle server's; but any other busy process
+//           on the machine takes precedence over training too.
+//   low     nice +10: training yields most of the CPU (about 90%) to normal threads that want it.
+//   normal  no change.
+// Linux only (a thread's id from /proc/thread-self; setpriority and sched_setscheduler on a thread
+// apply to that thread alone); elsewhere, or if refused, the job runs at normal priority.
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
+import type { JobPriority } from '../config.js';
+import { native } from '../native/index.js';
+
 export const JOB_NICE = 10;
 
-try {
-  if (process.platform === 'linux') {
+/** Lowers the calling thread's priority; returns what it got ('normal' when nothing applied). */
+export function lowerThreadPriority(want: JobPriority): JobPriority {
+  if (want === 'normal' || process.platform !== 'linux') return 'normal';
+  if (want === 'idle' && native.schedIdle()) return 'idle';
+  try {
     const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) setPriority(tid, JOB_NICE);
+    if (Number.isInteger(tid) && tid > 0) {
+      setPriority(tid, JOB_NICE);
+      return 'low';
+    }
+  } catch {
+    // not permitted or not available
   }
-} catch {
-  // not permitted or not available: normal priority
+  return 'normal';
 }

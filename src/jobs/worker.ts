@@ -2,14 +2,16 @@
 // count, runs train(config, hooks, resumeFrom) and turns the hooks into messages (step reports
 // and other reports batched, see WorkerInput.progressIntervalMs). An error ends the worker with an 'error'
 // message; the main thread decides what it means for the job.
-// first: the thread's priority, before the addon starts its threads (they inherit it)
-import './job-priority.js';
 import { parentPort, workerData } from 'node:worker_threads';
 
+import { jobPriorityFromEnv } from '../config.js';
 import { native } from '../native/index.js';
+import { lowerThreadPriority } from './job-priority.js';
 import { CONTROL_CANCEL, CONTROL_PAUSE, type StepPoint, type TrainFunction, type WorkerInput, type WorkerMessage } from './protocol.js';
 
 const input = workerData as WorkerInput;
+// first, before any kernel call: the addon's pool threads start with the first one and inherit it
+lowerThreadPriority(jobPriorityFromEnv());
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const control = new Int32Array(input.control);

@@ -40,6 +40,9 @@ export interface KilnNative {
   threads(): number;
   setThreads(n: number): void;
   buildInfo(): BuildInfo;
+  /** Puts the calling OS thread (and the pool threads it starts later) under SCHED_IDLE; false
+   * where there is no such policy (not Linux) or it is refused. */
+  schedIdle(): boolean;
 
   /** y = a + b */
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
