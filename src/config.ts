@@ -32,6 +32,9 @@ export interface Config {
   /** How far a job's threads step back for the HTTP thread (KILN_JOB_PRIORITY; each job's worker
    * reads the variable itself, see src/jobs/job-priority.ts). */
   jobPriority: JobPriority;
+  /** The HTTP thread's busy share (%) at which running jobs pause between steps until it falls
+   * below half of that (KILN_YIELD_BUSY_PCT; 0 = never); see src/jobs/http-yield.ts. */
+  yieldBusyPct: number;
 }
 
 /** An API key: full access, or read-only (GET/HEAD, plus POST /v1/models/summary and predict). */
@@ -43,7 +46,7 @@ export interface ApiKey {
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const defaults: Config = { host: '127.0.0.1', port: 3000, logLevel: 'info', threads: null, dataDir: '.kiln-data', threadBudget: null, jobMemoryMb: 4096,
-  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048, jobPriority: 'idle' };
+  apiKeys: [], rateLimit: 600, bodyLimitMb: 1, uploadLimitMb: 2048, jobPriority: 'low', yieldBusyPct: 50 };
 
 function int(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const raw = env[name];
@@ -109,5 +112,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     progressIntervalMs: int(env, 'KILN_PROGRESS_INTERVAL_MS', 5, 60_000),
     uploadLimitMb: int(env, 'KILN_UPLOAD_LIMIT_MB', 1, 1 << 20) ?? defaults.uploadLimitMb,
     jobPriority: jobPriorityFromEnv(env),
+    yieldBusyPct: int(env, 'KILN_YIELD_BUSY_PCT', 0, 100) ?? defaults.yieldBusyPct,
   };
 }

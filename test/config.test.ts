@@ -54,7 +54,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ KILN_STOP_GRACE_MS: '5' })).toThrow('config: KILN_STOP_GRACE_MS expected an integer in [100, 3600000], got "5"');
   });
 
+  it('reads KILN_JOB_PRIORITY and KILN_YIELD_BUSY_PCT; the defaults are low and 50', () => {
+    expect(loadConfig({})).toMatchObject({ jobPriority: 'low', yieldBusyPct: 50 });
+    expect(loadConfig({ KILN_JOB_PRIORITY: 'idle', KILN_YIELD_BUSY_PCT: '0' })).toMatchObject({ jobPriority: 'idle', yieldBusyPct: 0 });
+  });
+
   it.each([
+    [{ KILN_JOB_PRIORITY: 'realtime' }, 'config: KILN_JOB_PRIORITY expected one of idle, low, normal, got "realtime"'],
+    [{ KILN_YIELD_BUSY_PCT: '101' }, 'config: KILN_YIELD_BUSY_PCT expected an integer in [0, 100], got "101"'],
     [{ PORT: 'abc' }, 'config: PORT expected an integer in [0, 65535], got "abc"'],
     [{ PORT: '70000' }, 'config: PORT expected an integer in [0, 65535], got "70000"'],
     [{ PORT: '80.5' }, 'config: PORT expected an integer in [0, 65535], got "80.5"'],

@@ -120,6 +120,12 @@ async function waitJob(base: string, id: string, cond: (j: JobJson) => boolean, 
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/** kiln_jobs_yield_seconds_total from /metrics. */
+async function yieldSeconds(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^kiln_jobs_yield_seconds_total (\S+)$/m.exec(text)?.[1] ?? NaN);
+}
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -188,8 +194,14 @@ async function run(o: SelfRunOptions): Promise<number> {
     await sleep(LOOP_WINDOW_MS);
     const loop = await server.loop('read');
     log(`two jobs training: event-loop delay p50 ${loop.p50.toFixed(2)} ms, p99 ${loop.p99.toFixed(2)} ms, max ${loop.max.toFixed(2)} ms (${loop.samples} samples over ${LOOP_WINDOW_MS / 1000} s)`);
+    const yieldedBefore = await yieldSeconds(base);
+    const stepsBefore = await Promise.all([a, b].map(async (j) => (await json<JobJson>(`${base}/v1/jobs/${j.id}`)).progress.step));
     const busy = await autocannon({ url: target, connections: AC_CONNECTIONS, duration: AC_SECONDS });
+    const stepsAfter = await Promise.all([a, b].map(async (j) => (await json<JobJson>(`${base}/v1/jobs/${j.id}`)).progress.step));
     log(`two jobs training: GET /v1/jobs/:id ${busy.requests.average.toFixed(0)} req/s (p99 latency ${busy.latency.p99} ms)`);
+    // the price: while requests saturate the HTTP thread, jobs pause between steps (KILN_YIELD_BUSY_PCT)
+    const yielded = (await yieldSeconds(base)) - yieldedBefore;
+    log(`  meanwhile the jobs paused ${yielded.toFixed(1)} s of ${AC_SECONDS} for the HTTP thread and made ${stepsAfter.map((s, i) => s - stepsBefore[i]!).join(' and ')} steps`);
 
     // 3. 200 SSE clients on job a, from its current last event to its end
     const api = new Api({ url: base });

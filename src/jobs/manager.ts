@@ -43,6 +43,10 @@ export interface ManagerOptions {
   graceMs?: number;
   /** starts of one job across crashes before it fails as interrupted */
   maxAttempts?: number;
+  /** Int32Array over this (HttpYield.flag): while it is YIELD_ON, workers wait between steps */
+  yieldFlag?: SharedArrayBuffer;
+  /** told the time (ms) each worker message took to record and announce on this thread */
+  onRecorded?: (ms: number) => void;
   /** the directory of an uploaded data set by name (null: not an upload), handed to the worker */
   uploadDir?: (name: string) => string | null;
 }
@@ -69,6 +73,7 @@ export class JobManager extends EventEmitter {
   private readonly progressIntervalMs: number;
   private readonly graceMs: number;
   private readonly maxAttempts: number;
+  private readonly yieldFlag: SharedArrayBuffer;
 
   constructor(private readonly o: ManagerOptions) {
     super();
@@ -78,6 +83,7 @@ export class JobManager extends EventEmitter {
     this.progressIntervalMs = o.progressIntervalMs ?? 100;
     this.graceMs = o.graceMs ?? 10_000;
     this.maxAttempts = o.maxAttempts ?? 3;
+    this.yieldFlag = o.yieldFlag ?? new SharedArrayBuffer(4); // never set: jobs never wait
   }
 
   jobDir(id: string): string {
@@ -260,7 +266,7 @@ export class JobManager extends EventEmitter {
     const control = new Int32Array(new SharedArrayBuffer(4));
     const row = this.move(job, 'running', { startedAt: job.startedAt ?? Date.now(), attempts: job.attempts + 1, error: null });
     const worker = spawnWorker(
-      { jobId: job.id, config: withUploadDir(trainConfigOf(job.spec, checkpoints), this.o.uploadDir), resumeFrom, threads: job.threads, trainModule: this.trainModule, control: control.buffer as SharedArrayBuffer, progressIntervalMs: this.progressIntervalMs },
+      { jobId: job.id, config: withUploadDir(trainConfigOf(job.spec, checkpoints), this.o.uploadDir), resumeFrom, threads: job.threads, trainModule: this.trainModule, control: control.buffer as SharedArrayBuffer, progressIntervalMs: this.progressIntervalMs, yieldFlag: this.yieldFlag },
       { maxOldGenerationSizeMb: job.memoryMb },
       `kiln-job-${job.id}`,
     );
@@ -270,11 +276,13 @@ export class JobManager extends EventEmitter {
     this.running.set(job.id, r);
     log.info({ attempt: row.attempts, resumeFrom: resumeFrom ? `step ${job.checkpointStep ?? '?'}` : null, threads: job.threads }, 'job started');
     worker.on('message', (m: WorkerMessage) => {
+      const t0 = performance.now();
       try {
         this.onMessage(r, m);
       } catch (err) {
         log.error({ err }, 'could not record a worker message');
       }
+      this.o.onRecorded?.(performance.now() - t0);
     });
     worker.on('error', (err: Error & { code?: string }) => {
       end.crash = err;

@@ -20,6 +20,8 @@ export interface WorkerInput {
   control: SharedArrayBuffer;
   /** step reports are batched into one 'progress' message at most this often */
   progressIntervalMs: number;
+  /** Int32Array over this: YIELD_ON while the HTTP thread is busy (src/jobs/http-yield.ts) */
+  yieldFlag: SharedArrayBuffer;
 }
 
 export const CONTROL_CONTINUE = 0;

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 import { jobPriorityFromEnv } from '../config.js';
 import { native } from '../native/index.js';
+import { waitWhileYielding } from './http-yield.js';
 import { lowerThreadPriority } from './job-priority.js';
 import { CONTROL_CANCEL, CONTROL_PAUSE, type StepPoint, type TrainFunction, type WorkerInput, type WorkerMessage } from './protocol.js';
 
@@ -15,6 +16,7 @@ lowerThreadPriority(jobPriorityFromEnv());
 const port = parentPort!;
 const post = (m: WorkerMessage) => port.postMessage(m);
 const control = new Int32Array(input.control);
+const yieldFlag = new Int32Array(input.yieldFlag);
 
 // Reports wait in an outbox and leave as one 'batch' message per progress interval (steps folded
 // into 'progress' messages of at most MAX_BATCH steps, so the order is kept), at most MAX_BATCH
@@ -98,6 +100,10 @@ async function run(): Promise<void> {
       onCheckpoint: (c) => queue({ type: 'checkpoint', checkpoint: { dir: c.dir, step: c.step, epoch: c.epoch, reason: c.reason } }),
       onLog: (line) => queue({ type: 'log', level: 'info', message: line }),
       shouldStop: () => {
+        if (Atomics.load(yieldFlag, 0) !== 0) {
+          flush(true); // steps already made reach their clients now, not after the wait
+          waitWhileYielding(yieldFlag, () => Atomics.load(control, 0) !== 0);
+        }
         const c = Atomics.load(control, 0);
         return c === CONTROL_CANCEL ? 'cancel' : c === CONTROL_PAUSE ? 'pause' : 'continue';
       },

@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 
 import type { Config } from '../config.js';
 import { DatasetCatalog } from '../datasets/catalog.js';
+import { HttpYield } from '../jobs/http-yield.js';
 import { JobManager } from '../jobs/manager.js';
 import { Store } from '../store/store.js';
 
@@ -38,6 +39,7 @@ declare module 'fastify' {
     jobs: JobManager;
     datasets: DatasetCatalog;
     jobLimits: JobsService;
+    httpYield: HttpYield;
   }
 }
 
@@ -48,8 +50,10 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
   const store = new Store(join(dataDir, 'kiln.db'));
   const datasets = new DatasetCatalog(store, dataDir, o.config.uploadLimitMb);
   datasets.sweep(); // uploads a stop cut short
+  const httpYield = new HttpYield(o.config.yieldBusyPct, app.log);
   const jobs = new JobManager({
     store, dataDir, log: app.log, threadBudget, uploadDir: (name) => datasets.dirFor(name),
+    yieldFlag: httpYield.flag, onRecorded: (ms) => httpYield.notBusy(ms),
     ...(o.jobs.trainModule ? { trainModule: o.jobs.trainModule } : {}),
     // the app's own options (tests) win over the configuration
     ...((o.jobs.graceMs ?? o.config.stopGraceMs) !== undefined ? { graceMs: o.jobs.graceMs ?? o.config.stopGraceMs } : {}),
@@ -58,6 +62,7 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
   app.decorate('store', store);
   app.decorate('jobs', jobs);
   app.decorate('datasets', datasets);
+  app.decorate('httpYield', httpYield);
   app.decorate('jobLimits', {
     threadBudget,
     defaultThreads: Math.min(o.config.threads ?? cores, threadBudget),
@@ -65,7 +70,13 @@ export default fp(async (app: FastifyInstance, o: { config: Config; jobs: JobsOp
     heartbeatMs: o.jobs.heartbeatMs ?? 15_000,
     summaryTimeoutMs: o.jobs.summaryTimeoutMs ?? 10_000,
   });
-  app.addHook('onReady', async () => jobs.start());
-  app.addHook('preClose', async () => jobs.close());
+  app.addHook('onReady', async () => {
+    jobs.start();
+    httpYield.start();
+  });
+  app.addHook('preClose', async () => {
+    httpYield.stop(); // stopping jobs must not wait for the HTTP thread to calm down
+    await jobs.close();
+  });
   app.addHook('onClose', async () => store.close());
 });

@@ -1,5 +1,6 @@
 // An app on a temporary data directory, for route tests; jobs run the real training loop. No rate
-// limit unless a test sets one: waitForState polls faster than the default allows.
+// limit unless a test sets one: waitForState polls faster than the default allows. Jobs do not
+// yield to a busy HTTP thread unless a test asks: a test process's main thread is busy by design.
 import type { FastifyInstance } from 'fastify';
 
 import { buildApp, type BuildOptions } from '../../src/app.js';
@@ -7,7 +8,7 @@ import { tempDir } from './jobs.js';
 
 export async function testApp(jobs: BuildOptions['jobs'] = {}, config: BuildOptions['config'] = {}): Promise<{ app: FastifyInstance; dataDir: string; cleanup: () => Promise<void> }> {
   const t = tempDir('app');
-  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, rateLimit: 0, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 30000, ...jobs } });
+  const app = await buildApp({ logger: false, config: { dataDir: t.dir, threadBudget: 2, threads: 1, jobMemoryMb: 1024, rateLimit: 0, yieldBusyPct: 0, ...config }, jobs: { heartbeatMs: 200, progressIntervalMs: 20, graceMs: 5000, summaryTimeoutMs: 30000, ...jobs } });
   return {
     app,
     dataDir: t.dir,
