@@ -4,16 +4,16 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 
-import { KilnError } from '../src/errors.js';
+import { errorResponse, KilnError } from '../src/errors.js';
 import { listCheckpoints } from '../src/jobs/checkpoints.js';
 import { jobIdParams } from '../src/schemas/job.js';
 import { checkpointList } from '../src/schemas/predict.js';
 
-const errors = { 400: { $ref: 'ErrorBody#' }, 404: { $ref: 'ErrorBody#' } };
+// the other error answers are declared for every route by plugins/route-errors.ts
 
 const checkpointRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { id: string } }>('/v1/jobs/:id/checkpoints', {
-    schema: { tags: ['jobs'], summary: 'A job\'s checkpoints, oldest first (the job keeps its newest checkpoint.keep)', params: jobIdParams, response: { 200: checkpointList, ...errors } },
+    schema: { tags: ['jobs'], summary: 'A job\'s checkpoints, oldest first (the job keeps its newest checkpoint.keep)', params: jobIdParams, response: { 200: checkpointList } },
   }, async (req) => {
     const job = app.jobs.get(req.params.id);
     const list = await listCheckpoints(app.jobs.jobDir(job.id));
@@ -28,7 +28,9 @@ const checkpointRoutes: FastifyPluginAsync = async (app) => {
         'Without step: the latest checkpoint. ETag is the file\'s SHA-256.',
       params: jobIdParams,
       querystring: { type: 'object', additionalProperties: false, properties: { step: { type: 'integer', minimum: 0, maximum: 1000000000 } } },
-      response: { 200: { description: 'the safetensors file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, ...errors },
+      response: { 200: { description: 'the safetensors file', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        404: errorResponse('no such job, or it has no checkpoint (at that step)'),
+      },
     },
   }, async (req, reply) => {
     const job = app.jobs.get(req.params.id);

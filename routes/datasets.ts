@@ -17,7 +17,7 @@ import { FORMATS, UPLOAD_FORMATS, type UploadFormat } from '../src/datasets/form
 import { builtinNames, checkDatasetName, NAME_PATTERN } from '../src/datasets/names.js';
 import { receiveUpload } from '../src/datasets/receive.js';
 import { jobDatasets } from '../src/jobs/data-shape.js';
-import { KilnError } from '../src/errors.js';
+import { errorResponse, KilnError } from '../src/errors.js';
 
 const datasetSchema = {
   type: 'object',
@@ -78,7 +78,7 @@ const datasetRoutes: FastifyPluginAsync = async (app) => {
   }));
 
   app.get<{ Params: { name: string } }>('/v1/datasets/:name', {
-    schema: { tags: ['datasets'], summary: 'One data set', params: nameParams, response: { 200: datasetSchema, 404: { $ref: 'ErrorBody#' } } },
+    schema: { tags: ['datasets'], summary: 'One data set', params: nameParams, response: { 200: datasetSchema } },
   }, async (req) => {
     const b = builtins().find((d) => d.name === req.params.name);
     if (b) return b;
@@ -97,7 +97,13 @@ const datasetRoutes: FastifyPluginAsync = async (app) => {
         type: 'object', required: ['name', 'format'], additionalProperties: false,
         properties: { name: { type: 'string', minLength: 1, maxLength: 200, description: NAME_PATTERN }, format: { type: 'string', enum: [...UPLOAD_FORMATS] } },
       },
-      response: { 201: datasetSchema, 400: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' }, 413: { $ref: 'ErrorBody#' }, 415: { $ref: 'ErrorBody#' } },
+      response: {
+        201: datasetSchema,
+        400: errorResponse('a bad name or format, or a file that fails its format check (the message names the file and what is wrong)'),
+        409: errorResponse('a data set of that name exists or is being uploaded'),
+        413: errorResponse('the upload, or what its archives expand to, is larger than KILN_UPLOAD_LIMIT_MB'),
+        415: errorResponse('the body is not multipart/form-data'),
+      },
     },
   }, async (req, reply) => {
     const { name, format } = req.query;
@@ -120,7 +126,9 @@ const datasetRoutes: FastifyPluginAsync = async (app) => {
   app.delete<{ Params: { name: string } }>('/v1/datasets/:name', {
     schema: {
       tags: ['datasets'], summary: 'Delete an uploaded data set and its files', params: nameParams,
-      response: { 200: { type: 'object', required: ['name', 'deleted'], properties: { name: { type: 'string' }, deleted: { type: 'boolean' } } }, 404: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' } },
+      response: { 200: { type: 'object', required: ['name', 'deleted'], properties: { name: { type: 'string' }, deleted: { type: 'boolean' } } },
+        409: errorResponse('a built-in set, or one that unfinished jobs use (details.jobs lists them)'),
+      },
     },
   }, async (req) => {
     const { name } = req.params;

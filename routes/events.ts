@@ -22,9 +22,8 @@ const streamQuery = {
 const lastEventHeader = { type: 'object', properties: { 'last-event-id': { type: 'string', pattern: '^[0-9]{1,15}$' } } } as const;
 const sseResponse = {
   200: { description: 'text/event-stream: frames `id`, `event`, `data` (JSON); `: heartbeat` comments', content: { 'text/event-stream': { schema: { type: 'string' } } } },
-  204: { description: 'the job has ended and the client has seen its last event', type: 'null' },
-  404: { $ref: 'ErrorBody#' },
 };
+const jobSseResponse = { ...sseResponse, 204: { description: 'the job has ended and the client has seen its last event', type: 'null' } };
 
 function lastSeen(header: string | undefined, query: number | undefined): number {
   return header !== undefined ? Number(header) : query ?? 0;
@@ -56,7 +55,7 @@ const eventRoutes: FastifyPluginAsync = async (app) => {
   }
 
   app.get<{ Params: { id: string }; Querystring: { lastEventId?: number }; Headers: { 'last-event-id'?: string } }>('/v1/jobs/:id/events', {
-    schema: { tags: ['events'], summary: 'A job\'s events as server-sent events', params: jobIdParams, querystring: streamQuery, headers: lastEventHeader, response: sseResponse },
+    schema: { tags: ['events'], summary: 'A job\'s events as server-sent events', params: jobIdParams, querystring: streamQuery, headers: lastEventHeader, response: jobSseResponse },
   }, async (req, reply) => {
     const job = app.jobs.get(req.params.id);
     let last = lastSeen(req.headers['last-event-id'], req.query.lastEventId);

@@ -30,8 +30,6 @@ const seriesRoutes: FastifyPluginAsync = async (app) => {
       },
       response: {
         200: { type: 'object', required: ['series'], properties: { series: { type: 'object', additionalProperties: seriesSchema } } },
-        400: { $ref: 'ErrorBody#' },
-        404: { $ref: 'ErrorBody#' },
       },
     },
   }, async (req) => {
@@ -66,8 +64,6 @@ const seriesRoutes: FastifyPluginAsync = async (app) => {
             },
           },
         },
-        400: { $ref: 'ErrorBody#' },
-        404: { $ref: 'ErrorBody#' },
       },
     },
   }, async (req) => {

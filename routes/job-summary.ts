@@ -17,8 +17,6 @@ const jobSummaryRoutes: FastifyPluginAsync = async (app) => {
       params: jobIdParams,
       response: {
         200: { type: 'object', additionalProperties: true, properties: { rows: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
-        400: { $ref: 'ErrorBody#' },
-        404: { $ref: 'ErrorBody#' },
       },
     },
   }, async (req) => {

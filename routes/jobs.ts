@@ -3,15 +3,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 
-import { KilnError } from '../src/errors.js';
+import { errorResponse, KilnError } from '../src/errors.js';
 import type { LocatedDataset } from '../src/datasets/catalog.js';
 import { checkSubmission } from '../src/jobs/submission.js';
 import { jobView } from '../src/jobs/view.js';
 import type { JobState } from '../src/jobs/state.js';
 import { jobIdParams, jobStateQuery, submissionBody } from '../src/schemas/job.js';
 
-const errors = { 400: { $ref: 'ErrorBody#' }, 404: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' }, 503: { $ref: 'ErrorBody#' } };
-const oneJob = { 200: { $ref: 'Job#' }, ...errors };
+// the error answers every route shares (400, 401, 404, 503, ...) are declared by plugins/route-errors.ts
+const oneJob = { 200: { $ref: 'Job#' } };
 
 /** JSON with sorted keys: the same body in any key order hashes the same. */
 function canonical(v: unknown): string {
@@ -29,7 +29,7 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
         'A retry with the same Idempotency-Key and body answers with the job the first request made (200); the same key with another body is a 409.',
       headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
       body: submissionBody,
-      response: { 201: { $ref: 'Job#' }, ...oneJob },
+      response: { 201: { $ref: 'Job#' }, ...oneJob, 409: errorResponse('the Idempotency-Key was used with another body, or the uploaded data set was replaced while the job was checked') },
     },
   }, async (req, reply) => {
     const key = req.headers['idempotency-key'] ?? null;
@@ -75,7 +75,6 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
           type: 'object', required: ['jobs', 'nextCursor'],
           properties: { jobs: { type: 'array', items: { $ref: 'Job#' } }, nextCursor: { type: ['integer', 'null'] } },
         },
-        400: { $ref: 'ErrorBody#' },
       },
     },
   }, async (req) => {
@@ -93,13 +92,13 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
     resume: 'Resume a paused job from its checkpoint (it goes back to the queue)',
   } as const;
   for (const [action, summary] of Object.entries(actions) as Array<[keyof typeof actions, string]>) {
-    app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, { schema: { tags: ['jobs'], summary, params: jobIdParams, response: oneJob } }, async (req) =>
+    app.post<{ Params: { id: string } }>(`/v1/jobs/:id/${action}`, { schema: { tags: ['jobs'], summary, params: jobIdParams, response: { ...oneJob, 409: errorResponse(`the job's state does not allow ${action}`) } } }, async (req) =>
       jobView(app.jobs[action](req.params.id)),
     );
   }
 
   app.delete<{ Params: { id: string } }>('/v1/jobs/:id', {
-    schema: { tags: ['jobs'], summary: 'Delete a job with its events, metrics, logs and files (a running job is ended first)', params: jobIdParams, response: { 204: { type: 'null' }, ...errors } },
+    schema: { tags: ['jobs'], summary: 'Delete a job with its events, metrics, logs and files (a running job is ended first)', params: jobIdParams, response: { 204: { type: 'null' } } },
   }, async (req, reply) => {
     await app.jobs.remove(req.params.id);
     return reply.status(204).send();

@@ -65,7 +65,6 @@ const modelRoutes: FastifyPluginAsync = async (app) => {
             },
           },
         },
-        400: { $ref: 'ErrorBody#' },
       },
     },
   }, async (req) => summarizeOffThread(req.body.model, req.body.batchSize, { timeoutMs: app.jobLimits.summaryTimeoutMs, memoryMb: app.jobLimits.jobMemoryMb }));

@@ -2,7 +2,7 @@
 // text generated) in the predict worker, with the weights of the job's latest checkpoint.
 import type { FastifyPluginAsync } from 'fastify';
 
-import { invalid, KilnError } from '../src/errors.js';
+import { errorResponse, invalid, KilnError } from '../src/errors.js';
 import { latestCheckpoint } from '../src/jobs/checkpoints.js';
 import type { PredictBody } from '../src/predict/predictor.js';
 import { jobIdParams } from '../src/schemas/job.js';
@@ -26,7 +26,13 @@ const predictRoutes: FastifyPluginAsync = async (app) => {
         'The model runs in a worker thread (built once per checkpoint and kept), within a time limit (504 past it).',
       params: jobIdParams,
       body: predictBody,
-      response: { 200: predictResponse, 400: { $ref: 'ErrorBody#' }, 404: { $ref: 'ErrorBody#' }, 409: { $ref: 'ErrorBody#' }, 500: { $ref: 'ErrorBody#' }, 503: { $ref: 'ErrorBody#' }, 504: { $ref: 'ErrorBody#' } },
+      response: {
+        200: predictResponse,
+        409: errorResponse('the job is not succeeded, paused or cancelled, or has no checkpoint'),
+        500: errorResponse('the model could not be loaded, or the prediction ran out of the worker\'s memory'),
+        503: errorResponse('the server is shutting down, or too many predictions are waiting'),
+        504: errorResponse('the prediction took longer than its time limit'),
+      },
     },
   }, async (req) => {
     const job = app.jobs.get(req.params.id);

@@ -2,6 +2,8 @@
 // down), 503 otherwise, so a load balancer stops sending work during a graceful shutdown.
 import type { FastifyPluginAsync } from 'fastify';
 
+import { errorResponse } from '../src/errors.js';
+
 const readyRoutes: FastifyPluginAsync = async (app) => {
   app.get('/ready', {
     schema: {
@@ -9,7 +11,7 @@ const readyRoutes: FastifyPluginAsync = async (app) => {
       summary: 'Readiness',
       response: {
         200: { type: 'object', required: ['ready'], properties: { ready: { type: 'boolean' }, running: { type: 'integer' }, queued: { type: 'integer' } } },
-        503: { $ref: 'ErrorBody#' },
+        503: errorResponse('the store is closed or the server is shutting down'),
       },
     },
   }, async (_req, reply) => {

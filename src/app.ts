@@ -12,6 +12,7 @@ import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
 import predictPlugin from './plugins/predict.js';
 import type { PredictPoolOptions } from './jobs/predict-pool.js';
 import requestIds, { requestId } from './plugins/request-id.js';
+import routeErrors from './plugins/route-errors.js';
 import { useValidators } from './plugins/validation.js';
 import { jobSchema } from './schemas/job.js';
 import checkpointRoutes from '../routes/checkpoints.js';
@@ -65,6 +66,8 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(requestIds);
   await app.register(errors);
   await app.register(auth, { config });
+  // before any route: its onRoute hook declares the shared error answers on each route's schema
+  await app.register(routeErrors);
   await app.register(docs);
   await app.register(jobsPlugin, { config, jobs: options.jobs ?? {} });
   await app.register(healthRoutes);

@@ -44,12 +44,17 @@ export interface ErrorBody {
 export const errorBodySchema = {
   $id: 'ErrorBody',
   type: 'object',
+  description: 'every error answer: a stable code, a message for people, and details for some',
   required: ['error'],
   properties: {
     error: {
       type: 'object',
       required: ['code', 'message'],
-      properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+      // details: any JSON (what a validation error found, the jobs that use a data set)
+      properties: { code: { type: 'string', enum: Object.keys(errorCodes) }, message: { type: 'string' }, details: {} },
     },
   },
 } as const;
+
+/** A response schema for an error status: the ErrorBody, with what this status means here. */
+export const errorResponse = (description: string) => ({ description, $ref: 'ErrorBody#' }) as const;

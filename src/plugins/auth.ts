@@ -33,11 +33,18 @@ declare module 'fastify' {
   }
 }
 
-const isPublic = (route: string) => route === '/health' || route === '/' || route === '/ui' || route.startsWith('/ui/');
+// Exported for plugins/route-errors.ts, which declares in the OpenAPI document what these rules answer.
+/** Routes anyone may call, keys or not. */
+export const isPublic = (route: string) => route === '/health' || route === '/' || route === '/ui' || route.startsWith('/ui/');
 const notCounted = new Set(['/health', '/v1/events', '/v1/jobs/:id/events']);
+/** Routes the rate limit counts. */
+export const isCounted = (route: string) => !notCounted.has(route);
 // Read-only keys: methods that read, plus routes that only compute.
 const readMethods = new Set(['GET', 'HEAD']);
 const readOnlyPosts = new Set(['/v1/models/summary', '/v1/jobs/:id/predict']);
+/** Whether a read-only key may call this method on this route (else 403). */
+export const readOnlyMay = (method: string, route: string | undefined) =>
+  readMethods.has(method) || (method === 'POST' && route !== undefined && readOnlyPosts.has(route));
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -99,7 +106,7 @@ export default fp(async (app: FastifyInstance, o: { config: Pick<Config, 'apiKey
       const why = bearer === '' ? 'the Authorization header must be "Bearer <token>"' : 'the API key is not valid';
       return deny(reply, 'KILN_ERR_UNAUTHORIZED', why, 'Bearer realm="kiln", error="invalid_token"');
     }
-    if (req.caller.access === 'read' && !readMethods.has(req.method) && !(req.method === 'POST' && route !== undefined && readOnlyPosts.has(route))) {
+    if (req.caller.access === 'read' && !readOnlyMay(req.method, route)) {
       return deny(reply, 'KILN_ERR_FORBIDDEN', `this API key is read-only: it may not ${req.method} ${route ?? req.url.split('?')[0]}`);
     }
   });

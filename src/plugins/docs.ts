@@ -20,7 +20,21 @@ export default fp(async (app: FastifyInstance) => {
         { name: 'datasets', description: 'built-in data sets and uploads' },
         { name: 'service', description: 'health, readiness, Prometheus metrics' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key from KILN_API_KEYS as `Authorization: Bearer <token>`. A server started without KILN_API_KEYS is open and ignores it. ' +
+              'A read-only key (`token:read`) may GET, and POST /v1/models/summary and /v1/jobs/{id}/predict.',
+          },
+        },
+      },
+      // every operation needs the key unless it says `security: []` (plugins/route-errors.ts marks the public ones)
+      security: [{ bearerAuth: [] }],
     },
+    // shared schemas appear under their $id (ErrorBody, Job) rather than def-0, def-1
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' }, staticCSP: true });
 });
