@@ -23,7 +23,7 @@ import { checkpointName } from '../train/checkpoint.js';
 import type { Store } from '../store/store.js';
 import type { JobPatch, JobRow, MetricPoint, NewJob, StoredEvent } from '../store/types.js';
 import { outcome, type StopReason, type WorkerEnd } from './outcome.js';
-import { CONTROL_CANCEL, CONTROL_PAUSE, type WorkerMessage } from './protocol.js';
+import { CONTROL_CANCEL, CONTROL_PAUSE, CONTROL_SHUTDOWN, type WorkerMessage } from './protocol.js';
 import { defaultTrainModule, spawnWorker } from './spawn-worker.js';
 import { canMove, isTerminal, type JobState } from './state.js';
 import { trainConfigOf, withUploadDir } from './train-config.js';
@@ -228,7 +228,10 @@ export class JobManager extends EventEmitter {
     const r = this.running.get(id);
     if (!r) return;
     if (r.end.stop !== 'shutdown' && r.end.stop !== 'remove') r.end.stop = why;
-    Atomics.store(r.control, 0, why === 'cancel' ? CONTROL_CANCEL : CONTROL_PAUSE);
+    // the worker's checkpoint tells a shutdown from a pause by this value; a shutdown, once asked,
+    // stays asked (as end.stop does), so the checkpoint's reason matches what happens to the job
+    const control = r.end.stop === 'shutdown' ? 'shutdown' : why;
+    Atomics.store(r.control, 0, control === 'cancel' ? CONTROL_CANCEL : control === 'shutdown' ? CONTROL_SHUTDOWN : CONTROL_PAUSE);
     r.grace ??= setTimeout(() => {
       r.end.terminated = true;
       r.log.warn({ graceMs: this.graceMs }, 'the job did not stop within the grace window; ending its worker');

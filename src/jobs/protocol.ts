@@ -27,6 +27,8 @@ export interface WorkerInput {
 export const CONTROL_CONTINUE = 0;
 export const CONTROL_PAUSE = 1;
 export const CONTROL_CANCEL = 2;
+/** as pause, for the server's shutdown: the checkpoint says so (the manager queues the job again) */
+export const CONTROL_SHUTDOWN = 3;
 
 /** One optimizer step, as the loop reports it (StepInfo in src/train/loop.ts). */
 export interface StepPoint {
@@ -61,7 +63,7 @@ export interface CheckpointReport {
   dir: string;
   step: number;
   epoch: number;
-  reason: 'interval' | 'pause' | 'end';
+  reason: 'interval' | 'pause' | 'shutdown' | 'end';
 }
 
 export type RunState = 'completed' | 'early-stopped' | 'paused' | 'cancelled';
@@ -86,7 +88,7 @@ export type WorkerMessage =
   | { type: 'batch'; messages: WorkerMessage[] }
   | { type: 'error'; error: { name: string; message: string; code?: string; stack?: string } };
 
-export type StopDecision = 'continue' | 'pause' | 'cancel';
+export type StopDecision = 'continue' | 'pause' | 'shutdown' | 'cancel';
 
 /** The hooks the worker gives the training function (TrainHooks in src/train/loop.ts). */
 export interface TrainHooks {

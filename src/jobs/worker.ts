@@ -8,7 +8,7 @@ import { jobPriorityFromEnv } from '../config.js';
 import { native } from '../native/index.js';
 import { waitWhileYielding } from './http-yield.js';
 import { lowerThreadPriority } from './job-priority.js';
-import { CONTROL_CANCEL, CONTROL_PAUSE, type StepPoint, type TrainFunction, type WorkerInput, type WorkerMessage } from './protocol.js';
+import { CONTROL_CANCEL, CONTROL_PAUSE, CONTROL_SHUTDOWN, type StepPoint, type TrainFunction, type WorkerInput, type WorkerMessage } from './protocol.js';
 
 const input = workerData as WorkerInput;
 // first, before any kernel call: the addon's pool threads start with the first one and inherit it
@@ -105,7 +105,7 @@ async function run(): Promise<void> {
           waitWhileYielding(yieldFlag, () => Atomics.load(control, 0) !== 0);
         }
         const c = Atomics.load(control, 0);
-        return c === CONTROL_CANCEL ? 'cancel' : c === CONTROL_PAUSE ? 'pause' : 'continue';
+        return c === CONTROL_CANCEL ? 'cancel' : c === CONTROL_PAUSE ? 'pause' : c === CONTROL_SHUTDOWN ? 'shutdown' : 'continue';
       },
     },
     input.resumeFrom ?? undefined,

@@ -7,7 +7,8 @@
 // forward + loss + backward inside an arena, clipping and the optimizer step (applyUpdate). After
 // an epoch's last batch: its training metrics, validation, reduce-on-plateau and early stopping.
 // shouldStop() is asked between steps, after the loop yields to the event loop (a worker's
-// messages get through); 'pause' writes a checkpoint and returns state 'paused'.
+// messages get through); 'pause' writes a checkpoint and returns state 'paused'; 'shutdown' does the
+// same with the checkpoint's reason 'shutdown' (the server is stopping, not the user pausing).
 //
 // Resuming is bit-exact: a checkpoint holds every piece of state the next step reads (weights and
 // buffers, optimizer moments and counts, schedule state, each dropout generator, scheduled
@@ -51,10 +52,10 @@ export interface CheckpointInfo {
   dir: string;
   step: number;
   epoch: number;
-  reason: 'interval' | 'pause' | 'end';
+  reason: 'interval' | 'pause' | 'shutdown' | 'end';
 }
 
-export type StopDecision = 'continue' | 'pause' | 'cancel';
+export type StopDecision = 'continue' | 'pause' | 'shutdown' | 'cancel';
 
 export interface TrainHooks {
   onStep?(s: StepInfo): void;
@@ -284,9 +285,9 @@ export async function train(config: unknown, hooks: TrainHooks = {}, resumeFrom?
       run.log(`cancelled at step ${run.step}`);
       return run.result('cancelled');
     }
-    if (decision === 'pause') {
-      run.save('pause');
-      run.log(`paused at step ${run.step}`);
+    if (decision === 'pause' || decision === 'shutdown') {
+      run.save(decision);
+      run.log(decision === 'pause' ? `paused at step ${run.step}` : `stopped at step ${run.step} for the server's shutdown`);
       return run.result('paused');
     }
     stopped = run.runStep();

@@ -56,6 +56,8 @@ describe('JobManager', () => {
     const paused = await waitFor(h, job.id, 'paused');
     expect(paused.checkpointStep).toBe(paused.step);
     expect(paused.step).toBeLessThan(40);
+    const checkpoint = h.store.eventsAfter(job.id, 0).filter((e) => e.type === 'checkpoint').at(-1)!;
+    expect(checkpoint.data).toMatchObject({ step: paused.step, reason: 'pause' });
     expect(h.manager.resume(job.id).state).not.toBe('paused');
     const done = await waitFor(h, job.id, 'succeeded');
     expect(done.attempts).toBe(2);
@@ -139,6 +141,10 @@ describe('recovery', () => {
     const stopped = first.store.getJob(job.id)!;
     expect(stopped).toMatchObject({ state: 'queued', checkpointStep: stopped.step });
     expect(stopped.step).toBeLessThan(60);
+    // the stop's checkpoint is recorded as the shutdown's, not as a pause
+    const checkpoints = first.store.eventsAfter(job.id, 0).filter((e) => e.type === 'checkpoint').map((e) => [e.data.step, e.data.reason]);
+    expect(checkpoints.at(-1)).toEqual([stopped.step, 'shutdown']);
+    expect(checkpoints.filter(([, r]) => r === 'pause')).toEqual([]);
     expect(() => first.manager.submit(tinyJob({}))).toThrow('the server is shutting down');
     first.store.close();
 

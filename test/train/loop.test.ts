@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train, type EpochRecord, type StepInfo } from '../../src/train/loop.js';
+import { train, type CheckpointInfo, type EpochRecord, type StepInfo } from '../../src/train/loop.js';
 import { bits, lmConfig, reverseConfig, shapesConfig, smallCnn } from './run-configs.js';
 
 describe('train', () => {
@@ -46,6 +49,22 @@ describe('train', () => {
     n = 0;
     const paused = await train(shapesConfig(), { onStep: () => n++, shouldStop: () => (n >= 4 ? 'pause' : 'continue') });
     expect(paused).toMatchObject({ state: 'paused', step: 4 });
+  });
+
+  it('shouldStop: pause and shutdown both write a checkpoint and return paused; the checkpoint says which it was', async () => {
+    for (const why of ['pause', 'shutdown'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), 'kiln-stop-'));
+      try {
+        const cks: CheckpointInfo[] = [], log: string[] = [];
+        let n = 0;
+        const r = await train(shapesConfig({ checkpoint: { dir } }), { onStep: () => n++, onCheckpoint: (c) => cks.push(c), onLog: (l) => log.push(l), shouldStop: () => (n >= 3 ? why : 'continue') });
+        expect(r).toMatchObject({ state: 'paused', step: 3, checkpoint: expect.any(String) });
+        expect(cks.map((c) => [c.step, c.reason])).toEqual([[3, why]]);
+        expect(log).toContain(why === 'pause' ? 'paused at step 3' : 'stopped at step 3 for the server\'s shutdown');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
   });
 
   it('early stopping ends the run after `patience` evaluations without improvement', async () => {
