@@ -1,43 +1,74 @@
-// Image-folder archives: a tar (or tar.gz, detected from its bytes) of <class>/<image> entries,
-// or <folder>/<class>/<image> as `tar czf x.tgz folder/` makes, extracted while it streams in.
-// No path from the archive reaches the file system unchecked: absolute paths, '..' segments,
-// backslashes and NUL bytes are refused, and so are links and device files (only regular files
-// and folders may appear); every file is created new ('wx') under the destination. Hidden entries
-// (.DS_Store, macOS ._ files) and non-image files are skipped; extracted bytes and entries are
-// counted against limits while they stream (a tar.gz may expand far beyond its own size).
-import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+// Image-folder archives: a tar, tar.gz or zip (told apart by their first bytes) of <class>/<image>
+// entries, or <folder>/<class>/<image> as `tar czf x.tgz folder/` or `zip -r x.zip folder/` make.
+// A tar is extracted while it streams in; a zip is spooled to a file first (its directory is at
+// its end) and read by zip.ts. No path from the archive reaches the file system unchecked:
+// absolute paths, '..' segments, backslashes and NUL bytes are refused, and so are links and
+// device files (only regular files and folders may appear); every file is created new ('wx')
+// under the destination. Hidden entries (.DS_Store, macOS ._ files) and non-image files are
+// skipped; extracted bytes and entries are counted against limits while they stream (an archive
+// may expand far beyond its own size).
+import { closeSync, createWriteStream, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
 
 import { KilnError, invalid } from '../errors.js';
+import { entrySegments, ImageLayout, type ExtractLimits } from './archive-layout.js';
+import { extractZip, ZIP_MAGIC } from './zip.js';
 
-const IMAGE_EXT = /\.(png|jpe?g)$/i;
-
-export interface ExtractLimits {
-  /** extracted bytes allowed in all */
-  maxBytes: number;
-  /** image files allowed */
-  maxFiles: number;
-}
-
-/** An archive entry's path as checked segments; throws a 400 naming the entry otherwise. */
-export function entrySegments(raw: string, where: string): string[] {
-  const bad = (why: string): never => invalid(`${where}: archive entry ${JSON.stringify(raw.slice(0, 200))} ${why}; expected relative <class>/<image> paths`);
-  if (raw.includes('\0')) bad('holds a NUL byte');
-  if (raw.includes('\\')) bad('holds a backslash');
-  if (raw.startsWith('/') || /^[A-Za-z]:/.test(raw)) bad('is an absolute path');
-  const segs = raw.split('/').filter((s) => s !== '' && s !== '.');
-  if (segs.includes('..')) bad("has a '..' segment");
-  if (segs.some((s) => Buffer.byteLength(s) > 255)) bad('has a name longer than 255 bytes');
-  return segs;
+/** The stream's first n bytes, put back for whoever reads it next; fewer if it ends first. */
+async function peek(source: Readable, n: number): Promise<Buffer> {
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < n && !ended) {
+    const c = source.read() as Buffer | null;
+    if (c !== null) {
+      head = Buffer.concat([head, c]);
+      continue;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const off = () => {
+        source.off('readable', more);
+        source.off('end', end);
+        source.off('error', fail);
+      };
+      const more = () => (off(), resolve());
+      const end = () => (off(), (ended = true), resolve());
+      const fail = (e: Error) => (off(), reject(e));
+      source.on('readable', more);
+      source.on('end', end);
+      source.on('error', fail);
+    });
+  }
+  if (!ended && head.length > 0) source.unshift(head);
+  return head.subarray(0, n);
 }
 
 export async function extractImageArchive(source: Readable, dest: string, where: string, limits: ExtractLimits): Promise<{ files: number; bytes: number }> {
   mkdirSync(dest, { recursive: true });
+  const head = await peek(source, ZIP_MAGIC.length);
+  if (head.length < ZIP_MAGIC.length) invalid(`${where}: not a tar, tar.gz or zip archive (${head.length} bytes)`);
+  if (head.equals(ZIP_MAGIC)) {
+    // a zip's directory is at its end: the whole file first (the upload counter bounds it)
+    const spool = `${dest}.zip`;
+    try {
+      await pipeline(source, createWriteStream(spool, { flags: 'wx' }));
+      const layout = new ImageLayout(where, limits.maxFiles);
+      const { bytes } = await extractZip(spool, dest, where, limits, layout);
+      layout.finish(dest);
+      return { files: layout.files, bytes };
+    } finally {
+      rmSync(spool, { force: true });
+    }
+  }
+  return extractTar(source, dest, where, limits);
+}
+
+async function extractTar(source: Readable, dest: string, where: string, limits: ExtractLimits): Promise<{ files: number; bytes: number }> {
+  const layout = new ImageLayout(where, limits.maxFiles);
   let failure: Error | null = null;
-  let bytes = 0, files = 0;
-  let depth = 0, top = '';
+  let bytes = 0;
   let fd: number | null = null;
   const closeFd = () => {
     if (fd !== null) closeSync(fd);
@@ -62,16 +93,10 @@ export async function extractImageArchive(source: Readable, dest: string, where:
     if (entry.type !== 'File' && entry.type !== 'OldFile' && entry.type !== 'ContiguousFile') {
       invalid(`${where}: archive entry ${JSON.stringify(entry.path)} is a ${entry.type}; the archive may hold only files and folders`);
     }
-    if (segs.length === 0 || segs.some((s) => s.startsWith('.')) || !IMAGE_EXT.test(segs[segs.length - 1]!)) return entry.resume();
-    // one layout per archive: <class>/<image>, or all under one <folder>/<class>/<image>
-    if (segs.length !== 2 && segs.length !== 3) invalid(`${where}: archive entry ${JSON.stringify(entry.path)} is not at <class>/<image> (nor <folder>/<class>/<image>)`);
-    if (depth === 0) [depth, top] = [segs.length, segs[0]!];
-    if (segs.length !== depth || (depth === 3 && segs[0] !== top)) {
-      invalid(`${where}: archive entry ${JSON.stringify(entry.path)} does not follow the layout of the first image (${depth === 2 ? '<class>/<image>' : `${top}/<class>/<image>`})`);
-    }
-    if (++files > limits.maxFiles) throw new KilnError('KILN_ERR_TOO_LARGE', `${where}: the archive holds more than ${limits.maxFiles} images`);
-    mkdirSync(join(dest, ...segs.slice(0, -1)), { recursive: true });
-    fd = openSync(join(dest, ...segs), 'wx');
+    const placed = layout.place(entry.path, segs);
+    if (!placed) return entry.resume();
+    mkdirSync(join(dest, ...placed.slice(0, -1)), { recursive: true });
+    fd = openSync(join(dest, ...placed), 'wx');
     entry.on('data', (c: Buffer) => {
       if (failure) return;
       bytes += c.length;
@@ -95,7 +120,7 @@ export async function extractImageArchive(source: Readable, dest: string, where:
   });
   try {
     await new Promise<void>((resolve, reject) => {
-      parser.on('error', (e: Error) => reject(failure ?? invalid(`${where}: not a readable tar or tar.gz archive: ${e.message}`)));
+      parser.on('error', (e: Error) => reject(failure ?? invalid(`${where}: not a readable tar, tar.gz or zip archive: ${e.message}`)));
       parser.on('abort', () => reject(failure!));
       parser.on('end', () => (failure ? reject(failure) : resolve()));
       source.on('error', (e) => {
@@ -107,14 +132,6 @@ export async function extractImageArchive(source: Readable, dest: string, where:
   } finally {
     closeFd();
   }
-  if (files === 0) invalid(`${where}: the archive holds no PNG or JPEG files at <class>/<image>`);
-  // <folder>/<class>/<image>: the folder is only a wrapper; its classes move up
-  if (depth === 3) {
-    // renamed first: a class may share the wrapper's name (train/train/x.png)
-    const wrapper = join(dest, `.wrapper-${process.pid}`);
-    renameSync(join(dest, top), wrapper);
-    for (const cls of readdirSync(wrapper)) renameSync(join(wrapper, cls), join(dest, cls));
-    rmSync(wrapper, { recursive: true, force: true });
-  }
-  return { files, bytes };
+  layout.finish(dest);
+  return { files: layout.files, bytes };
 }

@@ -47,8 +47,8 @@ export const FORMATS: Record<UploadFormat, FormatSpec> = {
     options: imageOptions,
   },
   'image-folder': {
-    kind: 'image', description: 'a tar or tar.gz archive of PNG/JPEG images, one folder per class (<class>/<image>)',
-    roles: [one('train', true, 'a .tar or .tar.gz of <class>/<image> entries'), one('test', false, 'a .tar or .tar.gz of <class>/<image> entries')],
+    kind: 'image', description: 'a tar, tar.gz or zip archive of PNG/JPEG images, one folder per class (<class>/<image>)',
+    roles: [one('train', true, 'a .tar, .tar.gz or .zip of <class>/<image> entries'), one('test', false, 'a .tar, .tar.gz or .zip of <class>/<image> entries')],
     options: ['size', 'channels', ...imageOptions],
   },
   tsv: {

@@ -2,7 +2,7 @@
 // FormData): uploads in every format, written here in the real formats, are format-checked,
 // listed and trained on; malformed, oversize and path-tricking uploads are refused and leave no
 // files and no rows behind.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { cifarBatch, idxPair, png, rawTar, tarOf } from '../helpers/dataset-files.js';
+import { zipOf } from '../helpers/zip-writer.js';
 import { buildApp } from '../../src/app.js';
 import { testApp, waitForState } from '../helpers/app.js';
 
@@ -85,6 +86,15 @@ describe('POST /v1/datasets: each format is checked, stored and listed', () => {
     expect(r.body).toMatchObject({ format: 'image-folder', kind: 'image', shape: [3, 5, 6], classes: ['cat', 'dog'], sizes: { train: 3, test: 2 } });
   });
 
+  it("image-folder: zips as Python's zipfile writes them (pets/<class>/<image> deflated; a stored test split with data descriptors)", async () => {
+    const zips = join(import.meta.dirname, '..', 'fixtures', 'zip');
+    const r = await upload('pets-zip', 'image-folder', [['train', readFileSync(join(zips, 'pets.zip')), 'pets.zip'], ['test', readFileSync(join(zips, 'flat-stored.zip')), 'test.zip']]);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ format: 'image-folder', kind: 'image', shape: [3, 5, 6], classes: ['cat', 'dog'], sizes: { train: 3, test: 2 } });
+    // the spooled archives are not kept with the set
+    expect(readdirSync(join(dataDir, 'datasets', app.datasets.find('pets-zip')!.id), { recursive: true }).filter((f) => String(f).endsWith('.zip'))).toEqual([]);
+  });
+
   it('TSV sentence pairs and plain text', async () => {
     const tsv = await upload('pairs', 'tsv', [['train', 'hello\tbonjour\ncat\tchat\n\ndog\tchien\n'], ['test', 'sun\tsoleil\n']]);
     expect(tsv.status).toBe(201);
@@ -122,6 +132,8 @@ describe('POST /v1/datasets: malformed uploads are refused with the reader\'s me
       const good = png(4, 4, 9);
       return [['train', await tarOf(join(scratch, 'cut'), { 'a/x.png': good, 'b/y.png': good.subarray(0, good.length - 20) }, true), 'cut.tgz']];
     }, /train \("cut\.tgz"\)\/b\/y\.png: byte \d+: expected .* chunk/],
+    ['an archive of 2 bytes', 'image-folder', () => [['train', Buffer.from('PK'), 'x.zip']], /train \("x\.zip"\): not a tar, tar\.gz or zip archive \(2 bytes\)/],
+    ['a zip with a CRC that does not match', 'image-folder', () => [['train', zipOf([{ name: 'a/x.png', data: png(2, 2, 1), crc: 7 }]), 'x.zip']], /zip entry "a\/x\.png" fails its CRC-32 check/],
     ['a corrupt gzip stream', 'text', () => [['train', Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.alloc(30, 7)])]], /gzip|header/],
     ['a part under an unknown role', 'idx', () => [['images', idxPair(2, 2, 2, 2).images]], /file part 'images': idx uploads take train-images/],
     ['a missing required part', 'idx', () => [['train-images', idxPair(2, 2, 2, 2).images]], /idx uploads need a file part 'train-labels'/],
@@ -165,6 +177,20 @@ describe('POST /v1/datasets: names and archive entries cannot reach outside the 
     ['a hard link', [{ path: 'cat/a.png', data: img }, { path: 'dog/b.png', type: '1', link: 'cat/a.png' }], /"dog\/b\.png" is a hard link/],
     ['an image outside any class folder', [{ path: 'a.png', data: img }], /"a\.png" is not at <class>\/<image>/],
   ];
+  it('refuses a zip with a .. path or a symbolic link, writing nothing', async () => {
+    for (const [entries, message] of [
+      [[{ name: 'cat/a.png', data: img }, { name: 'cat/../../escape.png', data: img }], /"cat\/\.\.\/\.\.\/escape\.png" has a '\.\.' segment/],
+      [[{ name: 'cat/a.png', data: img }, { name: 'dog/b.png', data: '/etc/passwd', mode: 0o120777 }], /zip entry "dog\/b\.png" is a symbolic link/],
+    ] as const) {
+      const before = leftovers();
+      const r = await upload('tricky', 'image-folder', [['train', zipOf([...entries]), 'tricky.zip']]);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+      expect(existsSync(join(dataDir, 'escape.png'))).toBe(false);
+      expectClean(before);
+    }
+  });
+
   for (const [what, entries, message] of tricks) {
     it(`refuses an archive with ${what}, writing nothing`, async () => {
       const before = leftovers();
@@ -244,6 +270,23 @@ describe('POST /v1/datasets: the size limit', () => {
     expect(r.status).toBe(413);
     expect(r.body.error.message).toMatch(/expands to more than 1048576 bytes/);
     expect(leftovers(small.dataDir, small.app).dirs.filter((d) => d.startsWith('.incoming-'))).toEqual([]);
+  });
+});
+
+describe('POST /v1/datasets: the size limit for zips', () => {
+  it('413 for a zip that expands beyond the limit (its declared sizes, before extracting)', async () => {
+    const small = await testApp({}, { uploadLimitMb: 1 });
+    try {
+      const smallBase = await small.app.listen({ port: 0, host: '127.0.0.1' });
+      const bomb = zipOf([{ name: 'a/x.png', data: Buffer.alloc(3 * 2 ** 20, 0) }, { name: 'b/y.png', data: png(2, 2, 1) }]);
+      expect(bomb.length).toBeLessThan(2 ** 20);
+      const r = await upload('bomb', 'image-folder', [['train', bomb, 'bomb.zip']], smallBase);
+      expect(r.status).toBe(413);
+      expect(r.body.error.message).toMatch(/train \("bomb\.zip"\): the archive expands to more than 1048576 bytes/);
+      expect(leftovers(small.dataDir, small.app)).toEqual({ dirs: [], rows: [] });
+    } finally {
+      await small.cleanup();
+    }
   });
 });
 
