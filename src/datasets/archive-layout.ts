@@ -33,6 +33,8 @@ export class ImageLayout {
   files = 0;
   private depth = 0;
   private top = '';
+  /** the images placed so far: a path twice would meet its own file ('wx' refuses it with EEXIST, a 500) */
+  private readonly seen = new Set<string>();
   constructor(private readonly where: string, private readonly maxFiles: number) {}
 
   /** The checked segments of a file entry to extract, or null for one to skip (hidden, not an image). */
@@ -44,6 +46,9 @@ export class ImageLayout {
     if (segs.length !== this.depth || (this.depth === 3 && segs[0] !== this.top)) {
       invalid(`${where}: archive entry ${JSON.stringify(path)} does not follow the layout of the first image (${this.depth === 2 ? '<class>/<image>' : `${this.top}/<class>/<image>`})`);
     }
+    const key = segs.join('/');
+    if (this.seen.has(key)) invalid(`${where}: archive entry ${JSON.stringify(path)} appears twice`);
+    this.seen.add(key);
     if (++this.files > this.maxFiles) throw new KilnError('KILN_ERR_TOO_LARGE', `${where}: the archive holds more than ${this.maxFiles} images`);
     return segs;
   }

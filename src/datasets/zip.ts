@@ -3,10 +3,10 @@
 // header and is stored or deflated (zlib's inflateRaw), and is checked against the directory's
 // size and CRC-32 as it is written. Refused, naming the entry: zip64 (over 4 GiB or 65535
 // entries), encryption, other compression methods, archives split over disks or with bytes around
-// them, links and device files, a name twice, data that overlaps another entry's or the directory
-// (the overlapping-entry zip bomb), and the path tricks tar refuses (archive-layout.ts). Inflated
-// bytes count against the same limit as a tar's, before (declared sizes) and while (real bytes)
-// they are written.
+// them, links and device files, data that overlaps another entry's or the directory (the
+// overlapping-entry zip bomb), and what tar archives are refused for too (archive-layout.ts: path
+// tricks, an image twice, a layout not <class>/<image>). Inflated bytes count against the same
+// limit as a tar's, before (declared sizes) and while (real bytes) they are written.
 import { closeSync, createReadStream, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -76,7 +76,6 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, where: 
 
   const cd = await readAt(fh, cdOffset, cdSize);
   const entries: ZipEntry[] = [];
-  const seen = new Set<string>();
   let p = 0;
   for (let i = 0; i < total; i++) {
     if (p + CENTRAL_SIZE > cd.length || cd.readUInt32LE(p) !== CENTRAL_SIG) bad(`central directory entry ${i + 1} of ${total} is malformed`);
@@ -108,9 +107,6 @@ export async function readZipDirectory(fh: FileHandle, fileSize: number, where: 
     if (type !== 0 && type !== S_IFREG && type !== S_IFDIR) entry('is a device, socket or pipe; the archive may hold only files and folders');
     const directory = name.endsWith('/') || type === S_IFDIR;
     if (directory && size !== 0) entry('is a folder with data');
-    const key = name.split('/').filter((s) => s !== '' && s !== '.').join('/');
-    if (seen.has(key) && !directory) entry('appears twice');
-    seen.add(key);
     entries.push({ name, method, crc, compressed, size, offset, directory });
     p = end;
   }

@@ -176,6 +176,7 @@ describe('POST /v1/datasets: names and archive entries cannot reach outside the 
     ['a symbolic link', [{ path: 'cat/a.png', data: img }, { path: 'dog/b.png', type: '2', link: '/etc/passwd' }], /"dog\/b\.png" is a symbolic link/],
     ['a hard link', [{ path: 'cat/a.png', data: img }, { path: 'dog/b.png', type: '1', link: 'cat/a.png' }], /"dog\/b\.png" is a hard link/],
     ['an image outside any class folder', [{ path: 'a.png', data: img }], /"a\.png" is not at <class>\/<image>/],
+    ['the same image twice', [{ path: 'cat/a.png', data: img }, { path: 'cat/a.png', data: img }], /"cat\/a\.png" appears twice/],
   ];
   it('refuses a zip with a .. path or a symbolic link, writing nothing', async () => {
     for (const [entries, message] of [
