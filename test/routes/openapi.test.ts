@@ -148,6 +148,7 @@ describe('the OpenAPI document with API keys', () => {
   it('400: a bad parameter, query, body, or unparsable JSON', async () => {
     expect((await call('GET', '/v1/jobs', '/v1/jobs?limit=0', { headers: full })).statusCode).toBe(400);
     expect((await call('GET', '/v1/jobs/:id', '/v1/jobs/NOT_AN_ID', { headers: full })).statusCode).toBe(400);
+    expect((await call('GET', '/v1/datasets/:name', '/v1/datasets/', { headers: full })).statusCode).toBe(400); // an empty name
     expect((await call('POST', '/v1/jobs', '/v1/jobs', { headers: full, payload: { steps: 'many' } })).statusCode).toBe(400);
     const bad = await call('POST', '/v1/jobs/:id/pause', '/v1/jobs/job-nope/pause', { headers: { ...full, 'content-type': 'application/json' }, payload: '{"half' });
     expect(bad.statusCode).toBe(400);
