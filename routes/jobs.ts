@@ -72,14 +72,20 @@ const jobRoutes: FastifyPluginAsync = async (app) => {
       },
       response: {
         200: {
-          type: 'object', required: ['jobs', 'nextCursor'],
-          properties: { jobs: { type: 'array', items: { $ref: 'Job#' } }, nextCursor: { type: ['integer', 'null'] } },
+          type: 'object', required: ['jobs', 'nextCursor', 'lastEventId'],
+          properties: {
+            jobs: { type: 'array', items: { $ref: 'Job#' } },
+            nextCursor: { type: ['integer', 'null'] },
+            lastEventId: { type: 'integer', description: 'the newest GET /v1/events id when the list was read (0: none yet): follow GET /v1/events from it to hear only later changes' },
+          },
         },
       },
     },
   }, async (req) => {
+    // the id before the list: a change recorded between the two is then in both (harmless), never in neither
+    const lastEventId = app.store.lastEventId();
     const page = app.store.listJobs({ ...(req.query.state ? { states: req.query.state } : {}), limit: req.query.limit, ...(req.query.cursor ? { before: req.query.cursor } : {}) });
-    return { jobs: page.jobs.map(jobView), nextCursor: page.next };
+    return { jobs: page.jobs.map(jobView), nextCursor: page.next, lastEventId };
   });
 
   app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { tags: ['jobs'], summary: 'A job', params: jobIdParams, response: oneJob } }, async (req) =>

@@ -19,6 +19,7 @@ import checkpointRoutes from '../routes/checkpoints.js';
 import datasetRoutes from '../routes/datasets.js';
 import eventRoutes from '../routes/events.js';
 import healthRoutes from '../routes/health.js';
+import historyRoutes from '../routes/job-history.js';
 import seriesRoutes from '../routes/job-series.js';
 import jobSummaryRoutes from '../routes/job-summary.js';
 import jobRoutes from '../routes/jobs.js';
@@ -75,6 +76,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(prometheusRoutes);
   await app.register(jobRoutes);
   await app.register(seriesRoutes);
+  await app.register(historyRoutes);
   await app.register(eventRoutes);
   await app.register(modelRoutes);
   await app.register(datasetRoutes);

@@ -1,5 +1,8 @@
 // One job: live curves (history from GET /v1/jobs/:id/metrics, then points from the job's event
-// stream), controls, the epoch table, the model summary, logs and the try-it panel.
+// stream), controls, the epoch table, the model summary, logs and the try-it panel. Opening the
+// page costs what it shows, not the job's age: the epochs and the last log lines come from
+// GET /v1/jobs/:id/history, and the event stream is followed from that answer's lastEventId rather
+// than replayed from the start (a long run has hundreds of thousands of progress events).
 import { api, download, follow } from './api.js';
 import { Chart } from './chart.js';
 import { clear, compact, duration, errorBox, h, jobLabel, num, stateBadge } from './dom.js';
@@ -8,6 +11,14 @@ import { mountTryIt } from './tryit.js';
 
 const PREFERRED = ['top1Error', 'tokenAccuracy', 'exactMatch', 'bleu', 'perplexity', 'top1'];
 const MAX_POINTS = 4000;
+const LOG_LINES = 400;
+const EPOCH_PAGE = 1000;
+
+/** A line of the log panel: a log event's text, or a state change. */
+function logLine(type, d) {
+  if (type === 'log') return `[${d.level}] ${d.message}`;
+  return `state: ${d.state}${d.reason ? ` (${d.reason})` : ''}${d.error ? `: ${d.error}` : ''}`;
+}
 
 /** Appends a point unless the series already has that step (replayed events repeat history). */
 function push(series, name, step, value) {
@@ -116,7 +127,7 @@ export function mount(el, { id }) {
       charts.lr.update([line(series, 'lr', 'lr')]);
       charts.speed.update([line(series, 'itemsPerSecond', 'items/s', { smooth: true })]);
       renderEpochs(metrics);
-      view.logs.textContent = logs.slice(-400).join('\n');
+      view.logs.textContent = logs.slice(-LOG_LINES).join('\n');
     });
   }
 
@@ -204,23 +215,45 @@ export function mount(el, { id }) {
       for (const [k, v] of Object.entries(d.train ?? {})) push(series, `train.${k}`, d.step, v);
       for (const [k, v] of Object.entries(d.validation ?? {})) push(series, `validation.${k}`, d.step, v);
     } else if (type === 'log') {
-      logs.push(`[${d.level}] ${d.message}`);
+      logs.push(logLine(type, d));
     } else if (type === 'state' || type === 'end' || type === 'checkpoint') {
-      if (type === 'state') logs.push(`state: ${d.state}${d.reason ? ` (${d.reason})` : ''}${d.error ? `: ${d.error}` : ''}`);
+      if (type === 'state') logs.push(logLine(type, d));
       reload();
     }
     draw();
   }
 
+  const history = (types, query) => api(`/v1/jobs/${id}/history?${types.map((t) => `type=${t}`).join('&')}&${query}`);
+
+  /** The epochs and the last log lines as stored; returns the event id they go up to. */
+  async function loadHistory() {
+    let page = await history(['epoch'], `limit=${EPOCH_PAGE}`);
+    const last = page.lastEventId;
+    const rows = page.events;
+    while (page.events.length === EPOCH_PAGE) {
+      page = await history(['epoch'], `limit=${EPOCH_PAGE}&before=${page.events[0].id}`);
+      rows.unshift(...page.events);
+    }
+    for (const e of rows) epochs.set(e.data.step, e.data);
+    // bounded by `last`, so the stream (from `last`) repeats none of them: log lines have no step to deduplicate by
+    const tail = await history(['log', 'state'], `limit=${LOG_LINES}&before=${last + 1}`);
+    logs.push(...tail.events.map((e) => logLine(e.type, e.data)));
+    return last;
+  }
+
   (async () => {
     try {
+      // history first: the job and its metrics, read after it, are at least as new as its
+      // lastEventId, so following the stream from there leaves no gap (an overlap repeats steps
+      // already drawn, which push() skips, and epochs keyed by step)
+      const from = await loadHistory();
       job = await api(`/v1/jobs/${id}`);
       renderHead();
       series = (await api(`/v1/jobs/${id}/metrics?maxPoints=${MAX_POINTS}`)).series;
       draw();
       loadSummary();
       if (gone) return;
-      stream = follow(`/v1/jobs/${id}/events`, onEvent, { onStatus: (s) => {
+      stream = follow(`/v1/jobs/${id}/events`, onEvent, { lastEventId: from, onStatus: (s) => {
         live.textContent = s === 'live' ? '● live' : s === 'retrying' ? 'reconnecting…' : '';
         el.dataset.stream = s;
       } });

@@ -1,6 +1,8 @@
 // The jobs list: state, progress and key metrics of the newest jobs. State changes arrive over
 // GET /v1/events (each one refetches the list); while a job runs, the list is also refreshed every
-// two seconds for its progress (progress events are per job, not on the global stream).
+// two seconds for its progress (progress events are per job, not on the global stream). The stream
+// is followed from the list's lastEventId: only changes after the list was read, not every state
+// change of every job ever.
 import { api, follow } from './api.js';
 import { ago, clear, compact, duration, errorBox, h, jobLabel, num, pct, stateBadge } from './dom.js';
 
@@ -41,9 +43,13 @@ export function mount(el) {
   let pending = null;
   let gone = false;
 
+  /** Refetches the list; returns its lastEventId (null if the call failed). */
   async function load() {
+    let from = null;
     try {
-      jobs = (await api('/v1/jobs?limit=100')).jobs;
+      const page = await api('/v1/jobs?limit=100');
+      jobs = page.jobs;
+      from = page.lastEventId;
       clear(err);
       render();
     } catch (e) {
@@ -51,8 +57,9 @@ export function mount(el) {
     }
     clearTimeout(timer);
     if (!gone && jobs.some((j) => ACTIVE.has(j.state))) timer = setTimeout(load, 2000);
+    return from;
   }
-  // many state events at once (the replay on connect) make one refetch
+  // many state events at once (several jobs moving together) make one refetch
   const soon = () => {
     if (pending) return;
     pending = setTimeout(() => {
@@ -79,11 +86,15 @@ export function mount(el) {
     )));
   }
 
-  load();
-  const stream = follow('/v1/events', soon, { onStatus: (s) => (status.textContent = s === 'live' ? '● live' : s === 'retrying' ? 'reconnecting…' : '') });
+  let stream = null;
+  load().then((from) => {
+    // after a failed first load the id is unknown: the stream then replays from the start, and
+    // that replay's events refetch the list (the old behaviour)
+    if (!gone) stream = follow('/v1/events', soon, { lastEventId: from, onStatus: (s) => (status.textContent = s === 'live' ? '● live' : s === 'retrying' ? 'reconnecting…' : '') });
+  });
   return () => {
     gone = true;
-    stream.stop();
+    stream?.stop();
     clearTimeout(timer);
     clearTimeout(pending);
   };

@@ -77,6 +77,11 @@ export const migrations: readonly string[] = [
     created_at  INTEGER NOT NULL
   );
   `,
+  // 3: a job's events by type (GET /v1/jobs/:id/history: its epochs and log lines without reading
+  // the many progress events between them)
+  `
+  CREATE INDEX events_job_type ON events(job_id, type, seq);
+  `,
 ];
 
 /** Runs the migrations the database has not seen yet; returns the schema version. */

@@ -197,6 +197,21 @@ export class Store {
     return rows.map(eventFromRow);
   }
 
+  /** A job's newest `limit` events of these types with seq < beforeSeq, oldest first. NOTE: SQLite
+   * would pick UNIQUE (job_id, seq), which avoids a sort but walks back through every progress
+   * event of a long run; the (job_id, type, seq) index reads only the events asked for. */
+  jobEventsBefore(jobId: string, types: readonly string[], beforeSeq: number, limit: number): StoredEvent[] {
+    const rows = this.sql(`SELECT * FROM events INDEXED BY events_job_type WHERE job_id = ? AND type IN (${types.map(() => '?').join(', ')}) AND seq < ? ORDER BY seq DESC LIMIT ?`)
+      .all(jobId, ...types, beforeSeq, limit) as Row[];
+    return rows.reverse().map(eventFromRow);
+  }
+
+  /** The newest global event id (GET /v1/events ids), 0 before the first event. */
+  lastEventId(): number {
+    const r = this.sql('SELECT MAX(id) AS id FROM events').get() as { id: number | null };
+    return r.id ?? 0;
+  }
+
   /** Every job's events of these types with a global id > afterId, in order. */
   eventsOfTypesAfter(types: readonly string[], afterId: number, limit = 100_000): StoredEvent[] {
     const rows = this.sql(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(', ')}) AND id > ? ORDER BY id LIMIT ?`)

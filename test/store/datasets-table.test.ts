@@ -26,7 +26,7 @@ describe('the datasets table', () => {
     db.prepare("INSERT INTO jobs (id, state, spec, summary, threads, memory_mb, created_at, updated_at) VALUES ('old', 'succeeded', '{}', '{}', 1, 64, 1, 1)").run();
     db.close();
     const s = new Store(file);
-    expect(s.schemaVersion).toBe(2);
+    expect(s.schemaVersion).toBe(migrations.length);
     expect(s.getJob('old')!.state).toBe('succeeded');
     expect(s.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'datasets'").get()).toEqual({ name: 'datasets' });
     s.close();

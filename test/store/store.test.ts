@@ -42,6 +42,25 @@ describe('Store', () => {
     s.close();
   });
 
+  it('lists a job\'s newest events of some types before a seq, oldest first, through the (job_id, type, seq) index', () => {
+    const s = fresh();
+    for (const id of ['a', 'b']) s.insertJob(tinyJob({}, { id }));
+    expect(s.lastEventId()).toBe(0);
+    s.appendEvent('a', 'state', { state: 'running' }); // seq 1
+    for (let i = 1; i <= 5; i++) {
+      s.appendEvent('a', 'progress', { step: i }); // seq 2, 4, 6, 8, 10
+      s.appendEvent('a', 'log', { message: `line ${i}` }); // seq 3, 5, 7, 9, 11
+    }
+    const other = s.appendEvent('b', 'log', { message: 'not a\'s' });
+    expect(s.lastEventId()).toBe(other.id);
+    expect(s.jobEventsBefore('a', ['log', 'state'], 100, 3).map((e) => [e.seq, e.type])).toEqual([[7, 'log'], [9, 'log'], [11, 'log']]);
+    expect(s.jobEventsBefore('a', ['log', 'state'], 7, 10).map((e) => e.seq)).toEqual([1, 3, 5]);
+    expect(s.jobEventsBefore('a', ['epoch'], 100, 10)).toEqual([]);
+    const plan = s.db.prepare("EXPLAIN QUERY PLAN SELECT * FROM events INDEXED BY events_job_type WHERE job_id = ? AND type IN (?, ?) AND seq < ? ORDER BY seq DESC LIMIT ?").all('a', 'log', 'state', 100, 3) as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_job_type/);
+    s.close();
+  });
+
   it('keeps one point per (series, step): a recomputed step replaces the old point; non-finite values read back as null', () => {
     const s = fresh();
     s.appendMetrics('a', [{ name: 'loss', step: 1, value: 2 }, { name: 'loss', step: 2, value: 1.5 }, { name: 'lr', step: 1, value: 0.1 }]);
