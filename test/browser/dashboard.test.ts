@@ -1,15 +1,18 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core) against the real
 // server on an ephemeral port, with real training jobs: submit from the form, watch the curve grow
 // from live events, cancel from the job page, see an API validation message next to its field,
-// compare two runs, the jobs list following /v1/events, the API key on every call. No console
-// errors anywhere. Screenshots go to artifacts/ (git-ignored). Skipped without CHROMIUM_PATH
+// compare two runs, the jobs list following /v1/events, the API key on every call, a long job's
+// page built from its stored history without its event stream replaying it. No console errors
+// anywhere. Screenshots go to artifacts/ (git-ignored). Skipped without CHROMIUM_PATH
 // (tools/test-all.sh installs chromium and sets it).
 import { mkdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { sseFrame } from '../../src/jobs/sse.js';
 import { quickJob, testApp, waitForState } from '../helpers/app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH;
@@ -149,7 +152,7 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium', () => {
     await page.goto(`${base}/#/jobs/${a.id}`);
     await page.waitForFunction(`${pointsExpr('loss')} === 12`);
     await page.waitForSelector('.tryit[data-kind="image"] canvas');
-    await page.waitForSelector('table.epochs tbody tr:nth-child(3)'); // from the replayed epoch events
+    await page.waitForSelector('table.epochs tbody tr:nth-child(3)'); // from the stored epoch events (GET /history)
     expect(await page.$$eval('table.epochs tbody tr', (rows) => rows.length)).toBe(3);
     if (app.hasRoute({ method: 'POST', url: '/v1/jobs/:id/predict' })) {
       // draw a stroke; the panel asks the predict API and lists the top classes
@@ -279,6 +282,104 @@ describe.skipIf(!CHROMIUM)('dashboard in Chromium, with API keys', () => {
     await page.waitForSelector('[data-state="succeeded"]', { timeout: 60_000 });
     await page.waitForFunction(`Number(document.querySelector('[data-chart="loss"]')?.dataset.points ?? 0) === 4`);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-keys.png`, fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
+
+/** What the server wrote on each event-stream request: the Last-Event-ID it was asked to resume
+ * after, the bytes and the frame ids (counted at res.write, below Fastify). */
+interface StreamTap { url: string; lastEventId: string | undefined; bytes: number; ids: number[] }
+function tapStreams(app: FastifyInstance): StreamTap[] {
+  const taps: StreamTap[] = [];
+  app.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (!/\/events(\?|$)/.test(req.url ?? '')) return;
+    const tap: StreamTap = { url: req.url!, lastEventId: req.headers['last-event-id'] as string | undefined, bytes: 0, ids: [] };
+    taps.push(tap);
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    res.write = ((chunk: string | Buffer, ...rest: unknown[]) => {
+      tap.bytes += Buffer.byteLength(chunk);
+      for (const m of String(chunk).matchAll(/^id: (\d+)$/gm)) tap.ids.push(Number(m[1]));
+      return write(chunk, ...rest);
+    }) as typeof res.write;
+  });
+  return taps;
+}
+
+describe.skipIf(!CHROMIUM)('dashboard in Chromium, a job with a long history', () => {
+  let app: FastifyInstance;
+  let cleanup: () => Promise<void>;
+  let base: string;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[] = [];
+
+  beforeAll(async () => {
+    ({ app, cleanup, base, browser, page, errors } = await openDashboard());
+  });
+  const pointsExpr = (chart: string) => `Number(document.querySelector('[data-chart="${chart}"]')?.dataset.points ?? 0)`;
+  afterAll(async () => {
+    await browser?.close();
+    await cleanup?.();
+  });
+
+  it('the job page shows the curves, every epoch and the last log lines from stored data, is not sent the old events, and goes live from there', { timeout: 180_000 }, async () => {
+    // a real job with 4 steps an epoch: thousands of progress, epoch and log events in seconds
+    const job = (await app.inject({ method: 'POST', url: '/v1/jobs', payload: quickJob({ name: 'long-history', steps: 1_000_000 }) })).json() as { id: string };
+    const t0 = Date.now();
+    // more epochs than one GET /history page (1000) holds, so the page has to page back
+    while (app.store.lastEventSeq(job.id) < 3000 || app.store.jobEventsBefore(job.id, ['epoch'], Number.MAX_SAFE_INTEGER, 1001).length <= 1000) {
+      if (Date.now() - t0 > 120_000) throw new Error(`only ${app.store.lastEventSeq(job.id)} events after 120 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/pause` });
+    await waitForState(app, job.id, ['paused'], 60_000);
+    const stored = app.store.eventsAfter(job.id, 0);
+    const last = stored.at(-1)!.seq;
+    const storedBytes = stored.reduce((n, e) => n + Buffer.byteLength(sseFrame(e.seq, e.type, e.data)), 0);
+    const epochRows = stored.filter((e) => e.type === 'epoch').length;
+    const lines = stored.filter((e) => e.type === 'log' || e.type === 'state');
+    expect(epochRows).toBeGreaterThan(100);
+    const taps = tapStreams(app);
+
+    // the jobs list follows /v1/events from the list's lastEventId: none of the old state changes
+    await page.goto(`${base}/#/`);
+    await page.waitForSelector(`table.jobs tr[data-job="${job.id}"][data-state="paused"]`);
+    await page.waitForFunction(`document.body.textContent.includes('● live')`);
+    const listTap = taps.find((t) => t.url === '/v1/events')!;
+    expect(listTap.lastEventId).toBe(String(app.store.lastEventId()));
+    expect(listTap.ids).toEqual([]);
+
+    await page.goto(`${base}/#/jobs/${job.id}`);
+    await page.waitForSelector('[data-stream="live"]');
+    await page.waitForFunction(`${pointsExpr('loss')} > 1000`);
+    expect(await page.evaluate(pointsExpr('metric'))).toBe(epochRows); // train and validation top-1 error per epoch
+    // every epoch (more than one page of GET /history), and the last 400 log and state lines
+    expect(await page.$$eval('table.epochs tbody tr', (rows) => rows.length)).toBe(epochRows);
+    const shown = (await page.textContent('pre.logs'))!.split('\n');
+    const want = lines.slice(-400).map((e) => (e.type === 'log' ? `[${String(e.data.level)}] ${String(e.data.message)}` : `state: ${String(e.data.state)}${e.data.reason ? ` (${String(e.data.reason)})` : ''}${e.data.error ? `: ${String(e.data.error)}` : ''}`));
+    expect(shown).toEqual(want);
+    expect(shown.at(-1)).toBe('state: paused');
+    expect(await page.getAttribute('[data-state]', 'data-state')).toBe('paused');
+    // the stream resumed after the snapshot: nothing of the history came down it
+    const jobTap = taps.find((t) => t.url === `/v1/jobs/${job.id}/events`)!;
+    expect(jobTap.lastEventId).toBe(String(last));
+    expect(jobTap.ids).toEqual([]);
+    expect(jobTap.bytes).toBeLessThan(storedBytes / 100);
+    console.log(`long-history: ${stored.length} events, ${epochRows} epochs; a replay from 0 would send ${storedBytes} bytes, the page's stream got ${jobTap.bytes}`);
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-long-history.png`, fullPage: true });
+
+    // live from there: resuming sends the events after the snapshot, and the page follows them
+    const before = await page.evaluate(pointsExpr('loss')) as number;
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/resume` });
+    await page.waitForSelector('[data-state="running"]', { timeout: 60_000 });
+    await page.waitForFunction(`document.querySelectorAll('table.epochs tbody tr').length > ${epochRows}`, undefined, { timeout: 60_000 });
+    // the log panel moved on to epochs after the pause (it shows the last 400 lines)
+    await page.waitForFunction(`Number(/epoch (\\d+) step/.exec(document.querySelector('pre.logs').textContent.split('\\n').at(-1))?.[1]) > ${epochRows}`);
+    expect(jobTap.ids[0]).toBe(last + 1);
+    expect(jobTap.ids.every((id, i) => id === last + 1 + i)).toBe(true);
+    expect(await page.evaluate(pointsExpr('loss'))).toBeGreaterThanOrEqual(before);
+    await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+    await waitForState(app, job.id, ['cancelled'], 60_000);
     expect(errors).toEqual([]);
   });
 });
