@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 
 import type { JobState } from '../jobs/state.js';
 import { migrate } from './migrations.js';
+import { readSeries, seriesNames } from './series-read.js';
 import type { JobPatch, JobRow, LogLine, MetricPoint, NewJob, Series, StoredEvent } from './types.js';
 
 type Row = Record<string, unknown>;
@@ -235,19 +236,13 @@ export class Store {
   }
 
   metricNames(jobId: string): string[] {
-    return (this.sql('SELECT DISTINCT name FROM metrics WHERE job_id = ? ORDER BY name').all(jobId) as Array<{ name: string }>).map((r) => r.name);
+    return seriesNames(this.db, jobId);
   }
 
-  /** The series by name (all of the job's when names is empty), ordered by step. */
+  /** The series by name (all of the job's when names is empty), ordered by step. The HTTP route
+   * reads through the series reader's worker instead (src/store/series-reader.ts). */
   series(jobId: string, names: readonly string[] = [], fromStep = 0): Record<string, Series> {
-    const wanted = names.length ? names : this.metricNames(jobId);
-    const q = this.sql('SELECT step, value FROM metrics WHERE job_id = ? AND name = ? AND step >= ? ORDER BY step');
-    const out: Record<string, Series> = {};
-    for (const name of wanted) {
-      const rows = q.all(jobId, name, fromStep) as Array<{ step: number; value: number | null }>;
-      out[name] = { steps: rows.map((r) => r.step), values: rows.map((r) => r.value) };
-    }
-    return out;
+    return readSeries(this.db, jobId, names, fromStep).series;
   }
 
   // --- logs -----------------------------------------------------------------------------------
