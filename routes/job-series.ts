@@ -1,8 +1,9 @@
 // A job's recorded numbers and text: GET /v1/jobs/:id/metrics (series by name, optionally
-// downsampled for charts) and GET /v1/jobs/:id/logs (paged by line id).
+// downsampled for charts or paged, read in the series reader's worker thread: see
+// src/store/series-reader.ts) and GET /v1/jobs/:id/logs (paged by line id).
 import type { FastifyPluginAsync } from 'fastify';
 
-import { downsample } from '../src/store/downsample.js';
+import { invalid } from '../src/errors.js';
 import { jobIdParams } from '../src/schemas/job.js';
 
 const seriesSchema = {
@@ -12,12 +13,13 @@ const seriesSchema = {
 } as const;
 
 const seriesRoutes: FastifyPluginAsync = async (app) => {
-  app.get<{ Params: { id: string }; Querystring: { name?: string[]; fromStep: number; maxPoints?: number } }>('/v1/jobs/:id/metrics', {
+  app.get<{ Params: { id: string }; Querystring: { name?: string[]; fromStep: number; maxPoints?: number; limit?: number } }>('/v1/jobs/:id/metrics', {
     schema: {
       tags: ['jobs'],
       summary: 'A job\'s metric series',
       description: 'Per step: loss, lr, gradNorm, itemsPerSecond, stepTimeMs. Per epoch (at its last step): train.<metric>, validation.<metric>, epoch.lr. ' +
-        'Null values were not finite. With maxPoints, each series is cut into that many runs of points, each averaged and placed at its last step.',
+        'Null values were not finite. With maxPoints, each series is cut into that many runs of points, each averaged and placed at its last step. ' +
+        'With limit, each series has at most that many points from fromStep on, and `next` names, for each series cut short, the fromStep to ask for next.',
       params: jobIdParams,
       querystring: {
         type: 'object',
@@ -26,18 +28,27 @@ const seriesRoutes: FastifyPluginAsync = async (app) => {
           name: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 100 }, maxItems: 50, description: 'series names (repeat); default all' },
           fromStep: { type: 'integer', minimum: 0, default: 0 },
           maxPoints: { type: 'integer', minimum: 1, maximum: 100000 },
+          limit: { type: 'integer', minimum: 1, maximum: 1000000, description: 'at most this many points per series (not with maxPoints); see next' },
         },
       },
       response: {
-        200: { type: 'object', required: ['series'], properties: { series: { type: 'object', additionalProperties: seriesSchema } } },
+        200: {
+          type: 'object',
+          required: ['series'],
+          properties: {
+            series: { type: 'object', additionalProperties: seriesSchema },
+            next: { type: 'object', additionalProperties: { type: 'integer' }, description: 'with limit: series name -> the fromStep to continue from, for each series that has more points' },
+          },
+        },
       },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const job = app.jobs.get(req.params.id);
-    const series = app.store.series(job.id, req.query.name ?? [], req.query.fromStep);
-    const max = req.query.maxPoints;
-    if (max) for (const k of Object.keys(series)) series[k] = downsample(series[k]!, max);
-    return { series };
+    const { name, fromStep, maxPoints, limit } = req.query;
+    if (maxPoints !== undefined && limit !== undefined) invalid('limit pages through every point; with maxPoints the answer already has at most maxPoints per series: use one of them');
+    // read in the series reader's worker thread; its answer is this response's JSON body
+    const body = await app.seriesReader.read({ jobId: job.id, names: name ?? [], fromStep, maxPoints, limit });
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.get<{ Params: { id: string }; Querystring: { after: number; limit: number } }>('/v1/jobs/:id/logs', {

@@ -12,6 +12,8 @@ import jobsPlugin, { type JobsOptions } from './plugins/jobs.js';
 import predictPlugin from './plugins/predict.js';
 import type { PredictPoolOptions } from './jobs/predict-pool.js';
 import requestIds, { requestId } from './plugins/request-id.js';
+import seriesPlugin from './plugins/series.js';
+import type { SeriesReaderOptions } from './store/series-reader.js';
 import routeErrors from './plugins/route-errors.js';
 import { useValidators } from './plugins/validation.js';
 import { jobSchema } from './schemas/job.js';
@@ -36,6 +38,8 @@ export interface BuildOptions {
   jobs?: JobsOptions;
   /** the predict worker's limits (tests shorten its time limit) */
   predict?: PredictPoolOptions;
+  /** the series reader's limits (tests shorten its time limit or queue) */
+  series?: SeriesReaderOptions;
 }
 
 export function loggerOptions(level: Config['logLevel']): FastifyServerOptions['logger'] {
@@ -71,6 +75,7 @@ export async function buildApp(options: BuildOptions = {}): Promise<FastifyInsta
   await app.register(routeErrors);
   await app.register(docs);
   await app.register(jobsPlugin, { config, jobs: options.jobs ?? {} });
+  await app.register(seriesPlugin, { series: options.series ?? {} });
   await app.register(healthRoutes);
   await app.register(readyRoutes);
   await app.register(prometheusRoutes);

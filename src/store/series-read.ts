@@ -46,12 +46,16 @@ const toSeries = (rows: Point[]): Series => ({ steps: rows.map((r) => r.step), v
 /** One series from fromStep on: every point (at most `limit`), or maxPoints averaged runs. */
 export function readOne(db: Database.Database, jobId: string, name: string, fromStep: number, o: { maxPoints?: number; limit?: number } = {}): { series: Series; next: number | null } {
   if (o.maxPoints) {
-    const { n } = sql(db, 'SELECT COUNT(*) AS n FROM metrics WHERE job_id = ? AND name = ? AND step >= ?').get(jobId, name, fromStep) as { n: number };
-    if (n > o.maxPoints) {
+    const c = sql(db, 'SELECT COUNT(*) AS n, MIN(step) AS lo, MAX(step) AS hi FROM metrics WHERE job_id = ? AND name = ? AND step >= ?').get(jobId, name, fromStep) as { n: number; lo: number; hi: number };
+    if (c.n > o.maxPoints) {
+      // A series without gaps in its steps (every per-step series: a resumed run rewrites its
+      // steps, never skips one) has i = step - lo, so SQLite aggregates straight off the primary
+      // key; otherwise each point's index comes from ROW_NUMBER(), which sorts the range first.
+      const index = c.hi - c.lo + 1 === c.n ? 'step - CAST(@lo AS INTEGER)' : 'ROW_NUMBER() OVER (ORDER BY step) - 1';
       const rows = sql(db, `
         SELECT MAX(step) AS step, AVG(value) AS value FROM (
-          SELECT step, value, ROW_NUMBER() OVER (ORDER BY step) - 1 AS i FROM metrics WHERE job_id = @job AND name = @name AND step >= @from
-        ) GROUP BY ((i + 1) * CAST(@max AS INTEGER) - 1) / CAST(@n AS INTEGER) ORDER BY step`).all({ job: jobId, name, from: fromStep, max: o.maxPoints, n }) as Point[];
+          SELECT step, value, ${index} AS i FROM metrics WHERE job_id = @job AND name = @name AND step >= @from
+        ) GROUP BY ((i + 1) * CAST(@max AS INTEGER) - 1) / CAST(@n AS INTEGER) ORDER BY step`).all({ job: jobId, name, from: fromStep, max: o.maxPoints, n: c.n, lo: c.lo }) as Point[];
       return { series: toSeries(rows), next: null };
     }
   }
