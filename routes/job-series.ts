@@ -3,7 +3,7 @@
 // src/store/series-reader.ts) and GET /v1/jobs/:id/logs (paged by line id).
 import type { FastifyPluginAsync } from 'fastify';
 
-import { invalid } from '../src/errors.js';
+import { errorResponse, invalid } from '../src/errors.js';
 import { jobIdParams } from '../src/schemas/job.js';
 
 const seriesSchema = {
@@ -19,7 +19,7 @@ const seriesRoutes: FastifyPluginAsync = async (app) => {
       summary: 'A job\'s metric series',
       description: 'Per step: loss, lr, gradNorm, itemsPerSecond, stepTimeMs. Per epoch (at its last step): train.<metric>, validation.<metric>, epoch.lr. ' +
         'Null values were not finite. With maxPoints, each series is cut into that many runs of points, each averaged and placed at its last step. ' +
-        'With limit, each series has at most that many points from fromStep on, and `next` names, for each series cut short, the fromStep to ask for next.',
+        'Reads run in a worker thread, within a time limit (504 past it) and a queue (503 when full). With limit, each series has at most that many points from fromStep on, and `next` names, for each series cut short, the fromStep to ask for next.',
       params: jobIdParams,
       querystring: {
         type: 'object',
@@ -40,6 +40,9 @@ const seriesRoutes: FastifyPluginAsync = async (app) => {
             next: { type: 'object', additionalProperties: { type: 'integer' }, description: 'with limit: series name -> the fromStep to continue from, for each series that has more points' },
           },
         },
+        500: errorResponse('an unexpected failure, or the read ran out of the series reader\'s memory (ask for fewer points)'),
+        503: errorResponse('the server is shutting down, or too many metric reads are waiting'),
+        504: errorResponse('the read took longer than its time limit (ask for fewer points)'),
       },
     },
   }, async (req, reply) => {
