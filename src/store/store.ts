@@ -3,6 +3,8 @@
 // data survives a crash of the process or the machine, and a crash mid-write leaves the previous
 // state; a running job's frequent reports are the exception (txRelaxed: no fsync, still safe from
 // a process crash). Only the main thread writes; calls are synchronous and short (no training data here).
+// The one long read, a job's metric series for the HTTP API, runs in the series reader's worker
+// thread on its own read-only connection (src/store/series-reader.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
