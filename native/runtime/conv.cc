@@ -138,6 +138,8 @@ void split_phases(float* xp, const float* x, const Conv2dDims& d, const Wide& w)
           std::fill(o, o + cols.lo, 0.0f);
           if (d.stride_w == 1) {
             std::memcpy(o + cols.lo, in + static_cast<long>(cols.lo) + shift, (cols.hi - cols.lo) * sizeof(float));
+          } else if (d.stride_w == 2) {
+            copy_even(o + cols.lo, in + (static_cast<long>(2 * cols.lo) + shift), cols.hi - cols.lo);
           } else {
             for (size_t j = cols.lo; j < cols.hi; ++j) o[j] = in[static_cast<long>(j * d.stride_w) + shift];
           }

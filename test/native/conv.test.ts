@@ -36,6 +36,11 @@ const fixed: Conv2dSpec[] = [
   // and a 3x3 one above 256K floats on 7x7 outputs: forward and backward-data over image groups
   { n: 3, c: 256, h: 7, w: 7, k: 260, kernel: 1 },
   { n: 3, c: 120, h: 9, w: 9, k: 256, kernel: 3, stride: 2, padding: 1 },
+  // stride-2 rows long enough for the SSE2 copy/add of col2im and the phase split (5+ columns),
+  // with the image's last column never read (even widths): the vectors must stop short of it
+  { n: 2, c: 5, h: 12, w: 24, k: 7, kernel: 1, stride: 2 },
+  { n: 2, c: 5, h: 12, w: 24, k: 7, kernel: 3, stride: 2 },
+  { n: 2, c: 16, h: 32, w: 32, k: 32, kernel: 3, stride: 2, padding: 1 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */
