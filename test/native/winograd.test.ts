@@ -124,6 +124,8 @@ describe.skipIf(simd.length === 0)('winograd conv2d threads', () => {
     // the weight transform goes by runs of 16 filters along c (backward data) or along each
     // thread's k range (forward): 40 = 16 + 16 + 8, and 3 threads cut K = 24 into uneven ranges
     { n: 2, c: 40, h: 8, w: 8, k: 24, kernel: 3, padding: 1 },
+    // blocks and weight-gradient chunks (16, each with its own dU) claimed one at a time
+    { n: 20, c: 16, h: 32, w: 32, k: 16, kernel: 3, padding: 1 }, // one image per block: 16 chunks
   ];
   it.each(simd)('conv2d %s Winograd gives bit-identical results for 1, 2 and 3 threads', (isa) => {
     native.setIsa(isa);
