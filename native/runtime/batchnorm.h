@@ -22,23 +22,11 @@ struct BatchNormKernels {
 };
 
 // fn(c0, c1) over contiguous channel ranges. A channel is computed start to end by one thread, in
-// a fixed order, so results never depend on the thread count (nor on how channels are grouped).
-// Up to kOversplit ranges per thread, which the pool's threads claim one at a time: a static
-// split waits for its slowest thread, and on a shared machine one is often slowed down by other
-// processes; with smaller ranges the others take its share.
+// a fixed order, so results never depend on the thread count.
 template <typename Fn>
 void for_channels(ThreadPool& pool, const BatchNormDims& d, Fn fn) {
-  constexpr size_t kOversplit = 4;
   const size_t per_channel = std::max<size_t>(1, d.N * d.HW);
-  const size_t grain = std::max<size_t>(1, kMapGrain / per_channel);
-  const size_t threads = static_cast<size_t>(pool.size());
-  const size_t ranges = std::min(threads * kOversplit, (d.C + grain - 1) / grain);
-  if (threads <= 1 || ranges <= 1) {
-    fn(size_t{0}, d.C);
-    return;
-  }
-  const size_t per = (d.C + ranges - 1) / ranges;
-  pool.run((d.C + per - 1) / per, [&](size_t i) { fn(i * per, std::min(d.C, (i + 1) * per)); });
+  parallel_range(pool, d.C, std::max<size_t>(1, kMapGrain / per_channel), 1, fn);
 }
 
 // Batch statistics (one pass of shifted moments), the running-stat update, then y.

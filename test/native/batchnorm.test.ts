@@ -151,8 +151,8 @@ describe.each(isas)('batch norm on %s', (isa) => {
       [[8, 17, 33, 33], cases[1]!],
       [[3, 16, 13, 13], cases[0]!],
       [[64, 7, 8, 8], cases[4]!],
-      // 32K values per channel: up to 4 channel ranges per thread, claimed one at a time (37
-      // channels: ranges of 4 (2 threads, 3 threads) or 2 (5 threads), the last one shorter)
+      // 32K values per channel (one range per thread, the last one shorter) on 16K-float planes
+      // (the SIMD passes prefetch down planes of 1024 floats or more)
       [[2, 37, 128, 128], cases[1]!],
     ];
     for (const [s, k] of runs) {
