@@ -5,7 +5,14 @@
 //   scale(y, x, alpha)      y = alpha * x
 //   reluForward(y, x)       y = max(x, 0)
 //   reluBackward(dx, dy, x) dx += dy * (x > 0)
+//   addRelu(y, a, b)        y = max(a + b, 0)
+//   reluBackwardPair(da, db, dy, x)   da += dy * (x > 0), db += dy * (x > 0)
 // All arrays have the same length; outputs may be their inputs (in place).
+// The two fused ones are a residual block's add + ReLU and its backward (both inputs' gradients):
+// the kernels run block by block, the second on data the first just left in L1, so the pair
+// costs one pass over memory instead of two; results are bit for bit those of the separate calls.
+#include <algorithm>
+
 #include "addon.h"
 #include "args.h"
 #include "../runtime/parallel.h"
@@ -95,6 +102,58 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Calls fn(offset, count) over [0, n) in blocks of kFuseBlock floats (16 KiB: each of a fused
+// op's 3-4 streams stays in L1 between its two kernels), the blocks split over the pool.
+constexpr size_t kFuseBlock = 4096;
+template <typename Fn>
+void over_blocks(KilnAddon& k, size_t n, Fn fn) {
+  over_chunks(k, n, [&](size_t o, size_t c) {
+    for (size_t b = 0; b < c; b += kFuseBlock) fn(o + b, std::min(kFuseBlock, c - b));
+  });
+}
+
+Napi::Value AddRelu(const Napi::CallbackInfo& info) {
+  Args args(info, "addRelu", 3);
+  auto y = args.f32(0, "y"), a = args.f32(1, "a"), b = args.f32(2, "b");
+  size_t n = y.ElementLength();
+  args.expect_length("a", a, n, "y.length");
+  args.expect_length("b", b, n, "y.length");
+  args.no_partial_overlap("y", y, "a", a);
+  args.no_partial_overlap("y", y, "b", b);
+  KilnAddon& k = KilnAddon::of(info);
+  float* py = y.Data();
+  const float *pa = a.Data(), *pb = b.Data();
+  over_blocks(k, n, [&](size_t o, size_t c) {
+    k.table.add.fn(py + o, pa + o, pb + o, c);
+    k.table.relu_forward.fn(py + o, py + o, c);
+  });
+  return info.Env().Undefined();
+}
+
+Napi::Value ReluBackwardPair(const Napi::CallbackInfo& info) {
+  Args args(info, "reluBackwardPair", 4);
+  auto da = args.f32(0, "da"), db = args.f32(1, "db"), dy = args.f32(2, "dy"), x = args.f32(3, "x");
+  size_t n = da.ElementLength();
+  args.expect_length("db", db, n, "da.length");
+  args.expect_length("dy", dy, n, "da.length");
+  args.expect_length("x", x, n, "da.length");
+  args.no_partial_overlap("da", da, "dy", dy);
+  args.no_partial_overlap("da", da, "x", x);
+  args.no_partial_overlap("db", db, "dy", dy);
+  args.no_partial_overlap("db", db, "x", x);
+  // one buffer for both would get the gradient twice, as two calls would; but a partial overlap
+  // would depend on the block order
+  args.no_partial_overlap("da", da, "db", db);
+  KilnAddon& k = KilnAddon::of(info);
+  float *pda = da.Data(), *pdb = db.Data();
+  const float *pdy = dy.Data(), *px = x.Data();
+  over_blocks(k, n, [&](size_t o, size_t c) {
+    k.table.relu_backward.fn(pda + o, pdy + o, px + o, c);
+    k.table.relu_backward.fn(pdb + o, pdy + o, px + o, c);
+  });
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_elementwise(Napi::Env env, Napi::Object exports) {
@@ -104,6 +163,8 @@ void init_elementwise(Napi::Env env, Napi::Object exports) {
   exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
   exports.Set("reluForward", Napi::Function::New(env, ReluForward, "reluForward"));
   exports.Set("reluBackward", Napi::Function::New(env, ReluBackward, "reluBackward"));
+  exports.Set("addRelu", Napi::Function::New(env, AddRelu, "addRelu"));
+  exports.Set("reluBackwardPair", Napi::Function::New(env, ReluBackwardPair, "reluBackwardPair"));
 }
 
 }  // namespace kiln

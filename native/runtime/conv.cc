@@ -30,8 +30,6 @@ constexpr size_t kGroupFloats = size_t{16} << 20;
 constexpr size_t kWeightChunkedMax = size_t{64} << 10;
 constexpr size_t kWeightChunks = 16;
 
-size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
-
 bool pointwise(const Conv2dDims& d) {
   return d.R == 1 && d.S == 1 && d.stride_h == 1 && d.stride_w == 1 && d.pad_h == 0 && d.pad_w == 0 && d.P == d.H &&
          d.Q == d.W;
@@ -62,12 +60,11 @@ bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const Gem
                 PerImage per_image, Shared shared) {
   const size_t threads = static_cast<size_t>(pool.size());
   if (N >= threads || gemm_splits_k(g)) {
-    const size_t tasks = std::min(threads, N), per = ceil_div(N, tasks);
+    const size_t tasks = std::min(threads, N);
     TaskScratch s;
     if (!task_scratch(ws, tasks, col_floats, gemm_scratch(gk, g), &s)) return false;
-    pool.run(tasks, [&](size_t t) {
-      for (size_t n = t * per; n < std::min(N, (t + 1) * per); ++n) per_image(n, s.col[t], s.apack[t], s.bpack[t]);
-    });
+    // images are claimed one at a time (parallel.h): each writes only its own output
+    parallel_claim(pool, N, [&](size_t t, size_t n) { per_image(n, s.col[t], s.apack[t], s.bpack[t]); });
     return true;
   }
   float* col = col_floats ? ws.floats(kSlot, col_floats) : nullptr;
@@ -138,6 +135,8 @@ void split_phases(float* xp, const float* x, const Conv2dDims& d, const Wide& w)
           std::fill(o, o + cols.lo, 0.0f);
           if (d.stride_w == 1) {
             std::memcpy(o + cols.lo, in + static_cast<long>(cols.lo) + shift, (cols.hi - cols.lo) * sizeof(float));
+          } else if (d.stride_w == 2) {
+            copy_even(o + cols.lo, in + (static_cast<long>(2 * cols.lo) + shift), cols.hi - cols.lo);
           } else {
             for (size_t j = cols.lo; j < cols.hi; ++j) o[j] = in[static_cast<long>(j * d.stride_w) + shift];
           }
@@ -180,19 +179,18 @@ bool forward_wide(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
   };
   const size_t threads = static_cast<size_t>(pool.size());
   if (d.N >= threads) {
-    const size_t tasks = std::min(threads, d.N), per = ceil_div(d.N, tasks);
+    const size_t tasks = std::min(threads, d.N);
     const GemmScratch gs = gemm_scratch(kern.gemm, g);
     std::vector<float*> buf(tasks), apack(tasks);
     for (size_t t = 0; t < tasks; ++t) {
       if (!(buf[t] = ws.floats(slot + 2 * t, scratch))) return false;
       if (gs.a_floats && !(apack[t] = ws.floats(slot + 2 * t + 1, gs.a_floats))) return false;
     }
-    pool.run(tasks, [&](size_t t) {
-      for (size_t n = t * per; n < std::min(d.N, (t + 1) * per); ++n)
-        one(n, buf[t], [&](float* c, const float* bm) {
-          gemm_serial(kern.gemm, apack[t], nullptr, c, w, bm, g);
-          return true;
-        });
+    parallel_claim(pool, d.N, [&](size_t t, size_t n) {
+      one(n, buf[t], [&](float* c, const float* bm) {
+        gemm_serial(kern.gemm, apack[t], nullptr, c, w, bm, g);
+        return true;
+      });
     });
     return true;
   }
@@ -382,31 +380,31 @@ bool backward_weight_chunked(ThreadPool& pool, Workspace& ws, const ConvKernels&
   g.lda = PQ, g.ldb = PQ, g.ldc = CRS;
   TaskScratch s;
   if (!task_scratch(ws, tasks, direct ? 0 : CRS * PQ, gemm_scratch(kern.gemm, g), &s)) return false;
-  std::vector<float*> partial(tasks);
-  for (size_t t = 0; t < tasks; ++t)
-    if (!(partial[t] = ws.floats(kSlot + 3 * tasks + t, dw_len))) return false;
-  double* sum = reinterpret_cast<double*>(ws.floats(kSlot + 4 * tasks, 2 * dw_len));
-  if (!sum) return false;
-  std::fill(sum, sum + dw_len, 0.0);
-  for (size_t first = 0; first < chunks; first += tasks) {
-    const size_t wave = std::min(tasks, chunks - first);
-    pool.run(wave, [&](size_t t) {
-      const size_t chunk = first + t, n0 = chunk * d.N / chunks, n1 = (chunk + 1) * d.N / chunks;
-      GemmDims gi = g;
-      for (size_t n = n0; n < n1; ++n) {
-        const float* cols = x + n * in_img;
-        if (!direct) {
-          im2col(s.col[t], PQ, cols, d);
-          cols = s.col[t];
-        }
-        gi.beta = n == n0 ? 0.0f : 1.0f;
-        gemm_serial(kern.gemm, s.apack[t], s.bpack[t], partial[t], dy + n * out_img, cols, gi);
+  // one partial per chunk (at most kWeightChunks x 256 KiB), so that chunks can be claimed one at
+  // a time (parallel.h); the partials are then added in chunk order, in double
+  std::vector<float*> partial(chunks);
+  for (size_t c = 0; c < chunks; ++c)
+    if (!(partial[c] = ws.floats(kSlot + 3 * tasks + c, dw_len))) return false;
+  parallel_claim(pool, chunks, [&](size_t t, size_t chunk) {
+    const size_t n0 = chunk * d.N / chunks, n1 = (chunk + 1) * d.N / chunks;
+    GemmDims gi = g;
+    for (size_t n = n0; n < n1; ++n) {
+      const float* cols = x + n * in_img;
+      if (!direct) {
+        im2col(s.col[t], PQ, cols, d);
+        cols = s.col[t];
       }
-    });
-    for (size_t t = 0; t < wave; ++t)
-      for (size_t i = 0; i < dw_len; ++i) sum[i] += partial[t][i];
-  }
-  for (size_t i = 0; i < dw_len; ++i) dw[i] = static_cast<float>(dw[i] + sum[i]);
+      gi.beta = n == n0 ? 0.0f : 1.0f;
+      gemm_serial(kern.gemm, s.apack[t], s.bpack[t], partial[chunk], dy + n * out_img, cols, gi);
+    }
+  });
+  parallel_range(pool, dw_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      double sum = 0.0;
+      for (size_t c = 0; c < chunks; ++c) sum += partial[c][i];
+      dw[i] = static_cast<float>(dw[i] + sum);
+    }
+  });
   return true;
 }
 

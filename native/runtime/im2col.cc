@@ -11,9 +11,27 @@ namespace kiln {
 
 namespace {
 
-// o[i] = in[2i] for i < n: the columns of a stride-2 window row. Four at a time with SSE2 (two
-// loads, one shuffle of their even lanes); the vector loop stops one block early so that it never
-// reads past in[2n - 2], the last element the scalar loop would read.
+// x[2i] += o[i] for i < n: a stride-2 row of col2im. Four at a time with SSE2: o's lanes are
+// interleaved with -0.0 (x + -0.0 is x, bit for bit, -0.0 included), so the odd elements are
+// rewritten unchanged; each element still gets the same single addition in the same order as the
+// scalar loop. The vector loop stops one block early so that it never touches x[2n - 1] or past.
+void add_even(float* x, const float* o, size_t n) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128 nz = _mm_set1_ps(-0.0f);
+  for (; i + 4 < n; i += 4) {
+    const __m128 v = _mm_loadu_ps(o + i);
+    _mm_storeu_ps(x + 2 * i, _mm_add_ps(_mm_loadu_ps(x + 2 * i), _mm_unpacklo_ps(v, nz)));
+    _mm_storeu_ps(x + 2 * i + 4, _mm_add_ps(_mm_loadu_ps(x + 2 * i + 4), _mm_unpackhi_ps(v, nz)));
+  }
+#endif
+  for (; i < n; ++i) x[2 * i] += o[i];
+}
+
+}  // namespace
+
+// Four at a time with SSE2 (two loads, one shuffle of their even lanes); the vector loop stops
+// one block early so that it never reads past in[2n - 2], the last element the scalar loop reads.
 void copy_even(float* o, const float* in, size_t n) {
   size_t i = 0;
 #if defined(__SSE2__)
@@ -24,8 +42,6 @@ void copy_even(float* o, const float* in, size_t n) {
 #endif
   for (; i < n; ++i) o[i] = in[2 * i];
 }
-
-}  // namespace
 
 TapRange tap_range(size_t out, size_t t, size_t stride, size_t pad, size_t dil, size_t size) {
   // o*stride >= pad - t*dil  and  o*stride <= size - 1 + pad - t*dil
@@ -91,7 +107,11 @@ void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d) {
         for (size_t p = rows.lo; p < rows.hi; ++p) {
           const float* o = src + p * d.Q;
           float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
-          for (size_t q = cols.lo; q < cols.hi; ++q) in[static_cast<long>(q * d.stride_w) + shift] += o[q];
+          if (d.stride_w == 2) {
+            add_even(in + (static_cast<long>(2 * cols.lo) + shift), o + cols.lo, cols.hi - cols.lo);
+          } else {
+            for (size_t q = cols.lo; q < cols.hi; ++q) in[static_cast<long>(q * d.stride_w) + shift] += o[q];
+          }
         }
       }
     }

@@ -17,6 +17,9 @@ void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d);
 // x:(C,H,W) += the windows in col:(C*R*S, ldcol), each added back where im2col took it from
 void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d);
 
+// o[i] = in[2i] for i < n (a stride-2 row); reads in[0 .. 2n-2] only.
+void copy_even(float* o, const float* in, size_t n);
+
 // The range [lo, hi) of output coordinates o < out whose tap t reads inside [0, size):
 // 0 <= o*stride - pad + t*dil < size.
 struct TapRange {

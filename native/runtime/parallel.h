@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <vector>
 
@@ -34,6 +35,25 @@ void parallel_range(ThreadPool& pool, size_t n, size_t grain, size_t align, Fn f
   pool.run(chunks, [&](size_t i) {
     size_t begin = std::min(n, i * per), end = std::min(n, begin + per);
     if (begin < end) fn(begin, end);
+  });
+}
+
+// Calls fn(slot, i) for every i in [0, n) from up to pool.size() tasks that claim the items one
+// at a time from a shared counter; `slot` (below min(pool.size(), n)) names the task, for
+// per-task scratch. A static split waits for its slowest thread, and on a shared machine one
+// thread is often slowed down by other processes: claiming lets the others take its share. Only
+// for items whose results do not depend on which task runs them or in what order (disjoint
+// outputs), so results stay identical for any thread count.
+template <typename Fn>
+void parallel_claim(ThreadPool& pool, size_t n, Fn fn) {
+  const size_t tasks = std::min<size_t>(static_cast<size_t>(pool.size()), n);
+  if (tasks <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(size_t{0}, i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  pool.run(tasks, [&](size_t t) {
+    for (size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < n;) fn(t, i);
   });
 }
 

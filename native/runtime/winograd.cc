@@ -17,6 +17,7 @@
 #include "winograd.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "../kernels/winograd.h"
 #include "parallel.h"
@@ -122,7 +123,6 @@ bool run(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk, float* y, c
          const float* bias, const Conv2dDims& d, const Plan& p, bool add) {
   const size_t L = p.L, out_img = d.K * d.P * d.Q;
   const size_t threads = static_cast<size_t>(pool.size()), tasks = std::min(threads, p.blocks);
-  const size_t per = ceil_div(p.blocks, tasks);
   struct Buffers {
     float *xm, *vy;  // xb, then M; V, then yb
   };
@@ -154,9 +154,8 @@ bool run(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk, float* y, c
                   b.vy + (i * p.KB + kb) * out_rows * p.Qp * L, p.Qp, add);
       }
   };
-  pool.run(tasks, [&](size_t t) {
-    for (size_t bi = t * per; bi < std::min(p.blocks, (t + 1) * per); ++bi) one_block(p.block(bi), buf[t]);
-  });
+  // blocks write disjoint parts of y: claimed one at a time (parallel.h)
+  parallel_claim(pool, p.blocks, [&](size_t t, size_t bi) { one_block(p.block(bi), buf[t]); });
   return true;
 }
 
@@ -179,6 +178,11 @@ bool transform_weights(ThreadPool& pool, Workspace& ws, float** out, const float
 // partials added in chunk order (in double); the chunks depend on the shape only.
 constexpr size_t kWeightChunks = 16;
 constexpr size_t kWeightBlockMax = size_t{2} << 20;
+// Per-chunk dU partials up to this many bytes in all (ResNet-20's 16-16: 16 x 36 KiB, 32-32:
+// 16 x 144 KiB). Above it (64-64: 16 x 576 KiB) they would cost a pass over that much memory
+// more than one L2-resident buffer per thread reused wave after wave.
+constexpr size_t kChunkPartialBytes = size_t{4} << 20;
+constexpr size_t kSlotChunk = kSlotTask + 4 * ThreadPool::kMaxThreads;  // + one per chunk
 
 }  // namespace
 
@@ -239,8 +243,13 @@ bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKer
   const size_t tasks = std::min(static_cast<size_t>(pool.size()), chunks);
   const size_t dyb_floats = p.imgs * p.KB * out_rows * p.Qp * L;
   struct Buffers {
-    float *packed, *v, *m, *du;  // x's then dy's rows; V; Y = A dy A^T; the chunk's dU
+    float *packed, *v, *m, *du;  // x's then dy's rows; V; Y = A dy A^T; the chunk's dU (waves only)
   };
+  // Each chunk's dU in its own buffer when they fit in kChunkPartialBytes: then the chunks are
+  // claimed one at a time (parallel.h: a thread slowed by other processes takes fewer), and
+  // summed once at the end. Otherwise waves of one chunk per task, summed after each wave. The
+  // sum runs in chunk order either way.
+  const bool own = chunks * du_len * sizeof(float) <= kChunkPartialBytes;
   Buffers buf[ThreadPool::kMaxThreads];
   for (size_t t = 0; t < tasks; ++t) {
     const size_t s = kSlotTask + 4 * t;
@@ -248,12 +257,14 @@ bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKer
     if (!(b.packed = ws.floats(s, std::max(p.xb_floats, dyb_floats)))) return false;
     if (!(b.v = ws.floats(s + 1, 36 * p.v_xi))) return false;
     if (!(b.m = ws.floats(s + 2, 36 * p.m_xi))) return false;
-    if (!(b.du = ws.floats(s + 3, du_len))) return false;
+    if (!own && !(b.du = ws.floats(s + 3, du_len))) return false;
   }
+  std::vector<float*> part(own ? chunks : 0);
+  for (size_t c = 0; c < part.size(); ++c)
+    if (!(part[c] = ws.floats(kSlotChunk + c, du_len))) return false;
   double* total = reinterpret_cast<double*>(ws.floats(kSlotU, 2 * du_len));
   if (!total) return false;
-  std::fill(total, total + du_len, 0.0);
-  auto one_block = [&](const Block& blk, const Buffers& b, bool first) {
+  auto one_block = [&](const Block& blk, const Buffers& b, float* du, bool first) {
     const size_t imgs = blk.n1 - blk.n0, trows = blk.tp1 - blk.tp0;
     const size_t tiles = input_block(wk, b.v, b.packed, x, d, p, blk);
     // dy's rows (zero past P, Q) -> channel blocks, then A dy A^T per tile
@@ -271,19 +282,32 @@ bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKer
                          b.packed + ((i * p.KB + kb) * out_rows + 4 * tp) * p.Qp * L, p.Qp, p.TQ);
     // dU[xi](Ks, Cs) (+)= Y[xi]^T(Ks, tiles) V[xi](tiles, Cs)
     for (size_t xi = 0; xi < 36; ++xi)
-      wk.gemm_grad(b.du + xi * p.Ks * p.Cs, b.m + xi * p.m_xi, b.v + xi * p.v_xi, tiles, p.Ks, p.Cs, !first);
+      wk.gemm_grad(du + xi * p.Ks * p.Cs, b.m + xi * p.m_xi, b.v + xi * p.v_xi, tiles, p.Ks, p.Cs, !first);
   };
-  for (size_t first = 0; first < chunks; first += tasks) {
-    const size_t wave = std::min(tasks, chunks - first);
-    pool.run(wave, [&](size_t t) {
-      const size_t chunk = first + t, b0 = chunk * p.blocks / chunks, b1 = (chunk + 1) * p.blocks / chunks;
-      for (size_t bi = b0; bi < b1; ++bi) one_block(p.block(bi), buf[t], bi == b0);
+  auto one_chunk = [&](size_t chunk, const Buffers& b, float* du) {
+    const size_t b0 = chunk * p.blocks / chunks, b1 = (chunk + 1) * p.blocks / chunks;
+    for (size_t bi = b0; bi < b1; ++bi) one_block(p.block(bi), b, du, bi == b0);
+  };
+  if (own) {
+    parallel_claim(pool, chunks, [&](size_t t, size_t chunk) { one_chunk(chunk, buf[t], part[chunk]); });
+    parallel_range(pool, du_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        double acc = 0.0;
+        for (size_t c = 0; c < chunks; ++c) acc += part[c][i];
+        total[i] = acc;
+      }
     });
-    for (size_t t = 0; t < wave; ++t) {
-      const float* part = buf[t].du;
-      parallel_range(pool, du_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
-        for (size_t i = i0; i < i1; ++i) total[i] += part[i];
-      });
+  } else {
+    std::fill(total, total + du_len, 0.0);
+    for (size_t first = 0; first < chunks; first += tasks) {
+      const size_t wave = std::min(tasks, chunks - first);
+      pool.run(wave, [&](size_t t) { one_chunk(first + t, buf[t], buf[t].du); });
+      for (size_t t = 0; t < wave; ++t) {
+        const float* pt = buf[t].du;
+        parallel_range(pool, du_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
+          for (size_t i = i0; i < i1; ++i) total[i] += pt[i];
+        });
+      }
     }
   }
   // dw += G^T dU G, rows of dU are output channels

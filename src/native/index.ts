@@ -56,6 +56,10 @@ export interface KilnNative {
   reluForward(y: Float32Array, x: Float32Array): void;
   /** dx += dy where x > 0 */
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** y = max(a + b, 0): add then reluForward, block by block (one pass over memory) */
+  addRelu(y: Float32Array, a: Float32Array, b: Float32Array): void;
+  /** da += dy where x > 0, and db += the same: two reluBackward calls, block by block */
+  reluBackwardPair(da: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array): void;
   /** sum of x, accumulated in double */
   sum(x: Float32Array): number;
   /** sum of x^2 */

@@ -22,12 +22,12 @@ export function add(a: Tensor, b: Tensor): Tensor {
 export function addRelu(a: Tensor, b: Tensor): Tensor {
   expectSameShape('addRelu', a, b);
   const y = Tensor.empty(a.shape);
-  native.add(y.data, a.data, b.data);
-  native.reluForward(y.data, y.data);
+  native.addRelu(y.data, a.data, b.data);
   return record(y, 'addRelu', [a, b], (g) => {
     const ga = gradOf(a), gb = gradOf(b);
-    if (ga) native.reluBackward(ga, g, y.data);
-    if (gb) native.reluBackward(gb, g, y.data);
+    if (ga && gb) native.reluBackwardPair(ga, gb, g, y.data);
+    else if (ga) native.reluBackward(ga, g, y.data);
+    else if (gb) native.reluBackward(gb, g, y.data);
   });
 }
 

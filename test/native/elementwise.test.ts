@@ -2,7 +2,7 @@
 // sizes below, at and above the vector widths (8 and 16 lanes, unrolled by 2) and a large prime.
 import { describe, expect, it } from 'vitest';
 
-import { allClose } from '../helpers/all-close.js';
+import { allClose, bitwiseEqual } from '../helpers/all-close.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import { awkward } from '../helpers/rng.js';
 
@@ -112,6 +112,48 @@ describe.each(isas)('elementwise on %s', (isa) => {
     native.scale(a, a, 2);
     allClose(a, want.map((v) => Math.fround(v) * 2), { atol: subnormal, rtol: oneRounding, what: 'scale in place' });
     expect(Array.from(base.subarray(0, 3))).toEqual(Array.from(untouched));
+  });
+
+  // the fused residual-block pair runs the same kernels block by block (4096 floats): sizes around
+  // a block edge, with a NaN, -0 and zeros in x so every branch of the ReLU shows in the bits
+  it.each([1, 17, 4095, 4096, 4097, 3 * 4096 + 5, 1000003])(
+    `addRelu and reluBackwardPair ${isa} give the bits of add + reluForward and two reluBackward calls, n=%i`,
+    (n) => {
+      native.setIsa(isa);
+      const a = awkward(n, seedOf(n, 11)), b = awkward(n, seedOf(n, 12)), dy = awkward(n, seedOf(n, 13));
+      a[0] = NaN;
+      if (n > 2) {
+        a[1] = -0;
+        b[1] = 0;
+        a[2] = 1;
+        b[2] = -1;
+      }
+      const want = new Float32Array(n);
+      native.add(want, a, b);
+      native.reluForward(want, want);
+      const y = new Float32Array(n).fill(7);
+      native.addRelu(y, a, b);
+      bitwiseEqual(y, want, `addRelu n=${n}`);
+      const da0 = awkward(n, seedOf(n, 14)), db0 = awkward(n, seedOf(n, 15));
+      const wantA = da0.slice(), wantB = db0.slice();
+      native.reluBackward(wantA, dy, y);
+      native.reluBackward(wantB, dy, y);
+      const da = da0.slice(), db = db0.slice();
+      native.reluBackwardPair(da, db, dy, y);
+      bitwiseEqual(da, wantA, `reluBackwardPair da n=${n}`);
+      bitwiseEqual(db, wantB, `reluBackwardPair db n=${n}`);
+    },
+  );
+
+  it(`addRelu and reluBackwardPair ${isa} reject bad lengths and partial overlaps, writing nothing`, () => {
+    native.setIsa(isa);
+    const y = new Float32Array(8).fill(3), a = awkward(8, 1), b = awkward(7, 2);
+    expect(() => native.addRelu(y, a, b)).toThrow(/addRelu: b expected length 8 \(y\.length\), got 7/);
+    expect(Array.from(y)).toEqual(new Array(8).fill(3));
+    const buf = new Float32Array(16).fill(1), dy = awkward(8, 3), x = awkward(8, 4);
+    expect(() => native.reluBackwardPair(buf.subarray(0, 8), buf.subarray(4, 12), dy, x)).toThrow(/reluBackwardPair: da/);
+    expect(Array.from(buf)).toEqual(new Array(16).fill(1));
+    expect(() => native.reluBackwardPair(new Float32Array(8), new Float32Array(8), dy, new Float32Array(9))).toThrow(RangeError);
   });
 
   it(`${isa} writes exactly its range of a shared parent buffer`, () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 
 import { resolvePool2d, type Pool2dGeometry } from '../../src/tensor/shape.js';
 import { allClose, bitwiseEqual } from '../helpers/all-close.js';
-import { native, restoreAfterEach } from '../helpers/native.js';
+import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import {
   avgPoolBackwardRef,
   avgPoolRef,
@@ -214,10 +214,13 @@ describe('maxPool2d ties, -Infinity and NaN', () => {
   });
 });
 
-describe('globalAvgPool2d', () => {
-  it.each([[1, 1, 1, 1], [1, 3, 7, 7], [3, 17, 13, 7], [2, 16, 33, 33], [3, 64, 8, 8]])(
-    'global average pool (%i,%i,%i,%i) matches the float64 reference forward and backward',
+// above ref, the forward sums each plane with the level's vector sum: planes below, at and
+// above its vector widths and blocks
+describe.each(isas)('globalAvgPool2d on %s', (isa) => {
+  it.each([[1, 1, 1, 1], [1, 3, 7, 7], [3, 17, 13, 7], [2, 16, 33, 33], [3, 64, 8, 8], [2, 3, 1, 17], [1, 2, 128, 129]])(
+    `global average pool ${isa} (%i,%i,%i,%i) matches the float64 reference forward and backward`,
     (n, c, h, w) => {
+      native.setIsa(isa);
       const g = { n, c, h, w };
       const x = uniform(n * c * h * w, n + c + h);
       const y = new Float32Array(n * c).fill(NaN);

@@ -21,6 +21,9 @@ function runAll() {
     scale: new Float32Array(n),
     relu: new Float32Array(n),
     reluBackward: a.slice(),
+    addRelu: new Float32Array(n),
+    pairA: a.slice(),
+    pairB: b.slice(),
     columnSum: awkward(5003, 3),
     sum: 0,
     sumsq: 0,
@@ -31,6 +34,8 @@ function runAll() {
   native.scale(out.scale, a, -2.5);
   native.reluForward(out.relu, a);
   native.reluBackward(out.reluBackward, b, a);
+  native.addRelu(out.addRelu, a, b);
+  native.reluBackwardPair(out.pairA, out.pairB, b, a);
   native.columnSum(out.columnSum, a.subarray(0, 199 * 5003), 199, 5003);
   out.sum = native.sum(a);
   out.sumsq = native.sumsq(b);
@@ -46,7 +51,7 @@ describe.each(isas)('thread-count invariance on %s', (isa) => {
       native.setThreads(t);
       expect(native.threads()).toBe(t);
       const got = runAll();
-      for (const key of ['add', 'mul', 'axpy', 'scale', 'relu', 'reluBackward', 'columnSum'] as const) {
+      for (const key of ['add', 'mul', 'axpy', 'scale', 'relu', 'reluBackward', 'addRelu', 'pairA', 'pairB', 'columnSum'] as const) {
         bitwiseEqual(got[key], want[key], `${key} with ${t} threads`);
       }
       expect(Object.is(got.sum, want.sum), `sum with ${t} threads: ${got.sum} vs ${want.sum}`).toBe(true);

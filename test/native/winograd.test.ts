@@ -84,6 +84,7 @@ const fixed: Conv2dSpec[] = [
   { n: 1, c: 16, h: 3, w: 3, k: 8, kernel: 3, padding: 0 }, // one output pixel: a 1x1 corner of one tile
   { n: 1, c: 9, h: 1, w: 5, k: 16, kernel: 3, padding: [1, 1, 2, 0] }, // a 1-row image
   { n: 3, c: 8, h: 13, w: 13, k: 8, kernel: 3, padding: 1 }, // C*K = 64: Winograd for the weight gradient only
+  { n: 2, c: 40, h: 8, w: 8, k: 24, kernel: 3, padding: 1 }, // weight transform runs of 16 filters: 16 + 16 + 8
 ];
 
 const specs = [...fixed, ...randomSpecs(18, 7)].map(resolveConv2d);
@@ -120,6 +121,11 @@ describe.skipIf(simd.length === 0)('winograd conv2d threads', () => {
     { n: 1, c: 16, h: 33, w: 33, k: 17, kernel: 3, padding: 1 }, // one image, two blocks of tile rows
     { n: 20, c: 64, h: 8, w: 8, k: 64, kernel: 3, padding: 1 }, // 7 images per block (forward)
     { n: 2, c: 17, h: 64, w: 40, k: 16, kernel: 3, padding: [2, 0, 1, 1] }, // 3 blocks of tile rows per image
+    // the weight transform goes by runs of 16 filters along c (backward data) or along each
+    // thread's k range (forward): 40 = 16 + 16 + 8, and 3 threads cut K = 24 into uneven ranges
+    { n: 2, c: 40, h: 8, w: 8, k: 24, kernel: 3, padding: 1 },
+    // blocks and weight-gradient chunks (16, each with its own dU) claimed one at a time
+    { n: 20, c: 16, h: 32, w: 32, k: 16, kernel: 3, padding: 1 }, // one image per block: 16 chunks
   ];
   it.each(simd)('conv2d %s Winograd gives bit-identical results for 1, 2 and 3 threads', (isa) => {
     native.setIsa(isa);

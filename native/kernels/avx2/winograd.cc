@@ -11,6 +11,7 @@
 namespace kiln::avx2 {
 namespace {
 
+constexpr size_t kAhead = 2;  // rows of software prefetch in pack and unpack (as avx512)
 constexpr size_t L = kWinogradLanes;
 using V = __m256;
 
@@ -194,6 +195,10 @@ void winograd_pack_f32(float* xb, const float* x, size_t plane, size_t nc, size_
     for (long j = 0; j < j0; ++j) store(out + j * L, zero);
     for (long j = j1; j < wp; ++j) store(out + j * L, zero);
     const float* in = x + static_cast<size_t>(h) * W + (j0 + col0);
+    // the channel planes are streams a plane apart, read once: fetch the row kAhead below (as avx512)
+    if (i + kAhead < rows && h + static_cast<long>(kAhead) < static_cast<long>(H))
+      for (size_t c = 0; c < nc; ++c)
+        for (long j = 0; j < j1 - j0; j += 16) _mm_prefetch(reinterpret_cast<const char*>(in + c * plane + kAhead * W + j), _MM_HINT_T0);
     for (long j = j0; j < j1; j += 8) {
       const size_t n = static_cast<size_t>(std::min(8L, j1 - j));
       const __m256i m = lanes(n);
@@ -309,6 +314,9 @@ void winograd_unpack_f32(float* y, size_t plane, size_t nk, size_t rows, size_t 
   for (size_t i = 0; i < rows; ++i) {
     const float* in = yb + i * Qp * L;
     float* out = y + i * Q;
+    if (i + kAhead < rows)
+      for (size_t k = 0; k < nk && k < 8; ++k)
+        for (size_t q = 0; q < Q; q += 16) __builtin_prefetch(out + k * plane + kAhead * Q + q, 1, 3);
     for (size_t q = 0; q < Q; q += 8) {
       const size_t n = std::min<size_t>(8, Q - q);
       const __m256i m = lanes(n);

@@ -12,6 +12,7 @@ namespace kiln::avx512 {
 namespace {
 
 constexpr size_t L = kWinogradLanes;
+constexpr size_t kAhead = 2;  // rows of software prefetch in pack and unpack
 using V = __m512;
 
 V add(V a, V b) { return _mm512_add_ps(a, b); }
@@ -197,6 +198,12 @@ void winograd_pack_f32(float* xb, const float* x, size_t plane, size_t nc, size_
     for (long j = 0; j < j0; ++j) store(out + j * L, zero);
     for (long j = j1; j < wp; ++j) store(out + j * L, zero);
     const float* in = x + static_cast<size_t>(h) * W + (j0 + col0);
+    // The 16 channel planes are 16 streams a plane apart (4 KiB for 32x32: a page each, where
+    // the hardware prefetcher stops), read once from L3 or memory: perf put most of this
+    // function's time on the loads. Fetch the row kAhead below while this one is transposed.
+    if (i + kAhead < rows && h + static_cast<long>(kAhead) < static_cast<long>(H))
+      for (size_t c = 0; c < nc; ++c)
+        for (long j = 0; j < j1 - j0; j += 16) _mm_prefetch(reinterpret_cast<const char*>(in + c * plane + kAhead * W + j), _MM_HINT_T0);
     for (long j = j0; j < j1; j += 16) {
       const size_t n = static_cast<size_t>(std::min(16L, j1 - j));
       const __mmask16 m = lanes(n);
@@ -312,6 +319,10 @@ void winograd_unpack_f32(float* y, size_t plane, size_t nk, size_t rows, size_t 
   for (size_t i = 0; i < rows; ++i) {
     const float* in = yb + i * Qp * L;
     float* out = y + i * Q;
+    // 16 output planes, written (or added to) once: fetch the row kAhead below, as pack does
+    if (i + kAhead < rows)
+      for (size_t k = 0; k < nk && k < 16; ++k)
+        for (size_t q = 0; q < Q; q += 16) __builtin_prefetch(out + k * plane + kAhead * Q + q, 1, 3);
     for (size_t q = 0; q < Q; q += 16) {
       const size_t n = std::min<size_t>(16, Q - q);
       const __mmask16 m = lanes(n);
