@@ -189,9 +189,10 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
       run(tasks, [&](size_t t) {
         pack_slivers(ws_b[0], jc, nc, std::min(n_slivers, t * per_s), std::min(n_slivers, (t + 1) * per_s), pc, kc);
       });
+      // Equal row counts, not whole slivers each: 1024 rows in 171 six-row slivers gave 516 and 508
+      // (1.6% idle); compute_block cuts any row range into nearly equal tiles.
       run(tasks, [&](size_t t) {
-        size_t per = ceil_div(m_slivers, tasks);
-        size_t m0 = std::min(d.M, t * per * MR), m1 = std::min(d.M, (t + 1) * per * MR);
+        const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
         if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
       });
     }
