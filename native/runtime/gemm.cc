@@ -37,10 +37,6 @@ constexpr size_t kDirectAMaxLd = 512;
 constexpr size_t kDirectBRows = 48;
 constexpr size_t kDirectBMaxLd = 1024;
 
-// The smallest row chunk a task claims in the single-block row split (gemm_blocked): four
-// 12-row AVX-512 tiles (eight AVX2 ones), so each B sliver is still reused a few times from L1.
-constexpr size_t kMinRowChunk = 48;
-
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
 void cpu_relax() {
@@ -153,14 +149,13 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
     return;
   }
   // Rows, one block of B (N <= kNC, K <= kKC: the Transformer projections and FFN): a single
-  // dispatch. The tasks claim B slivers to pack, wait until every sliver is packed, then claim
-  // row chunks (guided: large first, then smaller) until none are left. One pool.run instead of
-  // two, and a thread that the OS takes away (this machine is shared) delays neither the packing
-  // nor the rows: the other thread takes over its share. Which thread runs a tile does not change
-  // its result (one K block: each C element is one tile call), so the bits do not depend on it.
+  // dispatch. The tasks claim B slivers to pack, wait until every sliver is packed, then compute
+  // an equal share of the rows. One pool.run instead of two. (Claiming rows in shrinking chunks
+  // instead was slower when B outgrows L2, as for the FFN: a chunk of a few tiles streams all of
+  // B from L3 again; same-process A/B 0.91-0.95x on 2048 x 1024 x 256.)
   if (d.N <= kNC && k_blocks == 1) {
     const size_t n_slivers = ceil_div(d.N, NR), kc = std::min(kKC, d.K);
-    std::atomic<size_t> pack_next{0}, packed{0}, row_next{0};
+    std::atomic<size_t> pack_next{0}, packed{0};
     run(tasks, [&](size_t t) {
       for (size_t s; (s = pack_next.fetch_add(1, std::memory_order_relaxed)) < n_slivers;) {
         pack_slivers(ws_b[0], 0, d.N, s, s + 1, 0, kc);
@@ -168,15 +163,8 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
       }
       // Every sliver is claimed, so each one still missing is being packed by a running task.
       while (packed.load(std::memory_order_acquire) < n_slivers) cpu_relax();
-      for (;;) {
-        size_t m0 = row_next.load(std::memory_order_relaxed), m1;
-        do {
-          if (m0 >= d.M) return;
-          const size_t chunk = std::max(kMinRowChunk, ceil_div(ceil_div(d.M - m0, 2 * tasks), MR) * MR);
-          m1 = std::min(d.M, m0 + chunk);
-        } while (!row_next.compare_exchange_weak(m0, m1, std::memory_order_relaxed));
-        compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, 0, d.N, 0, kc, m0, m1, 0, n_slivers);
-      }
+      const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
+      if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, 0, d.N, 0, kc, m0, m1, 0, n_slivers);
     });
     return;
   }
