@@ -115,6 +115,17 @@ describe.each(isas)('gemm on %s', (isa) => {
     }
   });
 
+  it(`gemm ${isa} matches on the one-dispatch row split (one block of B, slivers claimed) and at that path's edges`, () => {
+    native.setIsa(isa);
+    // tall C, K <= 512 and N <= 3072: the threads claim B's slivers to pack, then split the rows,
+    // in one dispatch; K = 513 or N = 3073 go back to the per-block path (the epilogue on both)
+    const bias = uniform(3073, 51, -2, 2);
+    for (const [m, n, k, transB] of [[600, 97, 128, true], [300, 45, 512, false], [300, 45, 513, true], [770, 3072, 4, false], [770, 3073, 4, true]] as const) {
+      native.setThreads(3); // three claimants; row shares not multiples of the tile height
+      check({ m, n, k, transB, bias: bias.subarray(0, n), act: 'gelu', beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k}`);
+    }
+  });
+
   it(`gemm ${isa} splits a long k over small outputs (weight-gradient shapes) and still matches`, () => {
     native.setIsa(isa);
     check({ m: 16, n: 40, k: 40_000, transB: true, seed: 41 }, `${isa} split k, transB`);
@@ -177,6 +188,8 @@ describe('gemm thread-count invariance', () => {
       { m: 12, n: 32, k: 32, batch: 9, seed: 4 }, // batched: split over problems
       { m: 64, n: 3500, k: 40, act: 'gelu', bias: uniform(3500, 5), seed: 6 }, // N spans NC blocks
       { m: 16, n: 40, k: 70_000, transB: true, act: 'relu', seed: 7 }, // k split into chunks, 5 waves of 1..5 threads
+      { m: 2048, n: 256, k: 256, transB: true, bias: uniform(256, 8), seed: 8 }, // one dispatch: slivers claimed, then rows split
+      { m: 1100, n: 70, k: 512, transA: true, act: 'gelu', seed: 9 }, // the same, A packed (transposed)
     ];
     for (const p of shapes) {
       const results = [1, 2, 3, 5].map((t) => {

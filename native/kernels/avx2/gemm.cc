@@ -51,12 +51,26 @@ __attribute__((noinline)) __m256 gelu(__m256 x) {
   return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), _mm256_add_ps(erf, _mm256_set1_ps(1.0f)));
 }
 
+// A masked vmaskmovps: a full 8 lanes (Masked false) uses the plain load, which Zen runs much
+// faster (each tile reads and writes 12 C vectors per K block: masked, that cost ~5% at 1024).
+template <bool Masked>
+__m256 load(const float* p, __m256i m) {
+  return Masked ? _mm256_maskload_ps(p, m) : _mm256_loadu_ps(p);
+}
+
+template <bool Masked>
+void store(float* p, __m256i m, __m256 v) {
+  if (Masked) _mm256_maskstore_ps(p, m, v);
+  else _mm256_storeu_ps(p, v);
+}
+
+template <bool Masked>
 __m256 finish(__m256 acc, const GemmTile& t, const float* c, __m256i m, size_t row, size_t col) {
   __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(t.alpha));
-  if (t.beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(t.beta), _mm256_maskload_ps(c, m), v);
+  if (t.beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(t.beta), load<Masked>(c, m), v);
   if (!t.last) return v;
   if (t.bias_row) v = _mm256_add_ps(v, _mm256_set1_ps(t.bias_row[row]));
-  if (t.bias_col) v = _mm256_add_ps(v, _mm256_maskload_ps(t.bias_col + col, m));
+  if (t.bias_col) v = _mm256_add_ps(v, load<Masked>(t.bias_col + col, m));
   if (t.act == Act::relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
   else if (t.act == Act::gelu) v = gelu(v);
   return v;
@@ -97,8 +111,12 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     float* c = t.c + r * t.ldc;
-    _mm256_maskstore_ps(c, m0, finish(acc[r][0], t, c, m0, r, 0));
-    if (V > 1) _mm256_maskstore_ps(c + 8, m1, finish(acc[r][V - 1], t, c + 8, m1, r, 8));
+    if (V == 1) {
+      store<Masked>(c, m0, finish<Masked>(acc[r][0], t, c, m0, r, 0));
+    } else {  // the first vector is always full when there is a second
+      store<false>(c, m0, finish<false>(acc[r][0], t, c, m0, r, 0));
+      store<Masked>(c + 8, m1, finish<Masked>(acc[r][V - 1], t, c + 8, m1, r, 8));
+    }
   }
 }
 
