@@ -53,6 +53,11 @@ export class PredictPool {
     return this.worker.run({ jobId, checkpoint, body });
   }
 
+  /** Requests waiting, whether one is running, and whether the worker (and its models) is alive. */
+  get load(): { queued: number; running: boolean; worker: boolean } {
+    return this.worker.load;
+  }
+
   close(): Promise<void> {
     return this.worker.close();
   }

@@ -72,9 +72,9 @@ export class SerialWorker<Req extends object, Reply extends WorkerReply, Out> {
     });
   }
 
-  /** Requests waiting, and whether one is running. */
-  get load(): { queued: number; running: boolean } {
-    return { queued: this.queue.length, running: this.current !== null };
+  /** Requests waiting, whether one is running, and whether a worker thread exists. */
+  get load(): { queued: number; running: boolean; worker: boolean } {
+    return { queued: this.queue.length, running: this.current !== null, worker: this.worker !== null };
   }
 
   async close(): Promise<void> {

@@ -50,7 +50,7 @@ export class SeriesReader {
   }
 
   /** Reads waiting, and whether one is running (for tests and diagnostics). */
-  get load(): { queued: number; running: boolean } {
+  get load(): { queued: number; running: boolean; worker: boolean } {
     return this.worker.load;
   }
 

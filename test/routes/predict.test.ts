@@ -381,4 +381,21 @@ describe('the predict worker\'s limits', () => {
       await damaged.close();
     }
   });
+
+  it('an idle worker is ended after idleMs, its models with it; the next prediction starts a fresh one', async () => {
+    const idle = await buildApp({ logger: false, config: { dataDir, threadBudget: 2, threads: 1 }, predict: { idleMs: 300 } });
+    try {
+      const ask = () => idle.inject({ method: 'POST', url: `/v1/jobs/${ids.image}/predict`, payload: { images: [{ pixels: [1], shape: [1, 1, 1] }] } });
+      const first = await ask();
+      expect(first.statusCode).toBe(200);
+      expect(idle.predictions.load).toEqual({ queued: 0, running: false, worker: true });
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(idle.predictions.load.worker).toBe(false);
+      const again = await ask();
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toEqual(first.json());
+    } finally {
+      await idle.close();
+    }
+  });
 });

@@ -86,7 +86,7 @@ describe('SeriesReader', () => {
     const next = r.read(small);
     expect(await codeOf(huge)).toMatch(/^KILN_ERR_INTERNAL: the read needed more than the series reader's 32 MiB/);
     expect(parse(await next)).toEqual({ series: { small: { steps: [1, 2, 5], values: [1, 2, null] } } });
-    expect(r.load).toEqual({ queued: 0, running: false });
+    expect(r.load).toEqual({ queued: 0, running: false, worker: true });
   });
 
   it('a database that cannot be opened fails the waiting reads, and the next read tries again', async () => {
