@@ -39,14 +39,6 @@ constexpr size_t kDirectBMaxLd = 1024;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 // How one GEMM is cut into blocks, and the scratch it needs per worker.
 struct Plan {
   size_t MR, NR, kc_max, nc_max;

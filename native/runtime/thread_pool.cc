@@ -14,14 +14,6 @@ namespace {
 // How long an idle worker keeps polling for the next batch before it sleeps.
 constexpr auto kSpin = std::chrono::microseconds(50);
 
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-
 }  // namespace
 
 ThreadPool::ThreadPool(int threads) { resize(threads); }

@@ -64,6 +64,16 @@ class ThreadPool {
   std::condition_variable wake_, done_;
 };
 
+// One step of a spin-wait: tells the core it is polling (less power, and a sibling hyperthread
+// gets the pipeline). Used by the pool's workers and by kernels that wait on each other.
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // The default size: KILN_THREADS when it is a positive integer, otherwise the CPUs this process
 // may run on (its affinity mask, which containers and taskset narrow).
 int default_thread_count();

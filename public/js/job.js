@@ -131,18 +131,37 @@ export function mount(el, { id }) {
     });
   }
 
+  function epochRow(e, shown) {
+    return h('tr', {},
+      h('td', {}, num(e.epoch, 3)), h('td', {}, e.step), h('td', {}, num(e.lr, 3)), h('td', {}, num(e.train?.loss)),
+      shown.map((m) => h('td', {}, num(e.train?.[m]))), h('td', {}, num(e.validation?.loss)), shown.map((m) => h('td', {}, num(e.validation?.[m]))),
+      h('td', {}, `${num(e.timeMs / 1000, 3)} s`),
+    );
+  }
+
+  // the rendered table: its columns, its body, how many rows it has and the last one's step
+  let table = null;
   function renderEpochs(metrics) {
     const rows = [...epochs.values()].sort((a, b) => a.step - b.step);
-    if (!rows.length) return clear(view.epochs, h('p.muted', {}, 'No epoch finished yet.'));
+    if (!rows.length) {
+      table = null;
+      return clear(view.epochs, h('p.muted', {}, 'No epoch finished yet.'));
+    }
     const shown = metrics.slice(0, 3);
-    clear(view.epochs, h('div.scroll', {}, h('table.epochs', {},
-      h('thead', {}, h('tr', {}, ['epoch', 'step', 'lr', 'train loss', ...shown.map((m) => `train ${m}`), 'val loss', ...shown.map((m) => `val ${m}`), 'time'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, rows.map((e) => h('tr', {},
-        h('td', {}, num(e.epoch, 3)), h('td', {}, e.step), h('td', {}, num(e.lr, 3)), h('td', {}, num(e.train?.loss)),
-        shown.map((m) => h('td', {}, num(e.train?.[m]))), h('td', {}, num(e.validation?.loss)), shown.map((m) => h('td', {}, num(e.validation?.[m]))),
-        h('td', {}, `${num(e.timeMs / 1000, 3)} s`),
-      ))),
-    )));
+    const key = shown.join();
+    // live epochs arrive in step order: append their rows, rather than rebuild a table of
+    // thousands each frame (a fast job finishes hundreds of epochs a second)
+    if (table && table.key === key && rows[table.count - 1]?.step === table.last) {
+      for (const e of rows.slice(table.count)) table.body.append(epochRow(e, shown));
+    } else {
+      table = { key, body: h('tbody', {}, rows.map((e) => epochRow(e, shown))) };
+      clear(view.epochs, h('div.scroll', {}, h('table.epochs', {},
+        h('thead', {}, h('tr', {}, ['epoch', 'step', 'lr', 'train loss', ...shown.map((m) => `train ${m}`), 'val loss', ...shown.map((m) => `val ${m}`), 'time'].map((t) => h('th', {}, t)))),
+        table.body,
+      )));
+    }
+    table.count = rows.length;
+    table.last = rows[rows.length - 1].step;
   }
 
   async function act(action) {
