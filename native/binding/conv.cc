@@ -84,7 +84,16 @@ WinogradKernels winograd_kernels(Isa isa) {
 }
 
 ConvKernels kernels(KilnAddon& k) {
-  return ConvKernels{k.table.gemm.fn, k.table.sum.fn, winograd_kernels(k.table.gemm.isa)};
+  ConvKernels kern{k.table.gemm.fn, k.table.sum.fn, winograd_kernels(k.table.gemm.isa)};
+  // the pixel-major lowering's layout kernels, of the level the GEMM tile was picked for (none at ref)
+#if defined(KILN_X86_ISA_LIBS)
+  if (k.table.gemm.isa == Isa::avx512) {
+    kern.transpose = &avx512::transpose_f32, kern.im2row = &avx512::im2row_f32, kern.row2im_add = &avx512::row2im_add_f32;
+  } else if (k.table.gemm.isa == Isa::avx2) {
+    kern.transpose = &avx2::transpose_f32, kern.im2row = &avx2::im2row_f32, kern.row2im_add = &avx2::row2im_add_f32;
+  }
+#endif
+  return kern;
 }
 
 void out_of_memory(const Napi::CallbackInfo& info, const char* op) {

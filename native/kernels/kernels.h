@@ -131,6 +131,7 @@ void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);  // as avx512's
 void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
+void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add);  // as avx512's
 }  // namespace avx2
 namespace avx512 {
 constexpr GemmShape kGemmShape{12, 32};
@@ -141,6 +142,8 @@ double fma_peak_f32(size_t iters);
 // become ceil(nc/NR) slivers of kc x NR (out[s][k][j], zero past nc).
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);
 void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
+// dst[j*ldd + i] = src[i*lds + j] (or += when add) for i < rows, j < cols; nothing else is written
+void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add);
 }  // namespace avx512
 
 namespace ref {
@@ -244,5 +247,17 @@ void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float
                              const float* gamma, const float* mean, const float* invstd, bool training,
                              const BatchNormDims& d, size_t c0, size_t c1);
 }  // namespace ref
+
+// The pixel-major lowering's window copies (runtime/conv_rows.cc; kernels/simd/im2row.h):
+// im2row: rows:(P*Q, R*S*C) from the zero-padded channels-last plane xp:(Hq, wq, C);
+// row2im_add: the backward, xp += every window of rows added back where im2row took it from.
+namespace avx2 {
+void im2row_f32(float* rows, const float* xp, size_t wq, const Conv2dDims& d);
+void row2im_add_f32(float* xp, const float* rows, size_t wq, const Conv2dDims& d);
+}  // namespace avx2
+namespace avx512 {
+void im2row_f32(float* rows, const float* xp, size_t wq, const Conv2dDims& d);
+void row2im_add_f32(float* xp, const float* rows, size_t wq, const Conv2dDims& d);
+}  // namespace avx512
 
 }  // namespace kiln

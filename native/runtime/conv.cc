@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "conv_rows.h"
 #include "im2col.h"
 #include "parallel.h"
 
@@ -297,6 +298,7 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
   if (small_images(d)) return forward_grouped(pool, ws, kern, y, x, w, b, d);
+  if (rows_applies(d, kern)) return rows_forward(pool, ws, kern, y, x, w, b, d, kSlot);
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
@@ -320,6 +322,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d);
   if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d);
+  if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, kSlot);
   // stride 1 with the padding within the window span: the transposed convolution has
   // non-negative padding on every side
   const bool flips = d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) &&
@@ -451,8 +454,13 @@ bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& 
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd, true)) return winograd_backward_weight(pool, ws, kern.winograd, kern.sum, dw, db, x, dy, d);
   const size_t PQ = d.P * d.Q, out_img = d.K * PQ;
-  const bool chunked = d.K * d.C * d.R * d.S <= kWeightChunkedMax && d.N >= 2;
-  if (!(chunked ? backward_weight_chunked : backward_weight_grouped)(pool, ws, kern, dw, x, dy, d)) return false;
+  const size_t dw_len = d.K * d.C * d.R * d.S;
+  if (rows_applies(d, kern) && dw_len <= rows_weight_max) {
+    if (!rows_backward_weight(pool, ws, kern, dw, x, dy, d, kSlot)) return false;
+  } else {
+    const bool chunked = dw_len <= kWeightChunkedMax && d.N >= 2;
+    if (!(chunked ? backward_weight_chunked : backward_weight_grouped)(pool, ws, kern, dw, x, dy, d)) return false;
+  }
   if (db) {
     // each channel summed by one thread, image by image in order
     parallel_range(pool, d.K, std::max<size_t>(1, kMapGrain / std::max<size_t>(1, d.N * PQ)), 1, [&](size_t k0, size_t k1) {

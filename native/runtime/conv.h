@@ -17,6 +17,11 @@ struct ConvKernels {
   GemmKernel gemm;
   double (*sum)(const float*, size_t);  // for the bias gradient
   WinogradKernels winograd;             // 3x3 stride-1 transforms (lanes 0: none at this level)
+  // The pixel-major lowering's layout changes (conv_rows.h; kernels.h has their contracts);
+  // nullptr at levels without a GEMM tile.
+  void (*transpose)(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add) = nullptr;
+  void (*im2row)(float* rows, const float* xp, size_t wq, const Conv2dDims& d) = nullptr;
+  void (*row2im_add)(float* xp, const float* rows, size_t wq, const Conv2dDims& d) = nullptr;
 };
 
 // Each returns false only when the workspace could not be allocated (outputs then untouched).

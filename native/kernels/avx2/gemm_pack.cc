@@ -18,7 +18,8 @@ __m256i lanes(size_t n) {
 }
 
 // Transposes the 8 x 8 block in r[0..7] in place (row i becomes column i).
-void transpose8(__m256 r[8]) {
+// always_inline: called out of line, the 8 rows make a round trip through the stack.
+__attribute__((always_inline)) inline void transpose8(__m256 r[8]) {
   __m256 t[8], s[8];
   for (int i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
@@ -38,13 +39,18 @@ void transpose8(__m256 r[8]) {
 
 // Reads `rows` (<= 8) rows of `cols` (<= 8) floats, ld apart, transposed into out[c*os ...],
 // writing `width` lanes per output (zeros past `rows`).
-void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows, size_t cols, size_t width) {
+// Both loops run a constant count (fully unrolled) so that r[] stays in registers.
+__attribute__((always_inline)) inline void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows,
+                                                         size_t cols, size_t width) {
   __m256 r[8];
   const __m256i cm = lanes(cols);
+#pragma GCC unroll 8
   for (size_t i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
   transpose8(r);
   const __m256i wm = lanes(width);
-  for (size_t c = 0; c < cols; ++c) _mm256_maskstore_ps(out + c * os, wm, r[c]);
+#pragma GCC unroll 8
+  for (size_t c = 0; c < 8; ++c)
+    if (c < cols) _mm256_maskstore_ps(out + c * os, wm, r[c]);
 }
 
 }  // namespace
@@ -97,6 +103,28 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
         } else {
           load_transposed(o + k * kNR + half, kNR, b + (j0 + half) * ldb + k, ldb, hc, kk, 8);
         }
+      }
+    }
+  }
+}
+
+// dst[j*ldd + i] = (or +=) src[i*lds + j]: 8 x 8 blocks through registers.
+void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add) {
+  for (size_t i = 0; i < rows; i += 8) {
+    const size_t ri = rows - i < 8 ? rows - i : 8;
+    const __m256i rm = lanes(ri);
+    for (size_t j = 0; j < cols; j += 8) {
+      const size_t cj = cols - j < 8 ? cols - j : 8;
+      const __m256i cm = lanes(cj);
+      __m256 r[8];
+#pragma GCC unroll 8
+      for (size_t a = 0; a < 8; ++a) r[a] = a < ri ? _mm256_maskload_ps(src + (i + a) * lds + j, cm) : _mm256_setzero_ps();
+      transpose8(r);
+#pragma GCC unroll 8
+      for (size_t c = 0; c < 8; ++c) {
+        if (c >= cj) continue;
+        float* o = dst + (j + c) * ldd + i;
+        _mm256_maskstore_ps(o, rm, add ? _mm256_add_ps(_mm256_maskload_ps(o, rm), r[c]) : r[c]);
       }
     }
   }

@@ -18,7 +18,8 @@ __mmask16 lanes(size_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : st
 
 // Transposes the 16 x 16 block in r[0..15] in place (row i becomes column i): three rounds of
 // interleaves (32-bit, 64-bit, 128-bit lanes) and one of 256-bit halves.
-void transpose16(__m512 r[16]) {
+// always_inline: called out of line, the 16 rows make a round trip through the stack.
+__attribute__((always_inline)) inline void transpose16(__m512 r[16]) {
   __m512 t[16];
   for (int i = 0; i < 16; i += 2) {
     t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
@@ -47,13 +48,18 @@ void transpose16(__m512 r[16]) {
 
 // Reads `rows` (<= 16) rows of `cols` (<= 16) floats, ld apart, transposed into out[c*os ...],
 // writing `width` lanes per output vector (zeros past `rows`).
-void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows, size_t cols, size_t width) {
+// Both loops run a constant count (fully unrolled) so that r[] stays in registers.
+__attribute__((always_inline)) inline void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows,
+                                                         size_t cols, size_t width) {
   __m512 r[16];
   const __mmask16 cm = lanes(cols);
+#pragma GCC unroll 16
   for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
   transpose16(r);
   const __mmask16 wm = lanes(width);
-  for (size_t c = 0; c < cols; ++c) _mm512_mask_storeu_ps(out + c * os, wm, r[c]);
+#pragma GCC unroll 16
+  for (size_t c = 0; c < 16; ++c)
+    if (c < cols) _mm512_mask_storeu_ps(out + c * os, wm, r[c]);
 }
 
 }  // namespace
@@ -109,6 +115,29 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
         } else {
           load_transposed(o + k * kNR + half, kNR, b + (j0 + half) * ldb + k, ldb, hc, kk, 16);
         }
+      }
+    }
+  }
+}
+
+// dst[j*ldd + i] = (or +=) src[i*lds + j]: 16 x 16 blocks through registers (the pixel-major
+// convolution's layout changes, runtime/conv_rows.cc).
+void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add) {
+  for (size_t i = 0; i < rows; i += 16) {
+    const size_t ri = rows - i < 16 ? rows - i : 16;
+    const __mmask16 rm = lanes(ri);
+    for (size_t j = 0; j < cols; j += 16) {
+      const size_t cj = cols - j < 16 ? cols - j : 16;
+      const __mmask16 cm = lanes(cj);
+      __m512 r[16];
+#pragma GCC unroll 16
+      for (size_t a = 0; a < 16; ++a) r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
+      transpose16(r);
+#pragma GCC unroll 16
+      for (size_t c = 0; c < 16; ++c) {
+        if (c >= cj) continue;
+        float* o = dst + (j + c) * ldd + i;
+        _mm512_mask_storeu_ps(o, rm, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(rm, o), r[c]) : r[c]);
       }
     }
   }
