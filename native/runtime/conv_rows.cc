@@ -21,6 +21,8 @@ namespace {
 constexpr size_t kGroupRows = 384;
 // ...together with this cap on the rows matrix (512 KiB).
 constexpr size_t kRowsMaxFloats = size_t{128} << 10;
+// Fewer input channels than this keep the channel-major lowering (see rows_applies).
+constexpr size_t kRowsMinChannels = 8;
 // The weight gradient sums its images in this many chunks at most (one partial dw each).
 constexpr size_t kRowsWeightChunks = 16;
 
@@ -128,8 +130,11 @@ bool run_gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, bool on_poo
 }  // namespace
 
 bool rows_applies(const Conv2dDims& d, const ConvKernels& kern) {
+  // Few channels make short window runs (a 7x7 stem on 1-3 channels copies 7-21 floats at a
+  // time: 0.73-0.81x the channel-major lowering); an image whose rows outgrow the cap
+  // (ResNet-18's 64 -> 128 at 56x56: 1.8 MB) streams them from L3 (0.90x forward).
   return kern.gemm.tile && kern.transpose && kern.im2row && kern.row2im_add && (d.stride_h > 1 || d.stride_w > 1) &&
-         d.R * d.S > 1;
+         d.R * d.S > 1 && d.C >= kRowsMinChannels && d.P * d.Q * d.R * d.S * d.C <= kRowsMaxFloats;
 }
 
 bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,

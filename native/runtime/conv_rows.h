@@ -24,8 +24,9 @@
 
 namespace kiln {
 
-// True when conv2d_* should take the pixel-major path: the level has a GEMM tile and a transpose,
-// and the convolution is strided with a window larger than 1x1.
+// True when conv2d_* should take the pixel-major path: the level has a GEMM tile and the layout
+// kernels, and the convolution is strided with a window larger than 1x1, on 8 or more input
+// channels, and one image's rows fit in 512 KiB.
 bool rows_applies(const Conv2dDims& d, const ConvKernels& kern);
 
 // As conv2d_forward / conv2d_backward_data / conv2d_backward_weight (conv.h). `slot` is the first

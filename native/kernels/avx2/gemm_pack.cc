@@ -120,12 +120,15 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
 #pragma GCC unroll 8
       for (size_t a = 0; a < 8; ++a) r[a] = a < ri ? _mm256_maskload_ps(src + (i + a) * lds + j, cm) : _mm256_setzero_ps();
       transpose8(r);
+      // with add, every row of dst is read before any is written (see avx512/gemm_pack.cc)
+      if (add) {
 #pragma GCC unroll 8
-      for (size_t c = 0; c < 8; ++c) {
-        if (c >= cj) continue;
-        float* o = dst + (j + c) * ldd + i;
-        _mm256_maskstore_ps(o, rm, add ? _mm256_add_ps(_mm256_maskload_ps(o, rm), r[c]) : r[c]);
+        for (size_t c = 0; c < 8; ++c)
+          if (c < cj) r[c] = _mm256_add_ps(r[c], _mm256_maskload_ps(dst + (j + c) * ldd + i, rm));
       }
+#pragma GCC unroll 8
+      for (size_t c = 0; c < 8; ++c)
+        if (c < cj) _mm256_maskstore_ps(dst + (j + c) * ldd + i, rm, r[c]);
     }
   }
 }

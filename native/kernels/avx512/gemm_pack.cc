@@ -133,12 +133,16 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
 #pragma GCC unroll 16
       for (size_t a = 0; a < 16; ++a) r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
       transpose16(r);
+      // With add, every row of dst is read before any is written: rows 4 KiB apart (a 32 x 32
+      // plane) would otherwise make each load wait for the store before it (4K aliasing).
+      if (add) {
 #pragma GCC unroll 16
-      for (size_t c = 0; c < 16; ++c) {
-        if (c >= cj) continue;
-        float* o = dst + (j + c) * ldd + i;
-        _mm512_mask_storeu_ps(o, rm, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(rm, o), r[c]) : r[c]);
+        for (size_t c = 0; c < 16; ++c)
+          if (c < cj) r[c] = _mm512_add_ps(r[c], _mm512_maskz_loadu_ps(rm, dst + (j + c) * ldd + i));
       }
+#pragma GCC unroll 16
+      for (size_t c = 0; c < 16; ++c)
+        if (c < cj) _mm512_mask_storeu_ps(dst + (j + c) * ldd + i, rm, r[c]);
     }
   }
 }
