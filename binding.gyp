@@ -66,7 +66,7 @@
         {
           "target_name": "kiln_avx512",
           "type": "static_library",
-          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc", "native/kernels/avx512/layernorm.cc", "native/kernels/avx512/conv_rows.cc", "native/kernels/avx512/softmax.cc", "native/kernels/avx512/activation.cc", "native/kernels/avx512/attention.cc", "native/kernels/avx512/optim.cc"],
+          "sources": ["native/kernels/avx512/elementwise.cc", "native/kernels/avx512/reduce.cc", "native/kernels/avx512/gemm.cc", "native/kernels/avx512/gemm_pack.cc", "native/kernels/avx512/peak.cc", "native/kernels/avx512/batchnorm.cc", "native/kernels/avx512/winograd.cc", "native/kernels/avx512/layernorm.cc", "native/kernels/avx512/conv_rows.cc", "native/kernels/avx512/pool.cc", "native/kernels/avx512/softmax.cc", "native/kernels/avx512/activation.cc", "native/kernels/avx512/attention.cc", "native/kernels/avx512/optim.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v4", "-Wno-uninitialized"]
         }

@@ -122,8 +122,8 @@ Napi::Value MaxPool2dForward(const Napi::CallbackInfo& info) {
   float* py = y.Data();
   int32_t* pa = argmax.Data();
   const float* px = x.Data();
-  over_items(info, pl.planes, pool_cost(pl.d),
-             [&](size_t c0, size_t c1) { ref::max_pool2d_forward_f32(py, pa, px, pl.d, c0, c1); });
+  const auto forward = KilnAddon::of(info).table.max_pool_forward.fn;
+  over_items(info, pl.planes, pool_cost(pl.d), [&](size_t c0, size_t c1) { forward(py, pa, px, pl.d, c0, c1); });
   return args.undefined();
 }
 

@@ -58,6 +58,8 @@ struct KernelTable {
   Picked<void (*)(float*, const float*, size_t)> gelu_forward, gelu_tanh_forward;
   Picked<void (*)(float*, const float*, const float*, size_t)> gelu_backward, gelu_tanh_backward;
   Picked<void (*)(float*, const float*, const DropoutDims&, uint64_t, size_t)> dropout_forward, dropout_backward;
+  // pooling: planes [c0, c1)
+  Picked<void (*)(float*, int32_t*, const float*, const Pool2dDims&, size_t, size_t)> max_pool_forward;
 };
 
 // Calls visit(name, isa) for every op in the table, in declaration order.
@@ -96,6 +98,7 @@ void for_each_op(const KernelTable& t, Visit visit) {
   visit("geluTanhBackward", t.gelu_tanh_backward.isa);
   visit("dropoutForward", t.dropout_forward.isa);
   visit("dropoutBackward", t.dropout_backward.isa);
+  visit("maxPoolForward", t.max_pool_forward.isa);
 }
 
 // Builds the table for kernels of level <= cap. The caller makes sure the CPU supports `cap`.

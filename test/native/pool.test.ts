@@ -106,8 +106,11 @@ function sweep(window: [number, number]): Spec[] {
   return specs;
 }
 
-describe('maxPool2d and avgPool2d against the float64 reference', () => {
+// max pooling's forward has an AVX-512 variant (stride 1 and 2 in vectors): every level runs the
+// sweep, the ties and the NaN cases, and must give the reference's bits
+describe.each(isas)('maxPool2d and avgPool2d against the float64 reference on %s', (isa) => {
   it.each(windows)('window %ix%i: forward and backward match for strides 1-3, paddings 0-2, ceil mode on and off', (r, s) => {
+    native.setIsa(isa);
     for (const [k, spec] of sweep([r, s]).entries()) {
       const g = resolvePool2d(spec);
       checkMax(g, 100 * r + 10 * s + k);
@@ -117,6 +120,7 @@ describe('maxPool2d and avgPool2d against the float64 reference', () => {
   });
 
   it('maxPool2d matches the float64 reference for 3x3 stride 2 pad 1 ceil mode on 13x13', () => {
+    native.setIsa(isa);
     checkMax(resolvePool2d({ n: 3, c: 17, h: 13, w: 13, kernel: 3, stride: 2, padding: 1, ceilMode: true }), 31);
   });
 
@@ -163,8 +167,9 @@ describe('pool2d output size', () => {
   });
 });
 
-describe('maxPool2d ties, -Infinity and NaN', () => {
+describe.each(isas)('maxPool2d ties, -Infinity and NaN on %s', (isa) => {
   it('a plane of equal values routes every window to its first cell, and the whole gradient there', () => {
+    native.setIsa(isa);
     for (const [kernel, stride, padding] of [[3, 2, 1], [3, 1, 1], [2, 1, 0], [5, 2, 2]] as const) {
       const g = resolvePool2d({ n: 2, c: 3, h: 7, w: 9, kernel, stride, padding, ceilMode: true });
       for (const value of [0.25, -Infinity]) {
@@ -193,6 +198,7 @@ describe('maxPool2d ties, -Infinity and NaN', () => {
   });
 
   it('NaN propagates: every window holding a NaN gives NaN with its argmax on a NaN (the last one), the others are unaffected', () => {
+    native.setIsa(isa);
     const g = resolvePool2d({ n: 2, c: 4, h: 13, w: 13, kernel: 3, stride: 2, padding: 1, ceilMode: true });
     const x = uniform(g.n * g.c * g.h * g.w, 77);
     const r = rng(78);
