@@ -80,6 +80,19 @@ Args::Args(const Napi::CallbackInfo& info, const char* op, size_t count) : info_
   }
 }
 
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t min, size_t max) : info_(info), op_(op) {
+  if (info.Length() < min || info.Length() > max) {
+    type_error("expected " + std::to_string(min) + " to " + std::to_string(max) + " arguments, got " +
+               std::to_string(info.Length()));
+  }
+}
+
+bool Args::flag(size_t i, const char* name) const {
+  if (i >= info_.Length() || info_[i].IsUndefined()) return false;
+  if (!info_[i].IsBoolean()) type_error(std::string(name) + " expected a boolean, got " + describe(info_[i]));
+  return info_[i].As<Napi::Boolean>().Value();
+}
+
 void Args::type_error(const std::string& msg) const {
   throw coded(Napi::TypeError::New(info_.Env(), std::string(op_) + ": " + msg), "KILN_ERR_ARG_TYPE");
 }

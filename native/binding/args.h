@@ -16,6 +16,8 @@ namespace kiln {
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op, size_t count);
+  // Between min and max arguments: the ones past min are optional (see flag()).
+  Args(const Napi::CallbackInfo& info, const char* op, size_t min, size_t max);
 
   // A Float32Array (any offset into any ArrayBuffer or SharedArrayBuffer). Detached buffers have
   // length 0 and fail the length checks that follow.
@@ -30,6 +32,8 @@ class Args {
   Napi::Float32Array f32_or_null(size_t i, const char* name) const;
   // An Int32Array (indices, e.g. the argmax of max pooling).
   Napi::Int32Array i32(size_t i, const char* name) const;
+  // An optional boolean: false when absent or undefined.
+  bool flag(size_t i, const char* name) const;
 
   // The same checks for a value that is not a positional argument (a field of a params object).
   Napi::Float32Array f32_value(const Napi::Value& v, const char* name) const;

@@ -7,6 +7,7 @@
 // gradient output may be null (skipped). Evaluation fills saveMean/saveInvstd from the running
 // statistics, so backward takes the same arguments in both modes.
 // At the ref level the reference loops run; otherwise the SIMD pieces (runtime/batchnorm.cc).
+#include <algorithm>
 #include <initializer_list>
 #include <string>
 #include <utility>
@@ -122,12 +123,14 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Backward(const Napi::CallbackInfo& info) {
-  Args args(info, "batchNormBackward", 10);
+  Args args(info, "batchNormBackward", 10, 11);
   auto dx = args.f32_or_null(0, "dx"), dgamma = args.f32_or_null(1, "dgamma"), dbeta = args.f32_or_null(2, "dbeta");
   auto dy = args.f32(3, "dy"), x = args.f32(4, "x");
   auto y = args.f32_or_null(5, "y"), gamma = args.f32_or_null(6, "gamma");
   auto save_mean = args.f32(7, "saveMean"), save_invstd = args.f32(8, "saveInvstd");
   const Call call = read_params(args, info[9]);
+  // overwrite: dx holds garbage (a fresh buffer) and is written, not added to
+  const bool overwrite = args.flag(10, "overwrite");
   const BatchNormDims& d = call.d;
   if (!dx.IsEmpty()) args.expect_length("dx", dx, call.x_len, "n*c*h*w");
   args.expect_length("dy", dy, call.x_len, "n*c*h*w");
@@ -150,8 +153,14 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   const float *pm = save_mean.Data(), *pi = save_invstd.Data();
   if (!pdx && !pdg && !pdb) return info.Env().Undefined();
   for_channels(k.pool, d, [&](size_t c0, size_t c1) {
-    if (simd) batch_norm_backward(kern, pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, d, c0, c1);
-    else ref::batch_norm_backward_f32(pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, d, c0, c1);
+    if (simd) {
+      batch_norm_backward(kern, pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, overwrite, d, c0, c1);
+      return;
+    }
+    if (pdx && overwrite) {  // the reference only adds: zero its channels first
+      for (size_t n = 0; n < d.N; ++n) std::fill_n(pdx + (n * d.C + c0) * d.HW, (c1 - c0) * d.HW, 0.0f);
+    }
+    ref::batch_norm_backward_f32(pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, d, c0, c1);
   });
   return info.Env().Undefined();
 }

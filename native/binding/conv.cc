@@ -7,6 +7,7 @@
 // must then equal what the rest implies; src/tensor/shape.ts resolveConv2d returns them).
 // At the ref level the direct reference loops run; otherwise im2col + the blocked GEMM, or for
 // 3x3 stride-1 convolutions with enough channels Winograd F(4x4, 3x3) (runtime/winograd.cc).
+#include <algorithm>
 #include <string>
 
 #include "addon.h"
@@ -125,9 +126,11 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BackwardData(const Napi::CallbackInfo& info) {
-  Args args(info, "conv2dBackwardData", 4);
+  Args args(info, "conv2dBackwardData", 4, 5);
   auto dx = args.f32(0, "dx"), dy = args.f32(1, "dy"), w = args.f32(2, "w");
   Geometry g = geometry(args, info[3]);
+  // overwrite: dx holds garbage (a fresh buffer) and is written, not added to
+  const bool overwrite = args.flag(4, "overwrite");
   args.expect_length("dx", dx, g.x_len, "n*c*h*w");
   args.expect_length("dy", dy, g.y_len, "n*k*p*q");
   args.expect_length("w", w, g.w_len, "k*c*r*s");
@@ -138,8 +141,12 @@ Napi::Value BackwardData(const Napi::CallbackInfo& info) {
   if (!k.table.gemm.fn.tile) {
     float* pdx = dx.Data();
     const float *pdy = dy.Data(), *pw = w.Data();
-    parallel_range(k.pool, d.N, 1, 1, [&](size_t n0, size_t n1) { ref::conv2d_backward_data_f32(pdx, pdy, pw, d, n0, n1); });
-  } else if (!conv2d_backward_data(k.pool, k.workspace, kernels(k), dx.Data(), dy.Data(), w.Data(), d)) {
+    const size_t in_img = d.C * d.H * d.W;
+    parallel_range(k.pool, d.N, 1, 1, [&](size_t n0, size_t n1) {
+      if (overwrite) std::fill(pdx + n0 * in_img, pdx + n1 * in_img, 0.0f);  // the reference only adds
+      ref::conv2d_backward_data_f32(pdx, pdy, pw, d, n0, n1);
+    });
+  } else if (!conv2d_backward_data(k.pool, k.workspace, kernels(k), dx.Data(), dy.Data(), w.Data(), d, overwrite)) {
     out_of_memory(info, "conv2dBackwardData");
   }
   return info.Env().Undefined();

@@ -8,6 +8,7 @@
 #include "batchnorm.h"
 
 #include <cmath>
+#include <cstring>
 
 namespace kiln {
 namespace {
@@ -89,7 +90,7 @@ void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x
 
 void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dgamma, float* dbeta, const float* dy,
                          const float* x, const float* y, const float* gamma, const float* mean, const float* invstd,
-                         bool training, const BatchNormDims& d, size_t c0, size_t c1) {
+                         bool training, bool overwrite, const BatchNormDims& d, size_t c0, size_t c1) {
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   const bool need_sums = dgamma || dbeta || (dx && training);
   auto at = [&](auto* p, size_t n, size_t g0) { return p ? p + (n * d.C + g0) * d.HW : p; };  // image n, channel g0
@@ -116,6 +117,8 @@ void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dgamma, fl
     }
     if (!dx) return;
     for (size_t n = 0; n < d.N; ++n) {
+      // overwrite: dx holds garbage; zeroed here, a few planes at a time, while they are in L1
+      if (overwrite) std::memset(at(dx, n, g0), 0, gn * d.HW * sizeof(float));
       k.grad_input(at(dx, n, g0), at(dy, n, g0), at(x, n, g0), at(mask, n, g0), mean + g0, a, b, cc, gn, d.HW);
     }
   });

@@ -38,7 +38,7 @@ void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x
                              const BatchNormDims& d, size_t c0, size_t c1);
 void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dgamma, float* dbeta, const float* dy,
                          const float* x, const float* y, const float* gamma, const float* mean, const float* invstd,
-                         bool training, const BatchNormDims& d, size_t c0, size_t c1);
+                         bool training, bool overwrite, const BatchNormDims& d, size_t c0, size_t c1);
 
 // Evaluation saves the running statistics the way training saves the batch ones, so backward takes
 // the same arguments: save_mean = running_mean, save_invstd = 1 / sqrt(running_var + eps).

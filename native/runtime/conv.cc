@@ -267,7 +267,7 @@ bool forward_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, f
 // dx += col2im(w^T dy) over the same groups: dy gathered to (K, images*PQ), one GEMM, then each
 // image's columns added back by one thread.
 bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
-                           const float* w, const Conv2dDims& d) {
+                           const float* w, const Conv2dDims& d, bool overwrite) {
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const size_t group = image_group(d);
   for (size_t n0 = 0; n0 < d.N; n0 += group) {
@@ -285,7 +285,11 @@ bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& k
     g.lda = CRS, g.ldb = L, g.ldc = L;
     if (!gemm(pool, ws, kern.gemm, dcol, w, dys, g, GemmBatch{})) return false;
     parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i) col2im_add(dx + (n0 + i) * in_img, dcol + i * PQ, L, d);
+      for (size_t i = i0; i < i1; ++i) {
+        float* dxi = dx + (n0 + i) * in_img;
+        if (overwrite) std::fill(dxi, dxi + in_img, 0.0f);  // just before its adds
+        col2im_add(dxi, dcol + i * PQ, L, d);
+      }
     });
   }
   return true;
@@ -318,11 +322,13 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
 }
 
 bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
-                          const float* w, const Conv2dDims& d) {
+                          const float* w, const Conv2dDims& d, bool overwrite) {
   if (d.N == 0) return true;
-  if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d);
-  if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d);
-  if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, kSlot);
+  // With overwrite each path writes dx whole, or zeroes an image just before adding into it
+  // (while it is in cache), never in a separate pass over dx.
+  if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d, overwrite);
+  if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d, overwrite);
+  if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
   // stride 1 with the padding within the window span: the transposed convolution has
   // non-negative padding on every side
   const bool flips = d.stride_h == 1 && d.stride_w == 1 && d.pad_h <= d.dil_h * (d.R - 1) &&
@@ -338,7 +344,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
           for (size_t r = 0; r < d.R; ++r)
             for (size_t s = 0; s < d.S; ++s)
               wt[((c * d.K + k) * d.R + r) * d.S + s] = w[((k * d.C + c) * d.R + (d.R - 1 - r)) * d.S + (d.S - 1 - s)];
-      return forward_wide(pool, ws, kern, dx, dy, wt, nullptr, t, true, kSlot);
+      return forward_wide(pool, ws, kern, dx, dy, wt, nullptr, t, !overwrite, kSlot);  // covers all of dx
     }
   }
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
@@ -347,10 +353,12 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   g.M = CRS, g.N = PQ, g.K = d.K;
   g.trans_a = true;
   g.lda = CRS, g.ldb = PQ, g.ldc = PQ;
-  g.beta = direct ? 1.0f : 0.0f;
+  g.beta = direct && !overwrite ? 1.0f : 0.0f;
   auto target = [&](size_t n, float* col) { return direct ? dx + n * in_img : col; };
   auto scatter = [&](size_t n, float* col) {
-    if (!direct) col2im_add(dx + n * in_img, col, PQ, d);
+    if (direct) return;
+    if (overwrite) std::fill(dx + n * in_img, dx + (n + 1) * in_img, 0.0f);  // just before its adds
+    col2im_add(dx + n * in_img, col, PQ, d);
   };
   return for_images(
       pool, ws, kern.gemm, g, d.N, direct ? 0 : CRS * PQ,

@@ -28,9 +28,9 @@ struct ConvKernels {
 // y = conv(x, w) + b (b may be nullptr)
 bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                     const float* b, const Conv2dDims& d);
-// dx += conv^T(dy, w)
+// dx += conv^T(dy, w); with overwrite, dx = conv^T(dy, w) (dx may hold garbage before)
 bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
-                          const float* w, const Conv2dDims& d);
+                          const float* w, const Conv2dDims& d, bool overwrite = false);
 // dw += dy (x) x-windows, db += sum of dy (db may be nullptr)
 bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, float* db,
                             const float* x, const float* dy, const Conv2dDims& d);

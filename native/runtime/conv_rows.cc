@@ -172,7 +172,7 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
 }
 
 bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
-                        const float* w, const Conv2dDims& d, size_t slot) {
+                        const float* w, const Conv2dDims& d, bool overwrite, size_t slot) {
   const RowsLayout l = rows_layout(d);
   const size_t in_img = d.C * d.H * d.W;
   float* wr = ws.floats(slot, d.K * l.RSC);
@@ -202,6 +202,8 @@ bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern
       std::fill(s[0], s[0] + l.Hq * l.Wq * d.C, 0.0f);
       kern.row2im_add(s[0], s[1] + i * l.PQ * l.RSC, l.Wq, d);
       float* dxi = dx + (n0 + i) * in_img;
+      // overwrite: zeroed here, just before the adds (cells no window reads stay zero)
+      if (overwrite) std::fill(dxi, dxi + in_img, 0.0f);
       for (size_t r = i0; r < i1 && j0 < j1; ++r)  // dx:(C, H, W) += the plane's row r, transposed
         kern.transpose(dxi + (r - d.pad_h) * d.W + (j0 - d.pad_w), d.H * d.W, s[0] + (r * l.Wq + j0) * d.C, d.C,
                        j1 - j0, d.C, true);

@@ -34,7 +34,7 @@ bool rows_applies(const Conv2dDims& d, const ConvKernels& kern);
 bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                   const float* b, const Conv2dDims& d, size_t slot);
 bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
-                        const float* w, const Conv2dDims& d, size_t slot);
+                        const float* w, const Conv2dDims& d, bool overwrite, size_t slot);
 // dw only (the bias gradient is conv.cc's); its chunks hold a partial dw each: for dw of at most
 // rows_weight_max floats.
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,

@@ -214,7 +214,7 @@ bool winograd_forward(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk
 }
 
 bool winograd_backward_data(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk,
-                            float* dx, const float* dy, const float* w, const Conv2dDims& d) {
+                            float* dx, const float* dy, const float* w, const Conv2dDims& d, bool overwrite) {
   if (d.N == 0) return true;
   // dx += conv(dy, w flipped with its channel axes swapped), padded by 2 - pad on each side
   Conv2dDims t = d;
@@ -225,7 +225,7 @@ bool winograd_backward_data(ThreadPool& pool, Workspace& ws, const WinogradKerne
   const Plan p = make_plan(t, wk.lanes);
   float* u = nullptr;
   if (!transform_weights(pool, ws, &u, w, t, p, true)) return false;
-  return run(pool, ws, wk, dx, dy, u, nullptr, t, p, true);
+  return run(pool, ws, wk, dx, dy, u, nullptr, t, p, !overwrite);  // the tiles cover all of dx
 }
 
 bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk,

@@ -33,7 +33,7 @@ bool winograd_applies(const Conv2dDims& d, const WinogradKernels& wk, bool weigh
 bool winograd_forward(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk, float* y, const float* x,
                       const float* w, const float* b, const Conv2dDims& d);
 bool winograd_backward_data(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk, float* dx, const float* dy,
-                            const float* w, const Conv2dDims& d);
+                            const float* w, const Conv2dDims& d, bool overwrite = false);
 // As conv2d_backward_weight: dw += G^T [sum over tiles of (A dy_t A^T) (.) (B^T x_t B)] G, db += sum
 // of dy (db may be nullptr; `sum` is the level's float sum, as conv.cc uses it).
 bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKernels& wk,

@@ -42,6 +42,11 @@ export function gradOf(t: Tensor): Float32Array | null {
   return t.requiresGrad ? t.gradBuffer() : null;
 }
 
+/** gradTarget() of `t` if it needs a gradient, else null: for ops whose kernel can overwrite. */
+export function gradTargetOf(t: Tensor): { buf: Float32Array; overwrite: boolean } | null {
+  return t.requiresGrad ? t.gradTarget() : null;
+}
+
 /** Adds `g` into `t`'s gradient (when it needs one); for ops composed in TypeScript. */
 export function accumulate(t: Tensor, g: ArrayLike<number>, op: string): void {
   if (!t.requiresGrad) return;

@@ -54,12 +54,13 @@ export interface KilnNative {
   scale(y: Float32Array, x: Float32Array, alpha: number): void;
   /** y = max(x, 0); NaN propagates */
   reluForward(y: Float32Array, x: Float32Array): void;
-  /** dx += dy where x > 0 */
-  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** dx += dy where x > 0; with overwrite, dx = that (dx's old contents are ignored) */
+  reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, overwrite?: boolean): void;
   /** y = max(a + b, 0): add then reluForward, block by block (one pass over memory) */
   addRelu(y: Float32Array, a: Float32Array, b: Float32Array): void;
-  /** da += dy where x > 0, and db += the same: two reluBackward calls, block by block */
-  reluBackwardPair(da: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array): void;
+  /** da += dy where x > 0, and db += the same: two reluBackward calls, block by block; overwriteA/B
+   * write da/db instead of adding (overwriteB with db the same buffer as da is an error) */
+  reluBackwardPair(da: Float32Array, db: Float32Array, dy: Float32Array, x: Float32Array, overwriteA?: boolean, overwriteB?: boolean): void;
   /** sum of x, accumulated in double */
   sum(x: Float32Array): number;
   /** sum of x^2 */
@@ -93,8 +94,8 @@ export interface KilnNative {
   // ---- convolution, pooling, normalization: NCHW, float32; backward passes accumulate (+=) ----
   /** y(n,k,p,q) = conv2d(x(n,c,h,w), w(k,c,r,s)) + bias(k); bias may be null. */
   conv2dForward(y: Float32Array, x: Float32Array, w: Float32Array, bias: Float32Array | null, params: Conv2dParams): void;
-  /** dx += the input gradient of conv2d given dy. */
-  conv2dBackwardData(dx: Float32Array, dy: Float32Array, w: Float32Array, params: Conv2dParams): void;
+  /** dx += the input gradient of conv2d given dy; with overwrite, dx = it (old contents ignored). */
+  conv2dBackwardData(dx: Float32Array, dy: Float32Array, w: Float32Array, params: Conv2dParams, overwrite?: boolean): void;
   /** dw += the weight gradient, db += the bias gradient (db may be null). */
   conv2dBackwardWeight(dw: Float32Array, db: Float32Array | null, x: Float32Array, dy: Float32Array, params: Conv2dParams): void;
 
@@ -126,7 +127,7 @@ export interface KilnNative {
     params: BatchNormParams,
   ): void;
   /** dx += ..., dgamma += ..., dbeta += ... (each output may be null); y is the forward output,
-   * needed when params.relu (else null). */
+   * needed when params.relu (else null). With overwrite, dx = ... (its old contents ignored). */
   batchNormBackward(
     dx: Float32Array | null,
     dgamma: Float32Array | null,
@@ -138,6 +139,7 @@ export interface KilnNative {
     saveMean: Float32Array,
     saveInvstd: Float32Array,
     params: BatchNormParams,
+    overwrite?: boolean,
   ): void;
 
   // ---- sequence ops over the last axis of (rows, d) float32 rows; backward passes accumulate ----

@@ -1,6 +1,6 @@
 // conv2d over NCHW tensors: x (N, C, H, W), w (K, C, R, S), b (K) or null -> (N, K, P, Q).
 // Backward computes only what is needed: no input gradient for the images of a first layer.
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { resolveConv2d, type Pair, type Padding } from '../tensor/shape.js';
@@ -25,8 +25,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
   const y = Tensor.empty([n, k, g.p, g.q]);
   native.conv2dForward(y.data, x.data, w.data, b ? b.data : null, g);
   return record(y, op, b ? [x, w, b] : [x, w], (gy) => {
-    const gx = gradOf(x), gb = b ? gradOf(b) : null;
-    if (gx) native.conv2dBackwardData(gx, gy, w.data, g);
+    const gx = gradTargetOf(x), gb = b ? gradOf(b) : null;
+    if (gx) native.conv2dBackwardData(gx.buf, gy, w.data, g, gx.overwrite);
     if (w.requiresGrad || gb) {
       // the kernel computes both at once; a frozen weight still needs a buffer to write into
       const gw = w.requiresGrad ? w.gradBuffer() : allocFloats(w.size);

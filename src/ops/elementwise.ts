@@ -1,5 +1,5 @@
 // Elementwise ops and reductions to a scalar. Forward and backward side by side.
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -24,10 +24,12 @@ export function addRelu(a: Tensor, b: Tensor): Tensor {
   const y = Tensor.empty(a.shape);
   native.addRelu(y.data, a.data, b.data);
   return record(y, 'addRelu', [a, b], (g) => {
-    const ga = gradOf(a), gb = gradOf(b);
-    if (ga && gb) native.reluBackwardPair(ga, gb, g, y.data);
-    else if (ga) native.reluBackward(ga, g, y.data);
-    else if (gb) native.reluBackward(gb, g, y.data);
+    // a fresh gradient is written, not zeroed then added to (a and b the same tensor: the
+    // second target is the first one's buffer, added to)
+    const ga = gradTargetOf(a), gb = gradTargetOf(b);
+    if (ga && gb) native.reluBackwardPair(ga.buf, gb.buf, g, y.data, ga.overwrite, gb.overwrite);
+    else if (ga) native.reluBackward(ga.buf, g, y.data, ga.overwrite);
+    else if (gb) native.reluBackward(gb.buf, g, y.data, gb.overwrite);
   });
 }
 

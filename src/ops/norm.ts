@@ -1,6 +1,6 @@
 // Batch normalization 2d over NCHW tensors, with an optional fused ReLU. Training normalizes with
 // the batch statistics and updates the running ones in place; evaluation uses the running ones.
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -30,6 +30,7 @@ export function batchNorm2d(x: Tensor, gamma: Tensor | null, beta: Tensor | null
   native.batchNormForward(y.data, mean, invstd, x.data, gamma?.data ?? null, beta?.data ?? null, running?.mean ?? null, running?.var ?? null, params);
   const parents = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return record(y, op, parents, (gy) => {
-    native.batchNormBackward(gradOf(x), gamma ? gradOf(gamma) : null, beta ? gradOf(beta) : null, gy, x.data, params.relu ? y.data : null, gamma?.data ?? null, mean, invstd, params);
+    const gx = gradTargetOf(x);
+    native.batchNormBackward(gx?.buf ?? null, gamma ? gradOf(gamma) : null, beta ? gradOf(beta) : null, gy, x.data, params.relu ? y.data : null, gamma?.data ?? null, mean, invstd, params, gx?.overwrite ?? false);
   });
 }

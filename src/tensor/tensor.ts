@@ -64,6 +64,16 @@ export class Tensor {
     return this.grad;
   }
 
+  /** For a backward op whose kernel can write the gradient instead of adding to it: on the first
+   * contribution to an intermediate result's gradient, a buffer with unspecified contents and
+   * overwrite = true (the op must write every element; no pass is spent zeroing it); otherwise
+   * gradBuffer() and overwrite = false. */
+  gradTarget(): { buf: Float32Array; overwrite: boolean } {
+    if (this.grad || !this.gradFn) return { buf: this.gradBuffer(), overwrite: false };
+    this.grad = allocFloats(this.data.length, false);
+    return { buf: this.grad, overwrite: true };
+  }
+
   /** The value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) throw new RangeError(`item(): tensor has shape ${shapeText(this.shape)}, expected one element`);

@@ -1,0 +1,89 @@
+// The `overwrite` flag of the backward kernels that write an input gradient (conv2dBackwardData,
+// batchNormBackward, reluBackward, reluBackwardPair): autograd passes it for a gradient's first
+// contribution, with a buffer nobody zeroed. Overwriting a buffer of garbage (NaN, which any
+// read would propagate) must give the same bits as adding into zeros, on every ISA level and
+// every convolution path (Winograd, pixel-major, grouped small images, in place, im2col, 1x1).
+import { describe, expect, it } from 'vitest';
+
+import { bitwiseEqual } from '../helpers/all-close.js';
+import { isas, native, restoreAfterEach } from '../helpers/native.js';
+import { uniform } from '../helpers/rng.js';
+import { resolveConv2d, type Conv2dSpec } from '../../src/tensor/shape.js';
+
+restoreAfterEach();
+
+/** `run(dx)` into zeros (accumulating) and into NaN (overwriting) must agree bit for bit. */
+function sameBits(n: number, run: (dx: Float32Array, overwrite: boolean) => void, what: string): void {
+  const added = new Float32Array(n);
+  run(added, false);
+  const written = new Float32Array(n).fill(NaN);
+  run(written, true);
+  bitwiseEqual(written, added, what);
+  expect(added.some((v) => v !== 0)).toBe(true);
+}
+
+const convs: Array<[string, Conv2dSpec]> = [
+  ['Winograd 3x3', { n: 3, c: 16, h: 13, w: 13, k: 16, kernel: 3, padding: 1 }],
+  ['pixel-major stride 2', { n: 5, c: 16, h: 13, w: 12, k: 8, kernel: 3, stride: 2, padding: 1 }],
+  ['small images, large weight', { n: 3, c: 120, h: 9, w: 9, k: 256, kernel: 3, stride: 2, padding: 1 }],
+  ['read in place (5x5 stride 1)', { n: 2, c: 3, h: 13, w: 13, k: 5, kernel: 5, padding: 2 }],
+  ['im2col (padding beyond the window)', { n: 3, c: 4, h: 9, w: 9, k: 5, kernel: 3, padding: 3 }],
+  ['1x1', { n: 3, c: 17, h: 13, w: 13, k: 16, kernel: 1 }],
+  ['strided 1x1 (input cells no window reads)', { n: 3, c: 16, h: 13, w: 13, k: 8, kernel: 1, stride: 2 }],
+];
+
+describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) => {
+  it.each(convs)('conv2dBackwardData, %s', (_name, spec) => {
+    native.setIsa(isa);
+    const g = resolveConv2d(spec);
+    const dy = uniform(g.n * g.k * g.p * g.q, 3);
+    const w = uniform(g.k * g.c * g.r * g.s, 4);
+    sameBits(g.n * g.c * g.h * g.w, (dx, overwrite) => native.conv2dBackwardData(dx, dy, w, g, overwrite), 'dx');
+  });
+
+  it('batchNormBackward, with and without the fused ReLU, training and evaluation', () => {
+    native.setIsa(isa);
+    for (const relu of [false, true]) {
+      for (const training of [true, false]) {
+        const params = { n: 3, c: 17, h: 5, w: 7, training, momentum: 0.1, eps: 1e-5, relu };
+        const len = 3 * 17 * 35;
+        const x = uniform(len, 5), dy = uniform(len, 6), gamma = uniform(17, 7);
+        const y = new Float32Array(len), mean = new Float32Array(17), invstd = new Float32Array(17);
+        const rm = new Float32Array(17), rv = new Float32Array(17).fill(1);
+        native.batchNormForward(y, mean, invstd, x, gamma, null, rm, rv, params);
+        if (!training) {
+          mean.set(rm);
+          invstd.set(Float32Array.from(rv, (v) => 1 / Math.sqrt(v + 1e-5)));
+        }
+        sameBits(len, (dx, overwrite) => native.batchNormBackward(dx, null, null, dy, x, relu ? y : null, gamma, mean, invstd, params, overwrite), `dx relu ${relu} training ${training}`);
+      }
+    }
+  });
+
+  it('reluBackward and reluBackwardPair (each side on its own), over several blocks', () => {
+    native.setIsa(isa);
+    const n = 70_001;
+    const x = uniform(n, 8), dy = uniform(n, 9);
+    sameBits(n, (dx, overwrite) => native.reluBackward(dx, dy, x, overwrite), 'reluBackward');
+    const other = uniform(n, 10);
+    sameBits(n, (da, overwrite) => native.reluBackwardPair(da, other.slice(), dy, x, overwrite, false), 'pair, a');
+    sameBits(n, (db, overwrite) => native.reluBackwardPair(other.slice(), db, dy, x, false, overwrite), 'pair, b');
+  });
+});
+
+describe('overwrite flags are checked', () => {
+  it('a non-boolean flag is a TypeError; overwriting b when it is a itself is a RangeError; nothing is written', () => {
+    const x = uniform(8, 1), dy = uniform(8, 2), dx = new Float32Array(8).fill(3);
+    expect(() => native.reluBackward(dx, dy, x, 1 as unknown as boolean)).toThrow(/reluBackward: overwrite expected a boolean, got number/);
+    expect(() => native.reluBackward(dx, dy, x, false, true as unknown as boolean)).toThrow(/reluBackward: expected 3 to 4 arguments, got 5/);
+    expect(() => native.reluBackwardPair(dx, dx, dy, x, false, true)).toThrow(/overwriteB with db the same buffer as da would drop da's gradient/);
+    expect(Array.from(dx)).toEqual(new Array(8).fill(3));
+    // the same buffer for both, overwriting only a: it gets both gradients
+    const both = new Float32Array(8).fill(NaN);
+    native.reluBackwardPair(both, both, dy, x, true, false);
+    const twice = new Float32Array(8);
+    native.reluBackward(twice, dy, x);
+    native.reluBackward(twice, dy, x);
+    bitwiseEqual(both, twice, 'a and b the same buffer');
+  });
+});
