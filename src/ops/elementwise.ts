@@ -5,15 +5,23 @@ import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectSameShape } from './check.js';
 
+/** t's gradient += alpha * g; on its first contribution t's (unzeroed) gradient is written as
+ * alpha * g instead, with no pass spent zeroing it (Tensor.gradTarget). */
+export function addGradient(t: Tensor, g: Float32Array, alpha = 1): void {
+  const target = gradTargetOf(t);
+  if (!target) return;
+  if (target.overwrite) native.scale(target.buf, g, alpha);
+  else native.axpy(target.buf, alpha, g);
+}
+
 /** a + b (same shapes): the residual add. */
 export function add(a: Tensor, b: Tensor): Tensor {
   expectSameShape('add', a, b);
   const y = Tensor.empty(a.shape);
   native.add(y.data, a.data, b.data);
   return record(y, 'add', [a, b], (g) => {
-    const ga = gradOf(a), gb = gradOf(b);
-    if (ga) native.axpy(ga, 1, g);
-    if (gb) native.axpy(gb, 1, g);
+    addGradient(a, g);
+    addGradient(b, g);
   });
 }
 
@@ -56,10 +64,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(x: Tensor, alpha: number): Tensor {
   const y = Tensor.empty(x.shape);
   native.scale(y.data, x.data, alpha);
-  return record(y, 'scale', [x], (g) => {
-    const gx = gradOf(x);
-    if (gx) native.axpy(gx, alpha, g);
-  });
+  return record(y, 'scale', [x], (g) => addGradient(x, g, alpha));
 }
 
 /** max(x, 0); the gradient at 0 is 0, as PyTorch. */
@@ -67,8 +72,8 @@ export function relu(x: Tensor): Tensor {
   const y = Tensor.empty(x.shape);
   native.reluForward(y.data, x.data);
   return record(y, 'relu', [x], (g) => {
-    const gx = gradOf(x);
-    if (gx) native.reluBackward(gx, g, x.data);
+    const gx = gradTargetOf(x);
+    if (gx) native.reluBackward(gx.buf, g, x.data, gx.overwrite);
   });
 }
 

@@ -1,17 +1,14 @@
 // Shape-only ops: the output shares the input's memory (same row-major order), so forward copies
 // nothing and backward adds the gradient straight through.
-import { gradOf, record } from '../autograd/graph.js';
-import { native } from '../native/index.js';
+import { record } from '../autograd/graph.js';
 import { shapeText, sizeOf, Tensor, type Shape } from '../tensor/tensor.js';
 import { fail } from './check.js';
+import { addGradient } from './elementwise.js';
 
 export function reshape(x: Tensor, shape: Shape): Tensor {
   if (sizeOf(shape) !== x.size) fail('reshape', `cannot view ${shapeText(x.shape)} (${x.size} elements) as ${shapeText(shape)}`);
   const y = new Tensor(x.data, shape);
-  return record(y, 'reshape', [x], (g) => {
-    const gx = gradOf(x);
-    if (gx) native.axpy(gx, 1, g);
-  });
+  return record(y, 'reshape', [x], (g) => addGradient(x, g));
 }
 
 /** (N, ...) -> (N, product of the rest) */
