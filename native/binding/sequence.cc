@@ -81,12 +81,14 @@ Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "layerNormBackward", 9);
+  Args args(info, "layerNormBackward", 9, 10);
   auto dx = args.f32_or_null(0, "dx"), dgamma = args.f32_or_null(1, "dgamma"), dbeta = args.f32_or_null(2, "dbeta");
   auto dy = args.f32(3, "dy"), x = args.f32(4, "x"), gamma = args.f32_or_null(5, "gamma");
   auto mean = args.f32(6, "mean"), rstd = args.f32(7, "rstd");
   Params p(args, info[8], {"rows", "d", "eps"});  // eps is accepted (the forward's params) and unused
   const Rows r = read_rows(args, p);
+  // overwrite: dx holds garbage (a fresh buffer) and is written, not added to
+  const bool overwrite = args.flag(9, "overwrite");
   if (!dx.IsEmpty()) args.expect_length("dx", dx, r.len, "rows*d");
   args.expect_length("dy", dy, r.len, "rows*d");
   args.expect_length("x", x, r.len, "rows*d");
@@ -109,7 +111,7 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   if (dx.IsEmpty() && dgamma.IsEmpty() && dbeta.IsEmpty()) return info.Env().Undefined();
   if (!layer_norm_backward(k.pool, k.workspace, k.table.layer_norm_backward.fn, data_or_null(dx), data_or_null(dgamma),
                            data_or_null(dbeta), dy.Data(), x.Data(), data_or_null(gamma), mean.Data(), rstd.Data(),
-                           r.rows, r.d)) {
+                           r.rows, r.d, overwrite)) {
     out_of_memory(info, "layerNormBackward");
   }
   return info.Env().Undefined();

@@ -16,12 +16,17 @@ size_t row_grain(size_t d) { return std::max<size_t>(1, kMapGrain / std::max<siz
 
 bool layer_norm_backward(ThreadPool& pool, Workspace& ws, LayerNormBackwardFn fn, float* dx, float* dgamma,
                          float* dbeta, const float* dy, const float* x, const float* gamma, const float* mean,
-                         const float* rstd, size_t rows, size_t d) {
+                         const float* rstd, size_t rows, size_t d, bool overwrite) {
   auto call = [&](size_t r0, size_t n, double* pg, double* pb) {
+    // overwrite: dx holds garbage; these rows are zeroed just before the kernel adds into them
+    if (dx && overwrite) std::fill(dx + r0 * d, dx + (r0 + n) * d, 0.0f);
     fn(dx ? dx + r0 * d : nullptr, pg, pb, dy + r0 * d, x + r0 * d, gamma, mean + r0, rstd + r0, n, d);
   };
   if (!dgamma && !dbeta) {
-    parallel_range(pool, rows, row_grain(d), 1, [&](size_t r0, size_t r1) { call(r0, r1 - r0, nullptr, nullptr); });
+    // in chunks of kLayerNormChunk rows, so that a zeroed chunk is still in cache when added to
+    parallel_range(pool, rows, row_grain(d), 1, [&](size_t r0, size_t r1) {
+      for (size_t r = r0; r < r1; r += kLayerNormChunk) call(r, std::min(kLayerNormChunk, r1 - r), nullptr, nullptr);
+    });
     return true;
   }
   // chunk c sums rows [c*K, (c+1)*K) into its own 2*d doubles (dgamma's, then dbeta's)

@@ -17,11 +17,12 @@ using LayerNormBackwardFn = void (*)(float*, double*, double*, const float*, con
                                      const float*, const float*, size_t, size_t);
 using CrossEntropyForwardFn = void (*)(float*, double*, const float*, const int32_t*, const CrossEntropyDims&, size_t);
 
-// dx += ..., dgamma += ..., dbeta += ... over (rows, d); each output may be nullptr. Returns false
-// when the workspace for the chunk partials cannot be allocated.
+// dx += ..., dgamma += ..., dbeta += ... over (rows, d); each output may be nullptr; with
+// overwrite, dx = ... (its old contents ignored). Returns false when the workspace for the chunk
+// partials cannot be allocated.
 bool layer_norm_backward(ThreadPool& pool, Workspace& ws, LayerNormBackwardFn fn, float* dx, float* dgamma,
                          float* dbeta, const float* dy, const float* x, const float* gamma, const float* mean,
-                         const float* rstd, size_t rows, size_t d);
+                         const float* rstd, size_t rows, size_t d, bool overwrite = false);
 
 // Fills lse:(rows, 2) and returns the sum of the row losses (rows in order). Returns false when
 // the workspace cannot be allocated.

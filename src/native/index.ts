@@ -166,6 +166,7 @@ export interface KilnNative {
     mean: Float32Array,
     rstd: Float32Array,
     params: LayerNormParams,
+    overwrite?: boolean,
   ): void;
   /** y = softmax(x) per row (y may be x). NaN or +Infinity in a row, or a row of only -Infinity,
    * makes the row NaN (as PyTorch). */

@@ -1,7 +1,7 @@
 // Linear: y = x W^T + b over the last axis, one GEMM with the bias (and a ReLU) fused into its
 // store. x is (..., in), W (out, in) as PyTorch stores it, b (out).
 //   dx += dy W        dW += dy^T x        db += column sums of dy
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
@@ -22,8 +22,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
       gy = allocFloats(g.length); // the ReLU's gradient: dy where y > 0
       native.reluBackward(gy, g, y.data);
     }
-    const gx = gradOf(x), gw = gradOf(w), gb = b ? gradOf(b) : null;
-    if (gx) native.gemm(gx, gy, w.data, { m: rows, n: inp, k: out, beta: 1 });
+    // a fresh input gradient is written (beta 0: C is not read), not zeroed and added to
+    const gx = gradTargetOf(x), gw = gradOf(w), gb = b ? gradOf(b) : null;
+    if (gx) native.gemm(gx.buf, gy, w.data, { m: rows, n: inp, k: out, beta: gx.overwrite ? 0 : 1 });
     if (gw) native.gemm(gw, gy, x.data, { m: out, n: inp, k: rows, transA: true, beta: 1 });
     if (gb) native.columnSum(gb, gy, rows, out);
   });

@@ -2,7 +2,7 @@
 // kernels (native/kernels/sequence.h); scaled dot-product attention with causal and key-padding
 // masks and probability dropout on the fused kernel (native/kernels/attention.h); head split/merge
 // and additive attention scores composed here over the native GEMM.
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native, type AttentionParams } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
@@ -21,7 +21,8 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const mean = allocFloats(rows, false), rstd = allocFloats(rows, false);
   native.layerNormForward(y.data, mean, rstd, x.data, gamma?.data ?? null, beta?.data ?? null, params);
   return record(y, op, [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])], (g) => {
-    native.layerNormBackward(gradOf(x), gamma ? gradOf(gamma) : null, beta ? gradOf(beta) : null, g, x.data, gamma?.data ?? null, mean, rstd, params);
+    const gx = gradTargetOf(x);
+    native.layerNormBackward(gx?.buf ?? null, gamma ? gradOf(gamma) : null, beta ? gradOf(beta) : null, g, x.data, gamma?.data ?? null, mean, rstd, params, gx?.overwrite ?? false);
   });
 }
 

@@ -1,5 +1,5 @@
 // The `overwrite` flag of the backward kernels that write an input gradient (conv2dBackwardData,
-// batchNormBackward, reluBackward, reluBackwardPair): autograd passes it for a gradient's first
+// batchNormBackward, layerNormBackward, reluBackward, reluBackwardPair): autograd passes it for a gradient's first
 // contribution, with a buffer nobody zeroed. Overwriting a buffer of garbage (NaN, which any
 // read would propagate) must give the same bits as adding into zeros, on every ISA level and
 // every convolution path (Winograd, pixel-major, grouped small images, in place, im2col, 1x1).
@@ -57,6 +57,20 @@ describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) =
         }
         sameBits(len, (dx, overwrite) => native.batchNormBackward(dx, null, null, dy, x, relu ? y : null, gamma, mean, invstd, params, overwrite), `dx relu ${relu} training ${training}`);
       }
+    }
+  });
+
+  it('layerNormBackward, with and without the dgamma/dbeta sums, over several row chunks', () => {
+    native.setIsa(isa);
+    const rows = 301, d = 67, params = { rows, d, eps: 1e-5 };
+    const x = uniform(rows * d, 11), dy = uniform(rows * d, 12), gamma = uniform(d, 13), beta = uniform(d, 14);
+    const y = new Float32Array(rows * d), mean = new Float32Array(rows), rstd = new Float32Array(rows);
+    native.layerNormForward(y, mean, rstd, x, gamma, beta, params);
+    for (const sums of [false, true]) {
+      sameBits(rows * d, (dx, overwrite) => {
+        const dg = sums ? new Float32Array(d) : null, db = sums ? new Float32Array(d) : null;
+        native.layerNormBackward(dx, dg, db, dy, x, gamma, mean, rstd, params, overwrite);
+      }, `dx, sums ${sums}`);
     }
   });
 
