@@ -1,6 +1,6 @@
 // Pooling and the option-A shortcut exports: unwrap -> validate -> call over the pool -> return.
 //   maxPool2dForward(y, argmax, x, params)    y = window maxima, argmax = h*W + w in the plane
-//   maxPool2dBackward(dx, dy, argmax, params) dx[plane][argmax] += dy
+//   maxPool2dBackward(dx, dy, argmax, params[, overwrite]) dx[plane][argmax] += dy (= with overwrite)
 //   avgPool2dForward(y, x, params)            y = window means
 //   avgPool2dBackward(dx, dy, params)         dx += dy / divisor over each window
 //   globalAvgPool2dForward(y, x, params)      y(n, c) = mean of each (h, w) plane
@@ -135,10 +135,12 @@ bool any_outside(const int32_t* a, size_t n, size_t hw) {
 }
 
 Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "maxPool2dBackward", 4);
+  Args args(info, "maxPool2dBackward", 4, 5);
   auto dx = args.f32(0, "dx"), dy = args.f32(1, "dy");
   auto argmax = args.i32(2, "argmax");
   const Pool pl = read_pool(args, info[3]);
+  // overwrite: dx holds garbage (a fresh buffer); each plane is zeroed just before its scatter
+  const bool overwrite = args.flag(4, "overwrite");
   args.expect_length("dx", dx, pl.x_len, "n*c*h*w");
   args.expect_length("dy", dy, pl.y_len, "n*c*p*q");
   args.expect_length("argmax", argmax, pl.y_len, "n*c*p*q");
@@ -160,8 +162,12 @@ Napi::Value MaxPool2dBackward(const Napi::CallbackInfo& info) {
   }
   float* pdx = dx.Data();
   const float* pdy = dy.Data();
-  over_items(info, pl.planes, hw + pl.d.P * pl.d.Q,
-             [&](size_t c0, size_t c1) { ref::max_pool2d_backward_f32(pdx, pdy, pa, pl.d, c0, c1); });
+  over_items(info, pl.planes, hw + pl.d.P * pl.d.Q, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      if (overwrite) std::fill_n(pdx + c * hw, hw, 0.0f);
+      ref::max_pool2d_backward_f32(pdx, pdy, pa, pl.d, c, c + 1);
+    }
+  });
   return args.undefined();
 }
 

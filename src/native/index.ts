@@ -102,7 +102,7 @@ export interface KilnNative {
   /** y = window maxima; argmax = h*W + w of each maximum within its (n, c) plane. */
   maxPool2dForward(y: Float32Array, argmax: Int32Array, x: Float32Array, params: Pool2dParams): void;
   /** dx += dy routed to the recorded maxima. */
-  maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, params: Pool2dParams): void;
+  maxPool2dBackward(dx: Float32Array, dy: Float32Array, argmax: Int32Array, params: Pool2dParams, overwrite?: boolean): void;
   avgPool2dForward(y: Float32Array, x: Float32Array, params: Pool2dParams): void;
   avgPool2dBackward(dx: Float32Array, dy: Float32Array, params: Pool2dParams): void;
   /** y(n, c) = mean over (h, w) of x(n, c, h, w). */
@@ -196,7 +196,7 @@ export interface KilnNative {
    * and thread count, and backward regenerates it from the same params. */
   dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams): void;
   /** dx += dy * (the forward's multiplier) */
-  dropoutBackward(dx: Float32Array, dy: Float32Array, params: DropoutParams): void;
+  dropoutBackward(dx: Float32Array, dy: Float32Array, params: DropoutParams, overwrite?: boolean): void;
   /** y(ids.length, d) = rows ids[i] of table(vocab, d); an id outside [0, vocab) is a RangeError
    * naming its index and value, before anything is written. */
   embeddingForward(y: Float32Array, ids: Int32Array, table: Float32Array, params: EmbeddingParams): void;

@@ -19,8 +19,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   return record(y, act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
     let gy = g;
     if (act === 'relu') {
-      gy = allocFloats(g.length); // the ReLU's gradient: dy where y > 0
-      native.reluBackward(gy, g, y.data);
+      gy = allocFloats(g.length, false); // the ReLU's gradient: dy where y > 0 (written whole)
+      native.reluBackward(gy, g, y.data, true);
     }
     // a fresh input gradient is written (beta 0: C is not read), not zeroed and added to
     const gx = gradTargetOf(x), gw = gradOf(w), gb = b ? gradOf(b) : null;

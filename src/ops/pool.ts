@@ -1,5 +1,5 @@
 // Pooling over NCHW tensors. Max pooling keeps the argmax of the forward pass for its backward.
-import { gradOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { resolvePool2d, type Pair } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -27,8 +27,8 @@ export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const argmax = new Int32Array(y.size);
   native.maxPool2dForward(y.data, argmax, x.data, g);
   return record(y, 'maxPool2d', [x], (gy) => {
-    const gx = gradOf(x);
-    if (gx) native.maxPool2dBackward(gx, gy, argmax, g);
+    const gx = gradTargetOf(x);
+    if (gx) native.maxPool2dBackward(gx.buf, gy, argmax, g, gx.overwrite);
   });
 }
 

@@ -79,8 +79,8 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   const y = Tensor.empty(x.shape);
   native.dropoutForward(y.data, x.data, params);
   return record(y, 'dropout', [x], (g) => {
-    const gx = gradOf(x);
-    if (gx) native.dropoutBackward(gx, g, params);
+    const gx = gradTargetOf(x);
+    if (gx) native.dropoutBackward(gx.buf, g, params, gx.overwrite);
   });
 }
 

@@ -1,5 +1,6 @@
 // The `overwrite` flag of the backward kernels that write an input gradient (conv2dBackwardData,
-// batchNormBackward, layerNormBackward, reluBackward, reluBackwardPair): autograd passes it for a gradient's first
+// batchNormBackward, layerNormBackward, maxPool2dBackward, dropoutBackward, reluBackward,
+// reluBackwardPair): autograd passes it for a gradient's first
 // contribution, with a buffer nobody zeroed. Overwriting a buffer of garbage (NaN, which any
 // read would propagate) must give the same bits as adding into zeros, on every ISA level and
 // every convolution path (Winograd, pixel-major, grouped small images, in place, im2col, 1x1).
@@ -72,6 +73,17 @@ describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) =
         native.layerNormBackward(dx, dg, db, dy, x, gamma, mean, rstd, params, overwrite);
       }, `dx, sums ${sums}`);
     }
+  });
+
+  it('maxPool2dBackward (cells no window picks stay zero) and dropoutBackward over several blocks', () => {
+    native.setIsa(isa);
+    const pool = { n: 2, c: 3, h: 13, w: 11, r: 3, s: 3, strideH: 2, strideW: 2, padH: 1, padW: 1, ceilMode: false, countIncludePad: true, p: 7, q: 6 };
+    const x = uniform(2 * 3 * 13 * 11, 15), y = new Float32Array(2 * 3 * 7 * 6), argmax = new Int32Array(y.length);
+    native.maxPool2dForward(y, argmax, x, pool);
+    const dyPool = uniform(y.length, 16);
+    sameBits(x.length, (dx, overwrite) => native.maxPool2dBackward(dx, dyPool, argmax, pool, overwrite), 'maxPool2d dx');
+    const n = 50_003, dy = uniform(n, 17), drop = { p: 0.3, seed: 5 };
+    sameBits(n, (dx, overwrite) => native.dropoutBackward(dx, dy, drop, overwrite), 'dropout dx');
   });
 
   it('reluBackward and reluBackwardPair (each side on its own), over several blocks', () => {
