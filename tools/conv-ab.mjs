@@ -10,31 +10,9 @@
 //
 // Cases are NxCxHxW:KxRxS:s<stride>p<pad>:fwd|bwd_data|bwd_weight. ISA=avx2 caps the ISA; MS is
 // the time per case (default 3000).
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { loadPair, random } from './ab-addons.mjs';
 
-const require = createRequire(import.meta.url);
-const [before, after, threads, ...cases] = process.argv.slice(2);
-if (!before || !after || !threads || cases.length === 0) {
-  console.error('usage: node tools/conv-ab.mjs BEFORE.node AFTER.node THREADS NxCxHxW:KxRxS:sSpP:PASS ...');
-  process.exit(2);
-}
-const mods = [require(resolve(before)), require(resolve(after))];
-for (const m of mods) {
-  m.setThreads(Number(threads));
-  if (process.env.ISA) m.setIsa(process.env.ISA);
-}
-const budget = Number(process.env.MS ?? 3000);
-
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    a[i] = x / 4294967296 - 0.5;
-  }
-  return a;
-}
+const { mods, cases, budget } = loadPair('node tools/conv-ab.mjs BEFORE.node AFTER.node THREADS NxCxHxW:KxRxS:sSpP:PASS ...');
 
 for (const spec of cases) {
   const [input, kernel, geo, pass] = spec.split(':');

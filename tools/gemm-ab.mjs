@@ -9,31 +9,9 @@
 //
 // Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended. KILN_ISA-style caps:
 // ISA=avx2; time per shape: MS (default 4000).
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { loadPair, random } from './ab-addons.mjs';
 
-const require = createRequire(import.meta.url);
-const [before, after, threads, ...shapes] = process.argv.slice(2);
-if (!before || !after || !threads || shapes.length === 0) {
-  console.error('usage: node tools/gemm-ab.mjs BEFORE.node AFTER.node THREADS MxNxK[xT|xTA|xTT] ...');
-  process.exit(2);
-}
-const mods = [require(resolve(before)), require(resolve(after))];
-for (const m of mods) {
-  m.setThreads(Number(threads));
-  if (process.env.ISA) m.setIsa(process.env.ISA);
-}
-const budget = Number(process.env.MS ?? 4000);
-
-function random(n, seed) {
-  const a = new Float32Array(n);
-  let x = (seed * 2654435761) >>> 0;
-  for (let i = 0; i < n; i++) {
-    x = (x * 1664525 + 1013904223) >>> 0;
-    a[i] = x / 4294967296 - 0.5;
-  }
-  return a;
-}
+const { mods, cases: shapes, budget } = loadPair('node tools/gemm-ab.mjs BEFORE.node AFTER.node THREADS MxNxK[xT|xTA|xTT] ...', 4000);
 
 for (const shape of shapes) {
   const [m, n, k] = shape.split('x').slice(0, 3).map(Number);
