@@ -18,7 +18,7 @@ namespace {
 
 // A group of images makes one GEMM of about this many rows: enough rows that packing the weight
 // once per group is noise, few enough that the group's rows stay in L2 (1 MiB per core here)...
-constexpr size_t kGroupRows = 384;
+constexpr size_t kGroupRows = 256;
 // ...together with this cap on the rows matrix (512 KiB).
 constexpr size_t kRowsMaxFloats = size_t{128} << 10;
 // Fewer input channels than this keep the channel-major lowering (see rows_applies).
