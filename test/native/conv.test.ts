@@ -42,7 +42,7 @@ const fixed: Conv2dSpec[] = [
   { n: 2, c: 5, h: 12, w: 24, k: 7, kernel: 3, stride: 2 },
   { n: 2, c: 16, h: 32, w: 32, k: 32, kernel: 3, stride: 2, padding: 1 },
   // strided windows lowered pixel-major at the SIMD levels (runtime/conv_rows.cc): images in
-  // groups of 16 (25 pixels each) with a last group of 7, weight-gradient chunks of 1-2 images,
+  // groups of 11 (25 pixels each) with a last group of 1, weight-gradient chunks of 1-2 images,
   // 17 channels (masked copies of window runs), 33 output channels (a partial register tile),
   // an input whose last row and column no window reads; and a stride-2 dilated window
   { n: 23, c: 17, h: 12, w: 12, k: 33, kernel: 3, stride: 2 },
