@@ -6,12 +6,11 @@
 #include "conv_rows.h"
 
 #include <algorithm>
-#include <initializer_list>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "parallel.h"
-
 
 namespace kiln {
 namespace {
@@ -62,16 +61,16 @@ void to_padded_channels_last(const ConvKernels& kern, float* xp, const float* x,
   }
 }
 
-// The weight reordered for the GEMMs: (K, RSC) when `by_rows`, else (RSC, K), with
-// RSC index (r*S + s)*C + c.
-void reorder_weight(float* out, const float* w, const Conv2dDims& d, bool by_rows) {
+// The weight reordered for the GEMMs: (K, RSC) when `k_major`, else (RSC, K), with RSC index
+// (r*S + s)*C + c.
+void reorder_weight(float* out, const float* w, const Conv2dDims& d, bool k_major) {
   const size_t RSC = d.R * d.S * d.C;
   for (size_t k = 0; k < d.K; ++k)
     for (size_t c = 0; c < d.C; ++c)
       for (size_t r = 0; r < d.R; ++r)
         for (size_t s = 0; s < d.S; ++s) {
           const size_t j = (r * d.S + s) * d.C + c;
-          out[by_rows ? k * RSC + j : j * d.K + k] = w[((k * d.C + c) * d.R + r) * d.S + s];
+          out[k_major ? k * RSC + j : j * d.K + k] = w[((k * d.C + c) * d.R + r) * d.S + s];
         }
 }
 
@@ -86,8 +85,8 @@ const float* gather_dy(float* out, const float* dy, const Conv2dDims& d, size_t 
   return out;
 }
 
-// Scratch buffers of one task: `count` buffers of the given sizes from consecutive slots
-// (task t's start at base + t * kTaskSlots), none when a size is 0.
+// Each task's scratch: one buffer per size, from consecutive workspace slots (task t's start at
+// base + t * kTaskSlots); nullptr for a size of 0.
 constexpr size_t kTaskSlots = 8;
 bool task_buffers(Workspace& ws, size_t base, size_t tasks, std::initializer_list<size_t> sizes,
                   std::vector<std::vector<float*>>* out) {
