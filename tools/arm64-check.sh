@@ -11,7 +11,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c++17 -O2 -Wall -Wextra -Werror -pthread)
 base=(native/dispatch/cpu.cc native/dispatch/table.cc native/runtime/thread_pool.cc native/runtime/gemm.cc
-      native/runtime/im2col.cc native/runtime/conv.cc native/runtime/winograd.cc native/runtime/batchnorm.cc native/runtime/sequence.cc native/runtime/attention.cc
+      native/runtime/im2col.cc native/runtime/conv.cc native/runtime/conv_rows.cc native/runtime/winograd.cc native/runtime/batchnorm.cc native/runtime/sequence.cc native/runtime/attention.cc
       native/kernels/ref/elementwise.cc native/kernels/ref/reduce.cc native/kernels/ref/gemm.cc
       native/kernels/ref/layernorm.cc native/kernels/ref/softmax.cc native/kernels/ref/activation.cc native/kernels/ref/embedding.cc
       native/kernels/ref/conv.cc native/kernels/ref/pool.cc native/kernels/ref/shortcut.cc native/kernels/ref/batchnorm.cc
