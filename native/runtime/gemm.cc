@@ -28,11 +28,27 @@ constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
 // A narrow C (N up to kDirectANarrow slivers: 512 columns with AVX-512) uses each packed A
 // sliver only that many times, so packing A costs a noticeable share of the work: the tile then
-// reads a non-transposed A in place, 12 rows at once. Measured by best-of timings: Transformer
-// d=128 projections +4%, attention PV +13%, d=256/512 projections and FFN-up +2-5%. Only for
-// lda <= 512 floats: rows 4 KiB or more apart all land in one L1 set, 12 rows in 8 ways.
+// reads a non-transposed A in place, MR rows at once. Measured by best-of timings: Transformer
+// d=128 projections +4%, attention PV +13%, d=256/512 projections and FFN-up +2-5%. Only when
+// those rows spread over L1's sets (see rows_spread) and are less than kDirectAMaxLd apart (each
+// row on its own page costs a TLB entry per row).
 constexpr size_t kDirectANarrow = 16;
-constexpr size_t kDirectAMaxLd = 512;
+constexpr size_t kDirectAMaxLd = 4096;
+
+// Whether MR rows lda floats apart fall in L1 sets (64 sets of 64-byte lines, 12 ways on Zen 5)
+// at most MR/2 to a set, which leaves half the ways of the busiest set to B and C. lda = 512
+// puts 6 of 12 rows in each of 2 sets (allowed: the rule before was lda <= 512); lda = 1024, a
+// multiple of 4 KiB, puts all 12 in one set; lda = 576 (the patches of a 3x3 convolution over 64
+// channels) spreads them over 12 sets, where reading in place beat packing (9216x128x576:
+// measured below).
+bool rows_spread(size_t lda, size_t MR) {
+  size_t count[64] = {};
+  for (size_t r = 0; r < MR; ++r) {
+    if (2 * ++count[(r * lda * sizeof(float) / 64) % 64] > MR) return false;
+  }
+  return true;
+}
+
 // Below this many rows, B is read in place (when not transposed) instead of packed: packing
 // costs a pass over B that only a few A slivers would amortize. Only when B's rows are close
 // (ldb <= kDirectBMaxLd): the tile steps down one row of B per k, and rows a page or more apart
@@ -81,7 +97,7 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
   // each input value R*S times.
   p.direct_b = d.b_rows || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
-  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd;
+  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd && rows_spread(d.lda, p.MR);
   return p;
 }
 

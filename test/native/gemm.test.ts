@@ -106,10 +106,12 @@ describe.each(isas)('gemm on %s', (isa) => {
     }
   });
 
-  it(`gemm ${isa} matches with A packed (wide C, long rows) and read in place (narrow C)`, () => {
+  it(`gemm ${isa} matches with A packed (wide C, or rows 4 KiB apart) and read in place (narrow C)`, () => {
     native.setIsa(isa);
     for (const [transA, transB] of pairs) {
-      for (const [m, n, k] of [[37, 600, 50], [50, 70, 700], [29, 513, 517], [13, 64, 40]] as const) {
+      // narrow C reads A in place when its rows spread over L1 sets (k = 40, 700), packs it when not
+      // (k = 1024: rows 4 KiB apart)
+      for (const [m, n, k] of [[37, 600, 50], [50, 70, 700], [50, 70, 1024], [29, 513, 517], [13, 64, 40]] as const) {
         check({ m, n, k, transA, transB, beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
       }
     }
