@@ -165,8 +165,10 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   // Split rows when there are plenty of A slivers and C is not much wider than tall; otherwise
   // split columns. Splitting columns, each thread owns a range of C's columns for the whole call:
   // it packs its own B and never waits for the other threads.
+  // (One task takes the column path too: the whole of C, with no atomics to count slivers and
+  // blocks, which a batch of small GEMMs, one per task, would pay for on every problem.)
   const bool split_m = m_slivers >= 4 * tasks && d.M >= d.N / 4;
-  if (!split_m) {
+  if (!split_m || tasks == 1) {
     const size_t per = ceil_div(ceil_div(d.N, NR), tasks) * NR;  // columns per task, whole slivers
     run(tasks, [&](size_t t) {
       const size_t c0 = std::min(d.N, t * per), c1 = std::min(d.N, (t + 1) * per);
