@@ -29,8 +29,11 @@ constexpr size_t kNC = 3072;
 // At most this deep a K block runs its tiles row of tiles outer (see compute_block). Same-process
 // A/B, 2 threads: 144x131072x16 (ResNet-20 stage 1 backward data) 88 -> 235 GFLOP/s,
 // 288x32768x32 1.6x, 576x32768x64 1.26x, 1152x8192x128 1.09x (1 thread alike; AVX2 1.49x on the
-// first). K = 256 gained nothing and 2048x1024x256 may lose 1-2%, so 128.
+// first). K = 256 gained nothing and 2048x1024x256 may lose 1-2%, so 128. Only across at least
+// kShortKSlivers slivers: attention's small GEMMs (128 x 64 x 128, 2 slivers) lost 3-7%, reading
+// each B sliver from L1 fewer times in a row.
 constexpr size_t kShortK = 128;
+constexpr size_t kShortKSlivers = 16;
 // A narrow C (N up to kDirectANarrow slivers: 512 columns with AVX-512) uses each packed A
 // sliver only that many times, so packing A costs a noticeable share of the work: the tile then
 // reads a non-transposed A in place, MR rows at once. Measured by best-of timings: Transformer
@@ -144,7 +147,7 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       t.act = d.epilogue.act;
       kern.tile(t);
     };
-    if (kc <= kShortK) {
+    if (kc <= kShortK && s1 - s0 >= kShortKSlivers) {
       // A short K: writing C is most of the work. One row of tiles at a time, across all the
       // slivers, writes MR rows of C left to right (MR streams the prefetchers follow), where B
       // sliver outer would write to all mc rows at once. The B block is small (kc x nc), so
