@@ -10,26 +10,53 @@
 
 #include <algorithm>
 #include <atomic>
+#include <thread>
 #include <vector>
 
 namespace kiln {
 namespace {
 
-// Cache blocking for Zen 5 (48 KiB L1d, 1 MiB L2 per core, 32 MiB L3): a 144 x 512 A block is
-// 288 KiB (L2), a 512 x 3072 B panel 6 MiB (L3). A 512 x 32 B sliver (64 KiB) overflows L1, but
-// KC = 512 still beat 256 and 384, measured as best-of time over 3 s per case with 1 and 2 threads
-// (square/1024 2 threads 204 -> 210 GFLOP/s, ResNet-18 stage 2-4 GEMMs +15-45%): it halves how
-// often each C tile is read and written back between K blocks. MC 96..288 made no difference.
-constexpr size_t kKC = 512;
+// Cache blocking for Zen 5 (48 KiB L1d, 1 MiB L2 per core, 32 MiB L3): a 144 x 1024 A block is
+// 576 KiB (L2), a 1024 x 3072 B panel 12 MiB (L3), a 1024 x 32 B sliver 128 KiB (L2, streamed to
+// the tile with a software prefetch). KC = 1024 beat 512 (same-process A/B on a quiet machine, 2
+// threads: square/1024 +4-7%, square/2048 +4%, 512x512x4608 +4%; 1 thread +3-7%): C is read and
+// written back half as often, and two cores running at once slow each other down less (their
+// shared L3 and memory traffic is mostly C's). KC 256, 320 and 384 lost 3-8%; MC 72..288 made no
+// difference.
+constexpr size_t kKC = 1024;
 constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
+// At most this deep a K block runs its tiles row of tiles outer (see compute_block). Same-process
+// A/B, 2 threads: 144x131072x16 (ResNet-20 stage 1 backward data) 88 -> 235 GFLOP/s,
+// 288x32768x32 1.6x, 576x32768x64 1.26x, 1152x8192x128 1.09x (1 thread alike; AVX2 1.49x on the
+// first). K = 256 gained nothing and 2048x1024x256 may lose 1-2%, so 128. Only across at least
+// kShortKSlivers slivers: attention's small GEMMs (128 x 64 x 128, 2 slivers) lost 3-7%, reading
+// each B sliver from L1 fewer times in a row.
+constexpr size_t kShortK = 128;
+constexpr size_t kShortKSlivers = 16;
 // A narrow C (N up to kDirectANarrow slivers: 512 columns with AVX-512) uses each packed A
 // sliver only that many times, so packing A costs a noticeable share of the work: the tile then
-// reads a non-transposed A in place, 12 rows at once. Measured by best-of timings: Transformer
-// d=128 projections +4%, attention PV +13%, d=256/512 projections and FFN-up +2-5%. Only for
-// lda <= 512 floats: rows 4 KiB or more apart all land in one L1 set, 12 rows in 8 ways.
+// reads a non-transposed A in place, MR rows at once. Measured by best-of timings: Transformer
+// d=128 projections +4%, attention PV +13%, d=256/512 projections and FFN-up +2-5%. Only when
+// those rows spread over L1's sets (see rows_spread) and are less than kDirectAMaxLd apart (each
+// row on its own page costs a TLB entry per row).
 constexpr size_t kDirectANarrow = 16;
-constexpr size_t kDirectAMaxLd = 512;
+constexpr size_t kDirectAMaxLd = 4096;
+
+// Whether MR rows lda floats apart fall in L1 sets (64 sets of 64-byte lines, 12 ways on Zen 5)
+// at most MR/2 to a set, which leaves half the ways of the busiest set to B and C. lda = 512
+// puts 6 of 12 rows in each of 2 sets (allowed: the rule before was lda <= 512); lda = 1024, a
+// multiple of 4 KiB, puts all 12 in one set; lda = 576 (the patches of a 3x3 convolution over 64
+// channels) spreads them over 12 sets, where reading in place beat packing (9216x128x576:
+// measured below).
+bool rows_spread(size_t lda, size_t MR) {
+  size_t count[64] = {};
+  for (size_t r = 0; r < MR; ++r) {
+    if (2 * ++count[(r * lda * sizeof(float) / 64) % 64] > MR) return false;
+  }
+  return true;
+}
+
 // Below this many rows, B is read in place (when not transposed) instead of packed: packing
 // costs a pass over B that only a few A slivers would amortize. Only when B's rows are close
 // (ldb <= kDirectBMaxLd): the tile steps down one row of B per k, and rows a page or more apart
@@ -38,6 +65,27 @@ constexpr size_t kDirectBRows = 48;
 constexpr size_t kDirectBMaxLd = 1024;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Spins until `done()`, for the short waits between the tasks of one GEMM (a few microseconds
+// when every task has a core). After a while it also yields the CPU: with more threads than free
+// cores, the task waited for may be the one that is not running.
+template <typename Done>
+void wait_until(Done done) {
+  for (unsigned spins = 1; !done(); ++spins) {
+    cpu_relax();
+    if ((spins & 4095) == 0) std::this_thread::yield();
+  }
+}
+
+// The depth of the K blocks: the fewest blocks of at most kKC, made equal (rounded up to 16) so
+// that no block is short. K = 576 as 512 + 64 ran the 64-deep block at a fraction of the rate: it
+// reads and writes all of C, as a 512-deep one does, for an eighth of the FMAs. It depends on K
+// only, so every thread count cuts K alike.
+size_t k_block(size_t K) {
+  if (K <= kKC) return std::max<size_t>(1, K);
+  const size_t blocks = ceil_div(K, kKC);
+  return std::min(kKC, ceil_div(ceil_div(K, blocks), 16) * 16);
+}
 
 // How one GEMM is cut into blocks, and the scratch it needs per worker.
 struct Plan {
@@ -52,12 +100,12 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   Plan p;
   p.MR = kern.shape.mr;
   p.NR = kern.shape.nr;
-  p.kc_max = std::max<size_t>(1, std::min(kKC, d.K));
+  p.kc_max = k_block(d.K);
   p.nc_max = std::min(kNC, d.N);
   // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
   // each input value R*S times.
   p.direct_b = d.b_rows || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
-  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd;
+  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd && rows_spread(d.lda, p.MR);
   return p;
 }
 
@@ -78,41 +126,50 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       float* out = apack + t * MR * kc;
       kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
     }
-    for (size_t s = s0; s < s1; ++s) {
-      size_t j = jc + s * NR;
+    auto run_tile = [&](size_t r, size_t s) {
+      const size_t i = ic + tile_row(r), j = jc + s * NR;
       GemmTile t;
       t.k = kc;
+      t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
+      t.a_rs = plan.direct_a ? d.lda : 0;
       t.b = d.b_rows ? b + j : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
       t.b_rs = plan.direct_b ? d.ldb : NR;
       t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
-      t.nr = std::min(NR, jc + nc - j);
+      t.c = c + i * d.ldc + j;
       t.ldc = d.ldc;
+      t.mr = tile_row(r + 1) - tile_row(r);
+      t.nr = std::min(NR, jc + nc - j);
       t.alpha = d.alpha;
       t.beta = first ? d.beta : 1.0f;  // later K blocks add to what the first one stored
       t.last = last;
+      t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;
       t.bias_col = d.epilogue.bias_col ? d.epilogue.bias_col + j : nullptr;
       t.act = d.epilogue.act;
-      for (size_t r = 0; r < tiles; ++r) {
-        size_t i = ic + tile_row(r);
-        t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
-        t.a_rs = plan.direct_a ? d.lda : 0;
-        t.mr = tile_row(r + 1) - tile_row(r);
-        t.c = c + i * d.ldc + j;
-        t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;
-        kern.tile(t);
-      }
+      kern.tile(t);
+    };
+    if (kc <= kShortK && s1 - s0 >= kShortKSlivers) {
+      // A short K: writing C is most of the work. One row of tiles at a time, across all the
+      // slivers, writes MR rows of C left to right (MR streams the prefetchers follow), where B
+      // sliver outer would write to all mc rows at once. The B block is small (kc x nc), so
+      // reading it again per row of tiles costs little.
+      for (size_t r = 0; r < tiles; ++r)
+        for (size_t s = s0; s < s1; ++s) run_tile(r, s);
+    } else {
+      for (size_t s = s0; s < s1; ++s)
+        for (size_t r = 0; r < tiles; ++r) run_tile(r, s);
     }
   }
 }
 
 // One GEMM over `tasks` workers. run(n, fn) runs fn(0..n-1), on the pool or inline. `ws_a[t]`
-// and `ws_b[t]` are task t's packing buffers; when the threads split rows they share ws_b[0].
+// and `ws_b[t]` are task t's packing buffers; when the threads split rows they share ws_b[0] and
+// ws_b[1] (tasks > 1), or ws_b[0] alone (one task).
 template <typename Run>
 void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& plan, float* const* ws_a,
                   float* const* ws_b, float* c, const float* a, const float* b, const GemmDims& d) {
   const size_t MR = plan.MR, NR = plan.NR;
   const size_t m_slivers = ceil_div(d.M, MR);
-  const size_t k_blocks = std::max<size_t>(1, ceil_div(d.K, kKC));  // K == 0 still applies beta, bias, act
+  const size_t k_blocks = std::max<size_t>(1, ceil_div(d.K, plan.kc_max));  // K == 0 still applies beta, bias, act
   // Packs slivers [s0, s1) of the column block at jc (nc wide) for K block (pc, kc) into `out`.
   auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc) {
     if (plan.direct_b || s0 >= s1) return;
@@ -124,15 +181,17 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   // Split rows when there are plenty of A slivers and C is not much wider than tall; otherwise
   // split columns. Splitting columns, each thread owns a range of C's columns for the whole call:
   // it packs its own B and never waits for the other threads.
+  // (One task takes the column path too: the whole of C, with no atomics to count slivers and
+  // blocks, which a batch of small GEMMs, one per task, would pay for on every problem.)
   const bool split_m = m_slivers >= 4 * tasks && d.M >= d.N / 4;
-  if (!split_m) {
+  if (!split_m || tasks == 1) {
     const size_t per = ceil_div(ceil_div(d.N, NR), tasks) * NR;  // columns per task, whole slivers
     run(tasks, [&](size_t t) {
       const size_t c0 = std::min(d.N, t * per), c1 = std::min(d.N, (t + 1) * per);
       for (size_t jc = c0; jc < c1; jc += kNC) {
         const size_t nc = std::min(kNC, c1 - jc), n_slivers = ceil_div(nc, NR);
         for (size_t kb = 0; kb < k_blocks; ++kb) {
-          const size_t pc = kb * kKC, kc = std::min(kKC, d.K - std::min(d.K, pc));
+          const size_t pc = kb * plan.kc_max, kc = std::min(plan.kc_max, d.K - std::min(d.K, pc));
           pack_slivers(ws_b[t], jc, nc, 0, n_slivers, pc, kc);
           compute_block(kern, plan, ws_a[t], ws_b[t], c, a, b, d, jc, nc, pc, kc, 0, d.M, 0, n_slivers);
         }
@@ -140,43 +199,42 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
     });
     return;
   }
-  // Rows, one block of B (N <= kNC, K <= kKC: the Transformer projections and FFN): a single
-  // dispatch. The tasks claim B slivers to pack, wait until every sliver is packed, then compute
-  // an equal share of the rows. One pool.run instead of two. (Claiming rows in shrinking chunks
-  // instead was slower when B outgrows L2, as for the FFN: a chunk of a few tiles streams all of
-  // B from L3 again; same-process A/B 0.91-0.95x on 2048 x 1024 x 256.)
-  if (d.N <= kNC && k_blocks == 1) {
-    const size_t n_slivers = ceil_div(d.N, NR), kc = std::min(kKC, d.K);
-    std::atomic<size_t> pack_next{0}, packed{0};
-    run(tasks, [&](size_t t) {
-      for (size_t s; (s = pack_next.fetch_add(1, std::memory_order_relaxed)) < n_slivers;) {
-        pack_slivers(ws_b[0], 0, d.N, s, s + 1, 0, kc);
-        packed.fetch_add(1, std::memory_order_release);
+  // Rows: every task needs all of B, so the tasks pack each block of it together, then each
+  // computes its share of the rows. One dispatch for the whole GEMM: the blocks (jc, pc) form a
+  // pipeline over two B buffers. A task claims slivers of block q to pack, waits until all of
+  // them are packed, computes its rows, and moves on to block q + 1, whose buffer it may fill
+  // once every task is done with block q - 1 (the buffer's previous contents). A task that
+  // finishes early so packs the next block while the others still compute, instead of waiting at
+  // a barrier. (Claiming rows in shrinking chunks instead was slower when B outgrows L2, as for
+  // the FFN: a chunk of a few tiles streams all of B from L3 again; same-process A/B 0.91-0.95x on
+  // 2048 x 1024 x 256.) Every sliver a task waits for is claimed by a running task, and a task
+  // waits for block q - 1 only from tasks that are all running (tasks == the pool's size), so the
+  // waits end.
+  const size_t j_blocks = ceil_div(d.N, kNC), blocks = j_blocks * k_blocks;
+  const size_t buffers = tasks > 1 ? 2 : 1;  // the callers give each task its own buffer
+  struct Progress {
+    std::atomic<size_t> next{0}, packed{0}, done{0};
+  };
+  std::vector<Progress> progress(blocks);
+  run(tasks, [&](size_t t) {
+    // Equal row counts, not whole slivers each: 1024 rows in 171 six-row slivers gave 516 and 508
+    // (1.6% idle); compute_block cuts any row range into nearly equal tiles.
+    const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
+    for (size_t q = 0; q < blocks; ++q) {
+      const size_t jc = q / k_blocks * kNC, nc = std::min(kNC, d.N - jc), n_slivers = ceil_div(nc, NR);
+      const size_t pc = q % k_blocks * plan.kc_max, kc = std::min(plan.kc_max, d.K - std::min(d.K, pc));
+      float* buf = ws_b[q % buffers];
+      Progress& pg = progress[q];
+      if (q >= buffers) wait_until([&] { return progress[q - buffers].done.load(std::memory_order_acquire) >= tasks; });
+      for (size_t s; (s = pg.next.fetch_add(1, std::memory_order_relaxed)) < n_slivers;) {
+        pack_slivers(buf, jc, nc, s, s + 1, pc, kc);
+        pg.packed.fetch_add(1, std::memory_order_release);
       }
-      // Every sliver is claimed, so each one still missing is being packed by a running task.
-      while (packed.load(std::memory_order_acquire) < n_slivers) cpu_relax();
-      const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
-      if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, 0, d.N, 0, kc, m0, m1, 0, n_slivers);
-    });
-    return;
-  }
-  // Rows: every thread needs all of B, so the threads pack each block of it together, then compute.
-  for (size_t jc = 0; jc < d.N; jc += kNC) {
-    const size_t nc = std::min(kNC, d.N - jc), n_slivers = ceil_div(nc, NR);
-    for (size_t kb = 0; kb < k_blocks; ++kb) {
-      const size_t pc = kb * kKC, kc = std::min(kKC, d.K - std::min(d.K, pc));
-      const size_t per_s = ceil_div(n_slivers, tasks);
-      run(tasks, [&](size_t t) {
-        pack_slivers(ws_b[0], jc, nc, std::min(n_slivers, t * per_s), std::min(n_slivers, (t + 1) * per_s), pc, kc);
-      });
-      // Equal row counts, not whole slivers each: 1024 rows in 171 six-row slivers gave 516 and 508
-      // (1.6% idle); compute_block cuts any row range into nearly equal tiles.
-      run(tasks, [&](size_t t) {
-        const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
-        if (m0 < m1) compute_block(kern, plan, ws_a[t], ws_b[0], c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
-      });
+      wait_until([&] { return pg.packed.load(std::memory_order_acquire) >= n_slivers; });
+      if (m0 < m1) compute_block(kern, plan, ws_a[t], buf, c, a, b, d, jc, nc, pc, kc, m0, m1, 0, n_slivers);
+      pg.done.fetch_add(1, std::memory_order_release);
     }
-  }
+  });
 }
 
 // Small C, long K (a weight gradient: dW(K, CRS) = dY(K, NPQ) col^T, with NPQ in the hundred

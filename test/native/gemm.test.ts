@@ -100,27 +100,31 @@ describe.each(isas)('gemm on %s', (isa) => {
         const n = 50;
         const bias = uniform(biasAxis === 'row' ? m : n, 21, -2, 2);
         check({ m, n, k: 33, bias, biasAxis, act, beta: 0.5, seed: 22 }, `${isa} ${act} bias ${biasAxis}`);
-        check({ m, n, k: 600, bias, biasAxis, act, seed: 23 }, `${isa} ${act} bias ${biasAxis}, k spans K blocks`);
+        check({ m, n, k: 1100, bias, biasAxis, act, seed: 23 }, `${isa} ${act} bias ${biasAxis}, k spans K blocks`);
       }
       check({ m: 20, n: 19, k: 7, act, seed: 24 }, `${isa} ${act} without bias`);
     }
   });
 
-  it(`gemm ${isa} matches with A packed (wide C, long rows) and read in place (narrow C)`, () => {
+  it(`gemm ${isa} matches with A packed (wide C, or rows 4 KiB apart) and read in place (narrow C)`, () => {
     native.setIsa(isa);
     for (const [transA, transB] of pairs) {
-      for (const [m, n, k] of [[37, 600, 50], [50, 70, 700], [29, 513, 517], [13, 64, 40]] as const) {
+      // narrow C reads A in place when its rows spread over L1 sets (k = 40, 700), packs it when not
+      // (k = 1024: rows 4 KiB apart)
+      for (const [m, n, k] of [[37, 600, 50], [50, 70, 700], [50, 70, 1024], [29, 513, 517], [13, 64, 40]] as const) {
         check({ m, n, k, transA, transB, beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k} tA=${transA} tB=${transB}`);
       }
     }
   });
 
-  it(`gemm ${isa} matches on the one-dispatch row split (one block of B, slivers claimed) and at that path's edges`, () => {
+  it(`gemm ${isa} matches on the pipelined row split (B blocks packed together, two buffers) and at its edges`, () => {
     native.setIsa(isa);
-    // tall C, K <= 512 and N <= 3072: the threads claim B's slivers to pack, then split the rows,
-    // in one dispatch; K = 513 or N = 3073 go back to the per-block path (the epilogue on both)
+    // tall C: the threads claim B's slivers to pack, then split the rows, in one dispatch; with
+    // several blocks of B (K > 1024 in equal K blocks, N > 3072) the tasks alternate between two
+    // B buffers, and block 3 reuses block 1's: K = 3100 is 4 blocks of 784 (the last 748),
+    // N = 3073 two column blocks; the epilogue on all
     const bias = uniform(3073, 51, -2, 2);
-    for (const [m, n, k, transB] of [[600, 97, 128, true], [300, 45, 512, false], [300, 45, 513, true], [770, 3072, 4, false], [770, 3073, 4, true]] as const) {
+    for (const [m, n, k, transB] of [[600, 97, 128, true], [300, 45, 1024, false], [300, 45, 1025, true], [300, 45, 3100, false], [770, 3072, 4, false], [770, 3073, 4, true]] as const) {
       native.setThreads(3); // three claimants; row shares not multiples of the tile height
       check({ m, n, k, transB, bias: bias.subarray(0, n), act: 'gelu', beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k}`);
     }
@@ -190,6 +194,7 @@ describe('gemm thread-count invariance', () => {
       { m: 16, n: 40, k: 70_000, transB: true, act: 'relu', seed: 7 }, // k split into chunks, 5 waves of 1..5 threads
       { m: 2048, n: 256, k: 256, transB: true, bias: uniform(256, 8), seed: 8 }, // one dispatch: slivers claimed, then rows split
       { m: 1100, n: 70, k: 512, transA: true, act: 'gelu', seed: 9 }, // the same, A packed (transposed)
+      { m: 400, n: 64, k: 3100, beta: 0.5, seed: 10 }, // the same over 4 K blocks: two B buffers, each reused
     ];
     for (const p of shapes) {
       const results = [1, 2, 3, 5].map((t) => {
