@@ -13,10 +13,9 @@
 // costs one pass over memory instead of two; results are bit for bit those of the separate calls.
 #include <algorithm>
 
-#include <cstring>
-
 #include "addon.h"
 #include "args.h"
+#include "overwrite.h"
 #include "../runtime/parallel.h"
 
 namespace kiln {
@@ -99,11 +98,6 @@ void over_blocks(KilnAddon& k, size_t n, Fn fn) {
   });
 }
 
-// With `overwrite` a gradient op's output holds garbage (a fresh buffer nobody zeroed): each block
-// is zeroed just before the kernel adds into it, while it sits in L1, instead of a whole-buffer
-// pass through memory beforehand (a ResNet-20 step zeroed 243 MB of gradients that way).
-void zero_block(float* p, size_t n) { std::memset(p, 0, n * sizeof(float)); }
-
 Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   Args args(info, "reluBackward", 3, 4);
   auto dx = args.f32(0, "dx"), dy = args.f32(1, "dy"), x = args.f32(2, "x");
@@ -116,14 +110,9 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   KilnAddon& k = KilnAddon::of(info);
   float* pdx = dx.Data();
   const float *pdy = dy.Data(), *px = x.Data();
-  if (overwrite) {
-    over_blocks(k, n, [&](size_t o, size_t c) {
-      zero_block(pdx + o, c);
-      k.table.relu_backward.fn(pdx + o, pdy + o, px + o, c);
-    });
-  } else {
-    over_chunks(k, n, [&](size_t o, size_t c) { k.table.relu_backward.fn(pdx + o, pdy + o, px + o, c); });
-  }
+  over_chunks(k, n, [&](size_t o, size_t c) {
+    add_into(pdx, overwrite, o, c, [&](size_t b, size_t m) { k.table.relu_backward.fn(pdx + b, pdy + b, px + b, m); });
+  });
   return info.Env().Undefined();
 }
 
@@ -166,10 +155,8 @@ Napi::Value ReluBackwardPair(const Napi::CallbackInfo& info) {
   float *pda = da.Data(), *pdb = db.Data();
   const float *pdy = dy.Data(), *px = x.Data();
   over_blocks(k, n, [&](size_t o, size_t c) {
-    if (overwrite_a) zero_block(pda + o, c);
-    k.table.relu_backward.fn(pda + o, pdy + o, px + o, c);
-    if (overwrite_b) zero_block(pdb + o, c);
-    k.table.relu_backward.fn(pdb + o, pdy + o, px + o, c);
+    add_into(pda, overwrite_a, o, c, [&](size_t b, size_t m) { k.table.relu_backward.fn(pda + b, pdy + b, px + b, m); });
+    add_into(pdb, overwrite_b, o, c, [&](size_t b, size_t m) { k.table.relu_backward.fn(pdb + b, pdy + b, px + b, m); });
   });
   return info.Env().Undefined();
 }

@@ -11,12 +11,12 @@
 //   embeddingForward(y, ids, table, {vocab, d}) embeddingBackward(dtable, ids, dy, {vocab, d})
 // gamma/beta null mean 1/0; gradient outputs may be null (skipped). Targets and ids are checked
 // before anything is written; the error names the index and the value.
-#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "addon.h"
 #include "args.h"
+#include "overwrite.h"
 #include "params.h"
 #include "../runtime/parallel.h"
 #include "../runtime/sequence.h"
@@ -341,8 +341,7 @@ Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   Args args(info, "dropoutBackward", 3, 4);
   auto dx = args.f32(0, "dx"), dy = args.f32(1, "dy");
   const Dropout dr = read_dropout(args, info[2]);
-  // overwrite: dx holds garbage (a fresh buffer); zeroed block by block just before the adds
-  const bool overwrite = args.flag(3, "overwrite");
+  const bool overwrite = args.flag(3, "overwrite");  // overwrite.h
   const size_t n = dx.ElementLength();
   args.expect_length("dy", dy, n, "dx.length");
   args.disjoint("dx", dx, "dy", dy);
@@ -351,13 +350,7 @@ Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
   float* pdx = dx.Data();
   const float* pdy = dy.Data();
   over_elements(k, n, [&](size_t o, size_t c) {
-    if (!overwrite) return fn(pdx + o, pdy + o, dr.d, dr.offset + o, c);
-    constexpr size_t kBlock = 4096;  // 16 KiB: still in L1 when the kernel adds into it
-    for (size_t b = o; b < o + c; b += kBlock) {
-      const size_t m = std::min(kBlock, o + c - b);
-      std::fill_n(pdx + b, m, 0.0f);
-      fn(pdx + b, pdy + b, dr.d, dr.offset + b, m);
-    }
+    add_into(pdx, overwrite, o, c, [&](size_t b, size_t m) { fn(pdx + b, pdy + b, dr.d, dr.offset + b, m); });
   });
   return info.Env().Undefined();
 }

@@ -48,14 +48,14 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   native.mul(y.data, a.data, b.data);
   return record(y, 'mul', [a, b], (g) => {
     // d(ab)/da = b, d(ab)/db = a
-    const t = allocFloats(g.length);
+    const t = allocFloats(g.length, false); // written whole by each mul
     if (a.requiresGrad) {
       native.mul(t, g, b.data);
-      native.axpy(a.gradBuffer(), 1, t);
+      addGradient(a, t);
     }
     if (b.requiresGrad) {
       native.mul(t, g, a.data);
-      native.axpy(b.gradBuffer(), 1, t);
+      addGradient(b, t);
     }
   });
 }
