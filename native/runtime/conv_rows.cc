@@ -46,7 +46,8 @@ RowsLayout rows_layout(const Conv2dDims& d) {
 }
 
 // xp:(Hq, Wq, C) = x:(C, H, W) moved by the padding; zero where that is outside x.
-void to_padded_channels_last(const ConvKernels& kern, float* xp, const float* x, const Conv2dDims& d, const RowsLayout& l) {
+void to_padded_channels_last(const ConvKernels& kern, float* xp, const float* x, const float* next, const Conv2dDims& d,
+                             const RowsLayout& l) {
   const size_t C = d.C, row_floats = l.Wq * C;
   const size_t j0 = std::min(l.Wq, d.pad_w), j1 = std::min(l.Wq, d.pad_w + d.W);
   for (size_t i = 0; i < l.Hq; ++i) {
@@ -54,6 +55,15 @@ void to_padded_channels_last(const ConvKernels& kern, float* xp, const float* x,
     if (i < d.pad_h || i - d.pad_h >= d.H) {
       std::fill(row, row + row_floats, 0.0f);
       continue;
+    }
+    // x is read C channels at a time, H*W apart: too many streams for the hardware prefetcher
+    // to follow, so fetch the rows two ahead (into the next image on the last rows).
+    {
+      const size_t ahead = i - d.pad_h + 2;
+      const float* src = ahead < d.H ? x + ahead * d.W : next ? next + (ahead - d.H) * d.W : nullptr;
+      if (src)
+        for (size_t c = 0; c < C; ++c)
+          for (size_t k = 0; k < d.W; k += 16) __builtin_prefetch(src + c * d.H * d.W + k, 0, 3);
     }
     std::fill(row, row + j0 * C, 0.0f);
     std::fill(row + j1 * C, row + row_floats, 0.0f);
@@ -158,7 +168,7 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
     const std::vector<float*>& s = buf[t];
     const size_t n0 = group * l.group, gn = std::min(l.group, d.N - n0);
     for (size_t i = 0; i < gn; ++i) {
-      to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, d, l);
+      to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
       kern.im2row(s[1] + i * l.PQ * l.RSC, s[0], l.Wq, d);
     }
     GemmDims gg = g;
@@ -236,7 +246,7 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
     for (size_t n0 = c0; n0 < c1; n0 += l.group) {
       const size_t gn = std::min(l.group, c1 - n0);
       for (size_t i = 0; i < gn; ++i) {
-        to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, d, l);
+        to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
         kern.im2row(s[1] + i * l.PQ * l.RSC, s[0], l.Wq, d);
       }
       GemmDims gg = g;
