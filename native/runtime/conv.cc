@@ -225,14 +225,17 @@ bool small_images(const Conv2dDims& d) {
   return d.P * d.Q <= 256 && d.N >= 2 && !pointwise(d) && d.K * d.C * d.R * d.S >= (size_t{1} << 18);
 }
 
-// Image i of a group: its (K, PQ) plane block copied into, or out of, columns [i*PQ, (i+1)*PQ)
-// of a (K, L) matrix holding the group side by side.
-void to_columns(float* m, size_t L, size_t i, const float* img, size_t K, size_t PQ) {
-  for (size_t k = 0; k < K; ++k) std::memcpy(m + k * L + i * PQ, img + k * PQ, PQ * sizeof(float));
+// Rows [k0, k1) of a (K, L) matrix holding a group's (K, PQ) blocks side by side (block i at
+// columns [i*PQ, (i+1)*PQ) and at imgs + i*stride), row by row: long runs of writes.
+void to_columns(float* m, size_t L, const float* imgs, size_t stride, size_t images, size_t k0, size_t k1, size_t PQ) {
+  for (size_t k = k0; k < k1; ++k)
+    for (size_t i = 0; i < images; ++i) std::memcpy(m + k * L + i * PQ, imgs + i * stride + k * PQ, PQ * sizeof(float));
 }
 
-void from_columns(float* img, const float* m, size_t L, size_t i, size_t K, size_t PQ) {
-  for (size_t k = 0; k < K; ++k) std::memcpy(img + k * PQ, m + k * L + i * PQ, PQ * sizeof(float));
+// The reverse of to_columns: rows [k0, k1) of each block copied back to imgs + i*stride.
+void from_columns(float* imgs, size_t stride, const float* m, size_t L, size_t images, size_t k0, size_t k1, size_t PQ) {
+  for (size_t k = k0; k < k1; ++k)
+    for (size_t i = 0; i < images; ++i) std::memcpy(imgs + i * stride + k * PQ, m + k * L + i * PQ, PQ * sizeof(float));
 }
 
 size_t image_group(const Conv2dDims& d) {
@@ -248,24 +251,19 @@ bool forward_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, f
     float* col = ws.floats(kSlot, CRS * L);
     float* out = ws.floats(kSlot + 1, d.K * L);
     if (!col || !out) return false;
-    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i) im2col(col + i * PQ, L, x + (n0 + i) * in_img, d);
-    });
+    parallel_range(pool, d.C, 1, 1, [&](size_t c0, size_t c1) { im2col_images(col, L, x + n0 * in_img, gn, c0, c1, d); });
     GemmDims g;  // out(K, L) = w(K, CRS) col(CRS, L) + b
     g.M = d.K, g.N = L, g.K = CRS;
     g.lda = CRS, g.ldb = L, g.ldc = L;
     g.epilogue.bias_row = b;
     if (!gemm(pool, ws, kern.gemm, out, w, col, g, GemmBatch{})) return false;
-    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i)
-        from_columns(y + (n0 + i) * out_img, out, L, i, d.K, PQ);
-    });
+    parallel_range(pool, d.K, 1, 1, [&](size_t k0, size_t k1) { from_columns(y + n0 * out_img, out_img, out, L, gn, k0, k1, PQ); });
   }
   return true;
 }
 
-// dx += col2im(w^T dy) over the same groups: dy gathered to (K, images*PQ), one GEMM, then each
-// image's columns added back by one thread.
+// dx += col2im(w^T dy) over the same groups: dy gathered to (K, images*PQ), one GEMM, then the
+// columns added back, each thread taking a range of channels of every image.
 bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                            const float* w, const Conv2dDims& d, bool overwrite) {
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
@@ -275,21 +273,17 @@ bool backward_data_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& k
     float* dcol = ws.floats(kSlot, CRS * L);
     float* dys = ws.floats(kSlot + 1, d.K * L);
     if (!dcol || !dys) return false;
-    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i)
-        to_columns(dys, L, i, dy + (n0 + i) * out_img, d.K, PQ);
-    });
+    parallel_range(pool, d.K, 1, 1, [&](size_t k0, size_t k1) { to_columns(dys, L, dy + n0 * out_img, out_img, gn, k0, k1, PQ); });
     GemmDims g;  // dcol(CRS, L) = w^T(CRS, K) dys(K, L)
     g.M = CRS, g.N = L, g.K = d.K;
     g.trans_a = true;
     g.lda = CRS, g.ldb = L, g.ldc = L;
     if (!gemm(pool, ws, kern.gemm, dcol, w, dys, g, GemmBatch{})) return false;
-    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i) {
-        float* dxi = dx + (n0 + i) * in_img;
-        if (overwrite) std::fill(dxi, dxi + in_img, 0.0f);  // just before its adds
-        col2im_add(dxi, dcol + i * PQ, L, d);
-      }
+    parallel_range(pool, d.C, 1, 1, [&](size_t c0, size_t c1) {  // by channels, as the columns were laid out
+      float* dxg = dx + n0 * in_img;
+      if (overwrite)  // the planes about to be added to, just before
+        for (size_t i = 0; i < gn; ++i) std::fill(dxg + i * in_img + c0 * d.H * d.W, dxg + i * in_img + c1 * d.H * d.W, 0.0f);
+      col2im_add_images(dxg, dcol, L, gn, c0, c1, d);
     });
   }
   return true;
@@ -434,16 +428,15 @@ bool backward_weight_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels&
     float* colbuf = cols ? nullptr : ws.floats(kSlot, CRS * L);
     float* dybuf = dys ? nullptr : ws.floats(kSlot + 1, d.K * L);
     if ((!cols && !colbuf) || (!dys && !dybuf)) return false;
-    parallel_range(pool, gn, 1, 1, [&](size_t i0, size_t i1) {
-      for (size_t i = i0; i < i1; ++i) {
-        const float* xi = x + (n0 + i) * in_img;
-        if (colbuf && direct) {
-          to_columns(colbuf, L, i, xi, d.C, PQ);
-        } else if (colbuf) {
-          im2col(colbuf + i * PQ, L, xi, d);
-        }
-        if (dybuf) to_columns(dybuf, L, i, dy + (n0 + i) * out_img, d.K, PQ);
+    // by rows (channels), each thread writing whole rows of the group
+    parallel_range(pool, std::max(d.C, d.K), 1, 1, [&](size_t r0, size_t r1) {
+      const size_t c0 = std::min(r0, d.C), c1 = std::min(r1, d.C);
+      if (colbuf && direct) {
+        to_columns(colbuf, L, x + n0 * in_img, in_img, gn, c0, c1, PQ);
+      } else if (colbuf) {
+        im2col_images(colbuf, L, x + n0 * in_img, gn, c0, c1, d);
       }
+      if (dybuf) to_columns(dybuf, L, dy + n0 * out_img, out_img, gn, std::min(r0, d.K), std::min(r1, d.K), PQ);
     });
     GemmDims g;  // dw(K, CRS) += dy_g(K, L) col_g^T(L, CRS)
     g.M = d.K, g.N = CRS, g.K = L;

@@ -81,90 +81,115 @@ void tap_table(long* off, const Conv2dDims& d) {
 
 }  // namespace
 
-void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d) {
-  if (small_taps(d)) {
-    long off[kSmallTaps];
-    tap_table(off, d);
-    const size_t RS = d.R * d.S, PQ = d.P * d.Q, HW = d.H * d.W;
-    for (size_t c = 0; c < d.C; ++c)
-      for (size_t t = 0; t < RS; ++t) {
-        float* out = col + (c * RS + t) * ldcol;
-        const long* o = off + t * PQ;
-        const float* xc = x + c * HW;
-        for (size_t i = 0; i < PQ; ++i) out[i] = o[i] < 0 ? 0.0f : xc[o[i]];
-      }
-    return;
-  }
+namespace {
+
+// Row (c, r, s) of one image's columns: out[p*Q + q] for every output pixel, from the channel
+// plane xc:(H, W).
+void window_row(float* out, const float* xc, size_t r, size_t s, const Conv2dDims& d) {
+  const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
+  const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
+  const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);  // in column of q = 0
+  std::fill(out, out + rows.lo * d.Q, 0.0f);
   // Stride 1 and as many output as input columns: an output row p of window row r reads input
   // row p + r*dil - pad in full, shifted, so the rows of one (c, r, s) are a single contiguous
   // run of x; one copy moves them all, and the cells that wrapped around a row's end (where the
   // window hangs over the left or right edge) are zeroed after.
   const bool runs = d.stride_h == 1 && d.stride_w == 1 && d.Q == d.W;
-  for (size_t c = 0; c < d.C; ++c)
-    for (size_t r = 0; r < d.R; ++r) {
-      const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
-      for (size_t s = 0; s < d.S; ++s) {
-        float* out = col + ((c * d.R + r) * d.S + s) * ldcol;
-        const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
-        const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);  // in column of q = 0
-        std::fill(out, out + rows.lo * d.Q, 0.0f);
-        if (runs && rows.lo < rows.hi && cols.lo < cols.hi) {
-          const float* in = x + (c * d.H + rows.lo + r * d.dil_h - d.pad_h) * d.W;
-          const size_t first = rows.lo * d.Q + cols.lo, last = (rows.hi - 1) * d.Q + cols.hi;
-          std::memcpy(out + first, in + static_cast<long>(cols.lo) + shift, (last - first) * sizeof(float));
-          for (size_t p = rows.lo; p < rows.hi; ++p) {
-            std::fill(out + p * d.Q, out + p * d.Q + cols.lo, 0.0f);
-            std::fill(out + p * d.Q + cols.hi, out + (p + 1) * d.Q, 0.0f);
-          }
-        } else {
-          for (size_t p = rows.lo; p < rows.hi; ++p) {
-            float* o = out + p * d.Q;
-            const float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
-            std::fill(o, o + cols.lo, 0.0f);
-            if (d.stride_w == 1) {
-              std::memcpy(o + cols.lo, in + (static_cast<long>(cols.lo) + shift), (cols.hi - cols.lo) * sizeof(float));
-            } else if (d.stride_w == 2) {
-              copy_even(o + cols.lo, in + (static_cast<long>(2 * cols.lo) + shift), cols.hi - cols.lo);
-            } else {
-              for (size_t q = cols.lo; q < cols.hi; ++q) o[q] = in[static_cast<long>(q * d.stride_w) + shift];
-            }
-            std::fill(o + cols.hi, o + d.Q, 0.0f);
-          }
-        }
-        std::fill(out + rows.hi * d.Q, out + d.P * d.Q, 0.0f);
-      }
+  if (runs && rows.lo < rows.hi && cols.lo < cols.hi) {
+    const float* in = xc + (rows.lo + r * d.dil_h - d.pad_h) * d.W;
+    const size_t first = rows.lo * d.Q + cols.lo, last = (rows.hi - 1) * d.Q + cols.hi;
+    std::memcpy(out + first, in + static_cast<long>(cols.lo) + shift, (last - first) * sizeof(float));
+    for (size_t p = rows.lo; p < rows.hi; ++p) {
+      std::fill(out + p * d.Q, out + p * d.Q + cols.lo, 0.0f);
+      std::fill(out + p * d.Q + cols.hi, out + (p + 1) * d.Q, 0.0f);
     }
+  } else {
+    for (size_t p = rows.lo; p < rows.hi; ++p) {
+      float* o = out + p * d.Q;
+      const float* in = xc + (p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
+      std::fill(o, o + cols.lo, 0.0f);
+      if (d.stride_w == 1) {
+        std::memcpy(o + cols.lo, in + (static_cast<long>(cols.lo) + shift), (cols.hi - cols.lo) * sizeof(float));
+      } else if (d.stride_w == 2) {
+        copy_even(o + cols.lo, in + (static_cast<long>(2 * cols.lo) + shift), cols.hi - cols.lo);
+      } else {
+        for (size_t q = cols.lo; q < cols.hi; ++q) o[q] = in[static_cast<long>(q * d.stride_w) + shift];
+      }
+      std::fill(o + cols.hi, o + d.Q, 0.0f);
+    }
+  }
+  std::fill(out + rows.hi * d.Q, out + d.P * d.Q, 0.0f);
 }
 
-void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d) {
-  if (small_taps(d)) {  // as im2col; the same additions in the same order as the loops below
+}  // namespace
+
+void im2col(float* col, size_t ldcol, const float* x, const Conv2dDims& d) {
+  im2col_images(col, ldcol, x, 1, 0, d.C, d);
+}
+
+void im2col_images(float* col, size_t ldcol, const float* x, size_t images, size_t c0, size_t c1,
+                   const Conv2dDims& d) {
+  const size_t RS = d.R * d.S, PQ = d.P * d.Q, HW = d.H * d.W, img = d.C * HW;
+  if (small_taps(d)) {
     long off[kSmallTaps];
     tap_table(off, d);
-    const size_t RS = d.R * d.S, PQ = d.P * d.Q, HW = d.H * d.W;
-    for (size_t c = 0; c < d.C; ++c)
+    for (size_t c = c0; c < c1; ++c)
       for (size_t t = 0; t < RS; ++t) {
-        const float* src = col + (c * RS + t) * ldcol;
+        float* out = col + (c * RS + t) * ldcol;
         const long* o = off + t * PQ;
-        float* xc = x + c * HW;
-        for (size_t i = 0; i < PQ; ++i)
-          if (o[i] >= 0) xc[o[i]] += src[i];
+        for (size_t n = 0; n < images; ++n, out += PQ) {
+          const float* xc = x + n * img + c * HW;
+          for (size_t i = 0; i < PQ; ++i) out[i] = o[i] < 0 ? 0.0f : xc[o[i]];
+        }
       }
     return;
   }
-  for (size_t c = 0; c < d.C; ++c)
+  for (size_t c = c0; c < c1; ++c)
+    for (size_t r = 0; r < d.R; ++r)
+      for (size_t s = 0; s < d.S; ++s) {
+        float* out = col + (c * RS + r * d.S + s) * ldcol;
+        for (size_t n = 0; n < images; ++n) window_row(out + n * PQ, x + n * img + c * HW, r, s, d);
+      }
+}
+
+void col2im_add(float* x, const float* col, size_t ldcol, const Conv2dDims& d) {
+  col2im_add_images(x, col, ldcol, 1, 0, d.C, d);
+}
+
+void col2im_add_images(float* x, const float* col, size_t ldcol, size_t images, size_t c0, size_t c1,
+                       const Conv2dDims& d) {
+  const size_t RS = d.R * d.S, PQ = d.P * d.Q, HW = d.H * d.W, img = d.C * HW;
+  if (small_taps(d)) {  // as im2col; the same additions in the same order as the loops below
+    long off[kSmallTaps];
+    tap_table(off, d);
+    for (size_t c = c0; c < c1; ++c)
+      for (size_t t = 0; t < RS; ++t) {
+        const float* src = col + (c * RS + t) * ldcol;
+        const long* o = off + t * PQ;
+        for (size_t n = 0; n < images; ++n, src += PQ) {
+          float* xc = x + n * img + c * HW;
+          for (size_t i = 0; i < PQ; ++i)
+            if (o[i] >= 0) xc[o[i]] += src[i];
+        }
+      }
+    return;
+  }
+  for (size_t c = c0; c < c1; ++c)
     for (size_t r = 0; r < d.R; ++r) {
       const TapRange rows = tap_range(d.P, r, d.stride_h, d.pad_h, d.dil_h, d.H);
       for (size_t s = 0; s < d.S; ++s) {
-        const float* src = col + ((c * d.R + r) * d.S + s) * ldcol;
         const TapRange cols = tap_range(d.Q, s, d.stride_w, d.pad_w, d.dil_w, d.W);
         const long shift = static_cast<long>(s * d.dil_w) - static_cast<long>(d.pad_w);
-        for (size_t p = rows.lo; p < rows.hi; ++p) {
-          const float* o = src + p * d.Q;
-          float* in = x + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
-          if (d.stride_w == 2) {
-            add_even(in + (static_cast<long>(2 * cols.lo) + shift), o + cols.lo, cols.hi - cols.lo);
-          } else {
-            for (size_t q = cols.lo; q < cols.hi; ++q) in[static_cast<long>(q * d.stride_w) + shift] += o[q];
+        for (size_t n = 0; n < images; ++n) {
+          const float* src = col + (c * RS + r * d.S + s) * ldcol + n * PQ;
+          for (size_t p = rows.lo; p < rows.hi; ++p) {
+            const float* o = src + p * d.Q;
+            float* in = x + n * img + (c * d.H + p * d.stride_h + r * d.dil_h - d.pad_h) * d.W;
+            if (d.stride_w == 2) {
+              add_even(in + (static_cast<long>(2 * cols.lo) + shift), o + cols.lo, cols.hi - cols.lo);
+            } else {
+              for (size_t q = cols.lo; q < cols.hi; ++q) in[static_cast<long>(q * d.stride_w) + shift] += o[q];
+            }
           }
         }
       }

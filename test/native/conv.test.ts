@@ -36,6 +36,9 @@ const fixed: Conv2dSpec[] = [
   // and a 3x3 one above 256K floats on 7x7 outputs: forward and backward-data over image groups
   { n: 3, c: 256, h: 7, w: 7, k: 260, kernel: 1 },
   { n: 3, c: 120, h: 9, w: 9, k: 256, kernel: 3, stride: 2, padding: 1 },
+  // the same with output rows of 8+ (window rows copied by ranges, not by the tap table) and a
+  // 456 x 576 weight: every pass over image groups, columns written channel range by range
+  { n: 3, c: 64, h: 17, w: 19, k: 456, kernel: 3, stride: 2, padding: 1 },
   // stride-2 rows long enough for the SSE2 copy/add of col2im and the phase split (5+ columns),
   // with the image's last column never read (even widths): the vectors must stop short of it
   { n: 2, c: 5, h: 12, w: 24, k: 7, kernel: 1, stride: 2 },
@@ -124,6 +127,8 @@ describe('conv2d threads', () => {
     // 20 images claimed one at a time by the threads (forward, backward data), and the weight
     // gradient's 16 chunks claimed the same way, each with its own partial
     { n: 20, c: 16, h: 12, w: 12, k: 16, kernel: 3, stride: 2, padding: 1 },
+    // image groups: channels split over the threads for the columns and col2im
+    { n: 3, c: 64, h: 17, w: 19, k: 456, kernel: 3, stride: 2, padding: 1 },
   ].map(resolveConv2d);
   it.each(isas)('conv2d %s gives bit-identical results for 1, 2, 3 and 5 threads', (isa) => {
     native.setIsa(isa);
