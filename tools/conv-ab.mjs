@@ -8,7 +8,8 @@
 //   cp build-cmake/Release/kiln.node /tmp/before.node   # then change native/ and rebuild
 //   node tools/conv-ab.mjs /tmp/before.node build-cmake/Release/kiln.node 2 128x32x16x16:64x3x3:s2p1:fwd
 //
-// Cases are NxCxHxW:KxRxS:s<stride>p<pad>:fwd|bwd_data|bwd_weight. ISA=avx2 caps the ISA; MS is
+// Cases are NxCxHxW:KxRxS:s<stride>p<pad>:fwd|bwd_data|bwd_data_ow|bwd_weight (bwd_data_ow: the
+// backward-data pass overwriting dx, as training's first gradient contribution does). ISA=avx2 caps the ISA; MS is
 // the time per case (default 3000).
 import { loadPair, random } from './ab-addons.mjs';
 
@@ -29,10 +30,11 @@ for (const spec of cases) {
   const wt = random(k * c * r * s, 2);
   const dy = random(n * k * p * q, 3);
   const outs = [0, 1].map(() =>
-    pass === 'fwd' ? new Float32Array(n * k * p * q) : pass === 'bwd_data' ? new Float32Array(n * c * h * w) : new Float32Array(k * c * r * s));
+    pass === 'fwd' ? new Float32Array(n * k * p * q) : pass.startsWith('bwd_data') ? new Float32Array(n * c * h * w) : new Float32Array(k * c * r * s));
   const call = (i) => {
     if (pass === 'fwd') mods[i].conv2dForward(outs[i], x, wt, null, g);
     else if (pass === 'bwd_data') mods[i].conv2dBackwardData(outs[i].fill(0), dy, wt, g);
+    else if (pass === 'bwd_data_ow') mods[i].conv2dBackwardData(outs[i], dy, wt, g, true);
     else mods[i].conv2dBackwardWeight(outs[i].fill(0), null, x, dy, g);
   };
   const flops = 2 * n * k * p * q * c * r * s;

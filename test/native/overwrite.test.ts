@@ -26,6 +26,7 @@ function sameBits(n: number, run: (dx: Float32Array, overwrite: boolean) => void
 const convs: Array<[string, Conv2dSpec]> = [
   ['Winograd 3x3', { n: 3, c: 16, h: 13, w: 13, k: 16, kernel: 3, padding: 1 }],
   ['pixel-major stride 2', { n: 5, c: 16, h: 13, w: 12, k: 8, kernel: 3, stride: 2, padding: 1 }],
+  ['pixel-major stride 2, last row and column unread (they stay zero)', { n: 5, c: 16, h: 12, w: 12, k: 8, kernel: 3, stride: 2 }],
   ['small images, large weight', { n: 3, c: 120, h: 9, w: 9, k: 256, kernel: 3, stride: 2, padding: 1 }],
   ['read in place (5x5 stride 1)', { n: 2, c: 3, h: 13, w: 13, k: 5, kernel: 5, padding: 2 }],
   ['im2col (padding beyond the window)', { n: 3, c: 4, h: 9, w: 9, k: 5, kernel: 3, padding: 3 }],
