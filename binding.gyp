@@ -59,7 +59,7 @@
         {
           "target_name": "kiln_avx2",
           "type": "static_library",
-          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc", "native/kernels/avx2/layernorm.cc", "native/kernels/avx2/conv_rows.cc", "native/kernels/avx2/softmax.cc", "native/kernels/avx2/activation.cc", "native/kernels/avx2/attention.cc", "native/kernels/avx2/optim.cc"],
+          "sources": ["native/kernels/avx2/elementwise.cc", "native/kernels/avx2/reduce.cc", "native/kernels/avx2/gemm.cc", "native/kernels/avx2/gemm_pack.cc", "native/kernels/avx2/peak.cc", "native/kernels/avx2/batchnorm.cc", "native/kernels/avx2/winograd.cc", "native/kernels/avx2/layernorm.cc", "native/kernels/avx2/conv_rows.cc", "native/kernels/avx2/softmax.cc", "native/kernels/avx2/activation.cc", "native/kernels/avx2/attention.cc", "native/kernels/avx2/optim.cc", "native/kernels/avx2/pool.cc"],
           "cflags_cc!": ["-std=gnu++17"],
           "cflags_cc": ["-std=c++17", "-march=x86-64-v3"]
         },

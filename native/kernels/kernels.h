@@ -254,6 +254,8 @@ void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float
 namespace avx2 {
 void im2row_f32(float* rows, const float* xp, size_t wq, const Conv2dDims& d);
 void row2im_add_f32(float* xp, const float* rows, size_t wq, const Conv2dDims& d);
+// as ref::max_pool2d_forward_f32, bit for bit (stride 1 and 2 along w in vectors)
+void max_pool2d_forward_f32(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t c0, size_t c1);
 }  // namespace avx2
 namespace avx512 {
 void im2row_f32(float* rows, const float* xp, size_t wq, const Conv2dDims& d);

@@ -64,9 +64,8 @@ describe('isa()', () => {
       const r = native.isa();
       expect(r.active).toBe(isa);
       expect(r.forced).toBe(true);
-      // every op has a variant at each level, so each picks exactly that level; except max
-      // pooling's forward, vectorized for AVX-512 only, which takes the reference at AVX2
-      for (const [op, v] of Object.entries(r.ops)) expect([op, v]).toEqual([op, op === 'maxPoolForward' && isa === 'avx2' ? 'ref' : isa]);
+      // every op has a variant at each level, so each picks exactly that level
+      for (const [op, v] of Object.entries(r.ops)) expect([op, v]).toEqual([op, isa]);
     }
     native.setIsa(null);
     expect(native.isa().active).toBe(report.best);

@@ -106,8 +106,9 @@ function sweep(window: [number, number]): Spec[] {
   return specs;
 }
 
-// max pooling's forward has an AVX-512 variant (stride 1 and 2 in vectors): every level runs the
-// sweep, the ties and the NaN cases, and must give the reference's bits
+// max pooling's forward has AVX-512 and AVX2 variants (stride 1 and 2 in vectors, four output
+// rows at a time): every level runs the sweep, the ties and the NaN cases, and must give the
+// reference's bits
 describe.each(isas)('maxPool2d and avgPool2d against the float64 reference on %s', (isa) => {
   it.each(windows)('window %ix%i: forward and backward match for strides 1-3, paddings 0-2, ceil mode on and off', (r, s) => {
     native.setIsa(isa);
