@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "../kernels.h"
+#include "../simd/pool_rows.h"
 
 namespace kiln::avx512 {
 namespace {
@@ -33,13 +34,7 @@ inline __m512 load16(const float* p, __mmask16 m, uintptr_t begin, uintptr_t end
   return _mm512_maskz_loadu_ps(m, p);
 }
 
-// Output rows go kRows at a time, the same 16 columns of each: a window's taps are one chain
-// (compare with the best so far, then select), and four independent chains overlap. Reading a
-// block of rows also tells which rows the next block needs first; fetching their lines in
-// software, a few per column block, ahead of use is what made the difference (the hardware
-// prefetcher lags on these short strided rows): ResNet-18's 3x3/s2 pool at 224 took 9.7 ms on
-// one thread and 5.0 on two, and takes 5.5 and 2.7 ms.
-constexpr size_t kRows = 4;
+// Output rows four at a time, and the rows ahead fetched in software: ../simd/pool_rows.h.
 
 template <int SW>
 void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t c0, size_t c1) {
@@ -52,20 +47,10 @@ void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t
   const uintptr_t begin = reinterpret_cast<uintptr_t>(x), end = reinterpret_cast<uintptr_t>(x + d.N * d.C * hw);
   for (size_t plane = c0; plane < c1; ++plane) {
     const float* xp = x + plane * hw;
-    for (size_t p0 = 0; p0 < d.P; p0 += kRows) {
-      const size_t rows_here = d.P - p0 < kRows ? d.P - p0 : kRows;
-      long h_start[kRows];  // each output row's first window row (above 0 in the top padding)
-      for (size_t j = 0; j < kRows; ++j)
-        h_start[j] = static_cast<long>((p0 + j) * d.stride_h) - static_cast<long>(d.pad_h);
-      // rows [ahead, ahead + kRows*stride_h): the ones the next block reads first (past the
-      // plane's end they are the next plane's; a prefetch never faults)
-      const long ahead = h_start[kRows - 1] + static_cast<long>(d.R);
+    for (size_t p0 = 0; p0 < d.P; p0 += kPoolRows) {
+      const PoolRowBlock blk = pool_row_block(d, p0);
       for (size_t q0 = 0; q0 < d.Q; q0 += 16) {
-        for (long h = ahead; h < ahead + static_cast<long>(kRows * d.stride_h); ++h)
-          for (long w = 0; w < 16 * SW; w += 16)
-            _mm_prefetch(reinterpret_cast<const char*>(begin + sizeof(float) * static_cast<uintptr_t>(
-                                                                  (xp - x) + h * W + static_cast<long>(q0) * SW + w)),
-                         _MM_HINT_T0);
+        prefetch_next_rows(x, plane * hw, blk, d, static_cast<long>(q0) * SW, 16 * SW);
         const __mmask16 out = lanes(static_cast<long>(d.Q - q0));
         const long first = static_cast<long>(q0) * SW - pad_w;  // lane 0's window start column
         // each window's first column inside the input, where its argmax starts (on its first row)
@@ -82,11 +67,11 @@ void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t
               (SW == 1 ? lo[s] : _pext_u32(static_cast<uint32_t>(lo[s]) | (static_cast<uint32_t>(hi[s]) << 16), 0x55555555u)) &
               out);
         }
-        __m512 best[kRows];
-        __m512i best_at[kRows];
+        __m512 best[kPoolRows];
+        __m512i best_at[kPoolRows];
 #pragma GCC unroll 4
-        for (size_t j = 0; j < kRows; ++j) {
-          const long h_lo = h_start[j] < 0 ? 0 : h_start[j];
+        for (size_t j = 0; j < kPoolRows; ++j) {
+          const long h_lo = blk.h_start[j] < 0 ? 0 : blk.h_start[j];
           best[j] = minus_inf;
           best_at[j] = _mm512_add_epi32(start, _mm512_set1_epi32(static_cast<int>(h_lo * W)));
         }
@@ -95,9 +80,9 @@ void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t
           for (size_t s = 0; s < d.S; ++s) {
             const long c = first + static_cast<long>(s);
 #pragma GCC unroll 4
-            for (size_t j = 0; j < kRows; ++j) {
-              const long h = h_start[j] + static_cast<long>(r);
-              if (j >= rows_here || h < 0 || h >= H) continue;
+            for (size_t j = 0; j < kPoolRows; ++j) {
+              const long h = blk.h_start[j] + static_cast<long>(r);
+              if (j >= blk.rows || h < 0 || h >= H) continue;
               const float* at = xp + h * W + c;
               __m512 v;
               if (SW == 1) {
@@ -113,8 +98,8 @@ void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t
             }
           }
 #pragma GCC unroll 4
-        for (size_t j = 0; j < kRows; ++j) {
-          if (j >= rows_here) break;
+        for (size_t j = 0; j < kPoolRows; ++j) {
+          if (j >= blk.rows) break;
           const size_t o = plane * pq + (p0 + j) * d.Q + q0;
           _mm512_mask_storeu_ps(y + o, out, best[j]);
           _mm512_mask_storeu_epi32(argmax + o, out, best_at[j]);
