@@ -1,6 +1,7 @@
 // Fused scaled dot-product attention exports (float32; backward accumulates):
 //   attentionForward(out, lse, q, k, v, params)
-//   attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, params)
+//   attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, params[, overwrite])
+//     overwrite: dq, dk, dv hold garbage (fresh buffers) and are written, not added to
 // params (unknown keys are rejected):
 //   b, h, tq, tk, d    batch, heads, query and key lengths, head size (d <= 1024)
 //   layout             'bhtd' (default): q (b, h, tq, d), k/v (b, h, kvCapacity, d);
@@ -13,6 +14,7 @@
 //   dropout, seed      probability in [0, 1) of dropping each attention probability; the mask is
 //                      a hash of seed and position (backward must get the same seed)
 // lse is (b, h, tq): what backward needs from the forward. dq, dk, dv may be null (skipped).
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <string>
@@ -28,7 +30,7 @@ namespace {
 
 struct Call {
   AttentionDims d;
-  size_t q_len, kv_len, lse_len;
+  size_t cap, q_len, kv_len, lse_len;
   Napi::Int32Array key_lengths;
 };
 
@@ -42,7 +44,7 @@ Call read_params(const Args& args, const Napi::Value& v) {
   d.Tk = p.required_size("tk");
   d.D = p.positive_size("d");
   if (d.D > 1024) args.range_error("params.d expected a head size of at most 1024, got " + std::to_string(d.D));
-  const size_t cap = p.size("kvCapacity", d.Tk);
+  const size_t cap = call.cap = p.size("kvCapacity", d.Tk);
   if (cap < d.Tk) {
     args.range_error("params.kvCapacity expected at least tk (" + std::to_string(d.Tk) + "), got " + std::to_string(cap));
   }
@@ -119,7 +121,8 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Backward(const Napi::CallbackInfo& info) {
-  Args args(info, "attentionBackward", 10);
+  Args args(info, "attentionBackward", 10, 11);
+  const bool overwrite = args.flag(10, "overwrite");
   auto dq = args.f32_or_null(0, "dq"), dk = args.f32_or_null(1, "dk"), dv = args.f32_or_null(2, "dv");
   auto dout = args.f32(3, "dout"), q = args.f32(4, "q"), k = args.f32(5, "k"), v = args.f32(6, "v");
   auto out = args.f32(7, "out"), lse = args.f32(8, "lse");
@@ -136,8 +139,12 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   check_disjoint(args, {{"dq", &dq}, {"dk", &dk}, {"dv", &dv}},
                  {{"dout", &dout}, {"q", &q}, {"k", &k}, {"v", &v}, {"out", &out}, {"lse", &lse}});
   KilnAddon& a = KilnAddon::of(info);
+  if (overwrite && c.cap > c.d.Tk) {  // the kernel never reaches the cache rows past tk: zero all of dk, dv
+    if (!dk.IsEmpty()) std::fill_n(dk.Data(), c.kv_len, 0.0f);
+    if (!dv.IsEmpty()) std::fill_n(dv.Data(), c.kv_len, 0.0f);
+  }
   if (!attention_backward(a.pool, a.workspace, kernels_of(a), data_or_null(dq), data_or_null(dk), data_or_null(dv),
-                          dout.Data(), q.Data(), k.Data(), v.Data(), out.Data(), lse.Data(), c.d)) {
+                          dout.Data(), q.Data(), k.Data(), v.Data(), out.Data(), lse.Data(), c.d, overwrite)) {
     args.range_error("out of memory for the attention scratch");
   }
   return args.undefined();

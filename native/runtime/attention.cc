@@ -13,11 +13,16 @@
 // key block (dK, dV) and one per query block (dQ), recomputing P and dS. Every gradient block
 // gets its contributions in the same order either way, so the choice (which depends on the
 // thread count) never changes a bit of the result.
+//
+// With `overwrite` the gradient buffers hold garbage (fresh buffers nobody zeroed): each task
+// zeroes the gradient rows it alone adds into just before its first contribution (while they are
+// about to be read anyway), so the results are the bits of adding into zeros.
 #include "attention.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "parallel.h"
@@ -118,6 +123,12 @@ void apply_dropout(const AttentionKernels& k, const AttentionDims& d, const Quer
   for (size_t r = 0; r < qb.rows; ++r) {
     k.dropout(s + r * kBk, s + r * kBk, d.drop, attention_index(d, qb.b, qb.h, qb.i0 + r, j0), cols);
   }
+}
+
+// Zeroes rows [t0, t1) of (b, h) of a gradient (D floats each at the strides `s`); g may be null.
+void zero_rows(float* g, const AttentionStrides& s, size_t D, size_t b, size_t h, size_t t0, size_t t1) {
+  if (!g) return;
+  for (size_t t = t0; t < t1; ++t) std::memset(g + s.at(b, h, t), 0, D * sizeof(float));
 }
 
 }  // namespace
@@ -231,10 +242,15 @@ struct Backward {
 
 bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels& k, float* dq, float* dk, float* dv,
                         const float* dout, const float* q, const float* key, const float* v, const float* out,
-                        const float* lse, const AttentionDims& d) {
+                        const float* lse, const AttentionDims& d, bool overwrite) {
   const size_t pairs = d.B * d.H;
   if (!k.gemm.tile) {
     parallel_range(pool, pairs, 1, 1, [&](size_t b0, size_t b1) {
+      for (size_t bh = b0; overwrite && bh < b1; ++bh) {  // the reference only adds
+        zero_rows(dq, d.q, d.D, bh / d.H, bh % d.H, 0, d.Tq);
+        zero_rows(dk, d.kv, d.D, bh / d.H, bh % d.H, 0, d.Tk);
+        zero_rows(dv, d.kv, d.D, bh / d.H, bh % d.H, 0, d.Tk);
+      }
       ref::attention_backward_f32(dq, dk, dv, dout, q, key, v, out, lse, d, b0, b1);
     });
     return true;
@@ -245,6 +261,12 @@ bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels&
   const size_t threads = static_cast<size_t>(pool.size());
   if (threads == 1 || pairs >= 2 * threads) {
     return run_tasks(pool, ws, d, g, pairs, [&](size_t bh, Scratch& sc) {
+      if (overwrite) {
+        const size_t b = bh / d.H, h = bh % d.H;
+        zero_rows(dq, d.q, d.D, b, h, 0, d.Tq);
+        zero_rows(dk, d.kv, d.D, b, h, 0, d.Tk);
+        zero_rows(dv, d.kv, d.D, b, h, 0, d.Tk);
+      }
       for (size_t jb = 0; jb < kblocks; ++jb) {
         const size_t j0 = jb * kBk;
         bool packed = false;
@@ -260,6 +282,10 @@ bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels&
   // Two passes: dK and dV per key block, then dQ per query block.
   const bool kv_ok = (!dk && !dv) || run_tasks(pool, ws, d, g, pairs * kblocks, [&](size_t t, Scratch& sc) {
     const size_t bh = t / kblocks, j0 = (t % kblocks) * kBk;
+    if (overwrite) {
+      zero_rows(dk, d.kv, d.D, bh / d.H, bh % d.H, j0, j0 + bw.cols_at(j0));
+      zero_rows(dv, d.kv, d.D, bh / d.H, bh % d.H, j0, j0 + bw.cols_at(j0));
+    }
     bool packed = false;
     for (size_t ib = 0; ib < qblocks; ++ib) {
       const QueryBlock qb(d, bh, ib);
@@ -271,6 +297,7 @@ bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels&
   if (!kv_ok) return false;
   return !dq || run_tasks(pool, ws, d, g, pairs * qblocks, [&](size_t t, Scratch& sc) {
     const QueryBlock qb(d, t / qblocks, t % qblocks);
+    if (overwrite) zero_rows(dq, d.q, d.D, qb.b, qb.h, qb.i0, qb.i0 + qb.rows);
     for (size_t j0 = 0; j0 < qb.max_lim; j0 += kBk) {
       bw.pack(sc, qb.b, qb.h, j0);
       bw.block(sc, qb, j0, true, false);

@@ -185,8 +185,9 @@ export interface KilnNative {
   crossEntropyForward(lse: Float32Array, logits: Float32Array, targets: Int32Array, params: CrossEntropyParams): { loss: number; count: number };
   /** dlogits += grad / count * (softmax(logits) - q) for the rows not ignored (q the smoothed
    * one-hot target); nothing when count is 0. lse is the forward's; the probabilities are
-   * recomputed, never stored. */
-  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, grad: number, params: CrossEntropyParams): void;
+   * recomputed, never stored. With overwrite, dlogits holds garbage (a fresh buffer) and is
+   * written (ignored rows, or all rows when count is 0, get zeros). */
+  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, grad: number, params: CrossEntropyParams, overwrite?: boolean): void;
   /** y = gelu(x): x * Phi(x) ('none', PyTorch's default) or the tanh approximation ('tanh') */
   geluForward(y: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
   /** dx += dy * gelu'(x) */
@@ -208,7 +209,8 @@ export interface KilnNative {
    * that sees no key gets zeros and lse = -Infinity. */
   attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, params: AttentionParams): void;
   /** dq += ..., dk += ..., dv += ... (each may be null), from dout and the forward's out and lse;
-   * params must be the forward's (same seed when dropout > 0). */
+   * params must be the forward's (same seed when dropout > 0). With overwrite, the gradients hold
+   * garbage (fresh buffers) and are written (=), with the bits of adding into zeros. */
   attentionBackward(
     dq: Float32Array | null,
     dk: Float32Array | null,
@@ -220,6 +222,7 @@ export interface KilnNative {
     out: Float32Array,
     lse: Float32Array,
     params: AttentionParams,
+    overwrite?: boolean,
   ): void;
 }
 

@@ -204,10 +204,17 @@ function fusedAttention(op: string, q: Tensor, k: Tensor, v: Tensor, params: Att
   return record(out, op, [q, k, v], (g) => {
     // the kernel wants three distinct gradient buffers: an input passed twice (q === k) gets a
     // temporary that is added afterwards
-    const targets = [q, k, v].map(gradOf);
-    const temps = targets.map((t, i) => (t && targets.indexOf(t) < i ? allocFloats(t.length) : null));
-    native.attentionBackward(temps[0] ?? targets[0]!, temps[1] ?? targets[1]!, temps[2] ?? targets[2]!, g, q.data, k.data, v.data, out.data, lse, params);
-    temps.forEach((t, i) => t && native.axpy(targets[i]!, 1, t));
+    const targets = [q, k, v].map(gradTargetOf);
+    const bufs = targets.map((t) => t?.buf ?? null);
+    const dup = bufs.map((b, i) => b !== null && bufs.indexOf(b) < i);
+    // one overwrite flag covers all three: fresh gradients (and the temporaries) are written
+    // unzeroed; if only some are fresh, those are zeroed and all are added to
+    const firsts = targets.filter((t, i) => t && !dup[i]);
+    const overwrite = firsts.length > 0 && firsts.every((t) => t!.overwrite);
+    if (!overwrite) for (const t of firsts) if (t!.overwrite) t!.buf.fill(0);
+    const temps = bufs.map((b, i) => (dup[i] ? allocFloats(b!.length, !overwrite) : null));
+    native.attentionBackward(temps[0] ?? bufs[0] ?? null, temps[1] ?? bufs[1] ?? null, temps[2] ?? bufs[2] ?? null, g, q.data, k.data, v.data, out.data, lse, params, overwrite);
+    temps.forEach((t, i) => t && native.axpy(bufs[i]!, 1, t));
   });
 }
 
