@@ -125,6 +125,20 @@ void apply_dropout(const AttentionKernels& k, const AttentionDims& d, const Quer
   }
 }
 
+// dout . out of one query row in double. The float products are exact in double, so only the
+// sums round: eight independent sums (then added in a fixed tree) instead of one chain whose
+// add latency, one element at a time, made this loop a tenth of the backward's time.
+float row_dot(const float* a, const float* o, size_t n) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t c = 0;
+  for (; c + 8 <= n; c += 8) {
+    for (size_t u = 0; u < 8; ++u) acc[u] += static_cast<double>(a[c + u]) * o[c + u];
+  }
+  double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; c < n; ++c) s += static_cast<double>(a[c]) * o[c];
+  return static_cast<float>(s);
+}
+
 // Zeroes rows [t0, t1) of (b, h) of a gradient (D floats each at the strides `s`); g may be null.
 void zero_rows(float* g, const AttentionStrides& s, size_t D, size_t b, size_t h, size_t t0, size_t t1) {
   if (!g) return;
@@ -147,9 +161,9 @@ bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& 
     float m[kBq], l[kBq], alpha[kBq];
     uint32_t lim[kBq];
     const float* qi = q + d.q.at(qb.b, qb.h, qb.i0);
-    float* oi = out + d.q.at(qb.b, qb.h, qb.i0);
+    float* oi = out + d.o.at(qb.b, qb.h, qb.i0);
     for (size_t r = 0; r < qb.rows; ++r) {
-      std::fill(oi + r * d.q.st, oi + r * d.q.st + d.D, 0.0f);
+      std::fill(oi + r * d.o.st, oi + r * d.o.st + d.D, 0.0f);
       m[r] = -std::numeric_limits<float>::infinity();
       l[r] = 0.0f;
     }
@@ -162,16 +176,16 @@ bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& 
       if (j0 > 0) {
         for (size_t r = 0; r < qb.rows; ++r) {
           if (alpha[r] != 1.0f) {
-            float* row = oi + r * d.q.st;
+            float* row = oi + r * d.o.st;
             for (size_t c = 0; c < d.D; ++c) row[c] *= alpha[r];
           }
         }
       }
       if (d.dropout > 0) apply_dropout(k, d, qb, j0, sc.s, cols);
-      tiles(g, oi, d.q.st, sc.s, kBk, v + d.kv.at(qb.b, qb.h, j0), d.kv.st, qb.rows, d.D, cols, 1.0f, 1.0f);
+      tiles(g, oi, d.o.st, sc.s, kBk, v + d.kv.at(qb.b, qb.h, j0), d.kv.st, qb.rows, d.D, cols, 1.0f, 1.0f);
     }
     for (size_t r = 0; r < qb.rows; ++r) {
-      float* row = oi + r * d.q.st;
+      float* row = oi + r * d.o.st;
       const bool seen = qb.lim[r] > 0;
       const float inv = seen ? 1.0f / l[r] : 0.0f;
       for (size_t c = 0; c < d.D; ++c) row[c] = seen ? row[c] * inv : 0.0f;
@@ -202,7 +216,7 @@ struct Backward {
   void block(Scratch& sc, const QueryBlock& qb, size_t j0, bool want_dq, bool want_dkv) const {
     const GemmKernel& g = k.gemm;
     const size_t rows = qb.rows, cols = cols_at(j0);
-    const size_t qo = d.q.at(qb.b, qb.h, qb.i0), ko = d.kv.at(qb.b, qb.h, j0);
+    const size_t qo = d.q.at(qb.b, qb.h, qb.i0), oo = d.o.at(qb.b, qb.h, qb.i0), ko = d.kv.at(qb.b, qb.h, j0);
     uint32_t lim[kBq];
     qb.limits_from(j0, lim);
     tiles(g, sc.s, kBk, q + qo, d.q.st, sc.kp, 0, rows, cols, d.D, d.scale, 0.0f);
@@ -215,20 +229,15 @@ struct Backward {
     }
     const bool need_ds = (want_dq && dq) || (want_dkv && dk);
     if (need_ds) {
-      tiles(g, sc.dp, kBk, dout + qo, d.q.st, sc.vp, 0, rows, cols, d.D, 1.0f, 0.0f);
+      tiles(g, sc.dp, kBk, dout + oo, d.o.st, sc.vp, 0, rows, cols, d.D, 1.0f, 0.0f);
       if (d.dropout > 0) apply_dropout(k, d, qb, j0, sc.dp, cols);
       float di[kBq];
-      for (size_t r = 0; r < rows; ++r) {
-        const float *a = dout + qo + r * d.q.st, *o = out + qo + r * d.q.st;
-        double s = 0.0;
-        for (size_t c = 0; c < d.D; ++c) s += static_cast<double>(a[c]) * o[c];
-        di[r] = static_cast<float>(s);
-      }
+      for (size_t r = 0; r < rows; ++r) di[r] = row_dot(dout + oo + r * d.o.st, out + oo + r * d.o.st, d.D);
       k.dscores(sc.dp, sc.s, kBk, rows, cols, di);
     }
     if (want_dkv && dv) {
       g.pack_a(sc.ap, kept, kBk, true, cols, rows);
-      tiles(g, dv + ko, d.kv.st, sc.ap, 0, dout + qo, d.q.st, cols, d.D, rows, 1.0f, 1.0f);
+      tiles(g, dv + ko, d.kv.st, sc.ap, 0, dout + oo, d.o.st, cols, d.D, rows, 1.0f, 1.0f);
     }
     if (want_dkv && dk) {
       g.pack_a(sc.ap, sc.dp, kBk, true, cols, rows);

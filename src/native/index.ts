@@ -207,7 +207,7 @@ export interface KilnNative {
   /** Fused scaled dot-product attention (flash-attention style: no (tq, tk) matrix is stored).
    * Writes out (q's shape) and lse (b, h, tq), the per-query log-sum-exp backward needs. A query
    * that sees no key gets zeros and lse = -Infinity. */
-  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, params: AttentionParams): void;
+  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array | null, v: Float32Array | null, params: AttentionParams): void;
   /** dq += ..., dk += ..., dv += ... (each may be null), from dout and the forward's out and lse;
    * params must be the forward's (same seed when dropout > 0). With overwrite, the gradients hold
    * garbage (fresh buffers) and are written (=), with the bits of adding into zeros. */
@@ -217,8 +217,8 @@ export interface KilnNative {
     dv: Float32Array | null,
     dout: Float32Array,
     q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
+    k: Float32Array | null,
+    v: Float32Array | null,
     out: Float32Array,
     lse: Float32Array,
     params: AttentionParams,
@@ -236,6 +236,9 @@ export interface AttentionParams {
   /** 'bhtd' (default): q (b, h, tq, d), k/v (b, h, kvCapacity, d); 'bthd': q (b, tq, h, d), k/v
    * (b, kvCapacity, h, d), the layout Linear layers produce (no head split copies) */
   layout?: 'bhtd' | 'bthd';
+  /** self-attention on one projection's output: q is (b, t, 3, h, d) holding q, k and v (dq
+   * their gradients), k, v, dk, dv are null; needs layout 'bthd', tq == tk, no kvCapacity */
+  packed?: boolean;
   /** the T axis k and v are stored with (a decoding cache), >= tk; keys past tk are not read */
   kvCapacity?: number;
   /** query i sees keys j <= i + tk - tq */

@@ -217,13 +217,20 @@ export class MultiHeadAttention extends Module {
   /** Queries from `xq` (B, Tq, D) attend to keys/values from `xkv` (B, Tk, D). */
   attend(xq: Tensor, xkv: Tensor, mask: ops.AttentionMask = {}): Tensor {
     const h = this.cfg.heads;
-    const q = this.qProj.forward(xq), k = this.kProj.forward(xkv), v = this.vProj.forward(xkv);
-    if (!this.scoreV) {
-      // dropout on the attention probabilities, inside the fused kernel (as PyTorch's MultiheadAttention)
+    // dropout on the attention probabilities, inside the fused kernel (as PyTorch's MultiheadAttention)
+    const dropout = () => {
       const p = this.drop.training ? this.drop.p : 0;
-      const dropout = p > 0 ? { p, seed: this.drop.nextSeed() } : undefined;
-      return this.outProj.forward(ops.multiHeadAttention(q, k, v, h, mask, dropout));
+      return p > 0 ? { p, seed: this.drop.nextSeed() } : undefined;
+    };
+    const { qProj, kProj, vProj } = this;
+    const biases = [qProj.bias, kProj.bias, vProj.bias];
+    if (xq === xkv && !this.scoreV && (biases.every((b) => b) || biases.every((b) => !b))) {
+      // self-attention: the three projections as one GEMM whose rows the kernel reads in place
+      const qkv = ops.linearStacked(xq, [qProj.weight, kProj.weight, vProj.weight], biases[0] ? (biases as Tensor[]) : null);
+      return this.outProj.forward(ops.multiHeadSelfAttention(qkv, h, mask, dropout()));
     }
+    const q = qProj.forward(xq), k = kProj.forward(xkv), v = vProj.forward(xkv);
+    if (!this.scoreV) return this.outProj.forward(ops.multiHeadAttention(q, k, v, h, mask, dropout()));
     // additive scoring is composed per head; dropout on the attended values stands in for
     // dropout on its probabilities (both zero whole contributions at random during training)
     const { out } = ops.attention(ops.splitHeads(q, h), ops.splitHeads(k, h), ops.splitHeads(v, h), mask, { additive: this.scoreV });

@@ -29,3 +29,50 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
     if (gb) native.columnSum(gb, gy, rows, out);
   });
 }
+
+/**
+ * Several Linear layers of the same input as one: y = x [W1; W2; ...]^T + [b1; b2; ...], the
+ * outputs side by side in the last axis (self-attention's q, k and v projections). One GEMM with
+ * N = the summed outputs reads x once, and backward's dx is one GEMM over K = that sum instead of
+ * a GEMM per layer adding into dx; the weights stay separate parameters (their names and
+ * layouts), copied side by side per call (a small matrix next to the activations).
+ * biases: one per weight, or null (no bias anywhere).
+ */
+export function linearStacked(x: Tensor, weights: readonly Tensor[], biases: readonly Tensor[] | null): Tensor {
+  const op = 'linearStacked';
+  if (weights.length === 0) fail(op, 'expected at least one weight');
+  const inp = weights[0]!.shape[1]!;
+  for (const w of weights) if (w.shape.length !== 2 || w.shape[1] !== inp) fail(op, `weights expected (out, ${inp}) each, got ${weights.map((t) => shapeText(t.shape)).join(', ')}`);
+  if (x.shape.length < 1 || x.shape[x.shape.length - 1] !== inp) fail(op, `input ${shapeText(x.shape)} expected its last dimension to be ${inp}`);
+  if (biases && (biases.length !== weights.length || biases.some((b, i) => b.shape.length !== 1 || b.shape[0] !== weights[i]!.shape[0]))) {
+    fail(op, `biases expected one per weight, shaped [out], got ${biases.map((t) => shapeText(t.shape)).join(', ')}`);
+  }
+  const out = weights.reduce((s, w) => s + w.shape[0]!, 0), rows = x.size / inp;
+  const w = allocFloats(out * inp, false);
+  weights.reduce((o, t) => (w.set(t.data, o), o + t.size), 0);
+  const b = biases ? allocFloats(out, false) : null;
+  if (b) biases!.reduce((o, t) => (b.set(t.data, o), o + t.size), 0);
+  const y = Tensor.empty([...x.shape.slice(0, -1), out]);
+  native.gemm(y.data, x.data, w, { m: rows, n: out, k: inp, transB: true, ...(b ? { bias: b } : {}) });
+  return record(y, op, [x, ...weights, ...(biases ?? [])], (g) => {
+    const gx = gradTargetOf(x);
+    if (gx) native.gemm(gx.buf, g, w, { m: rows, n: inp, k: out, beta: gx.overwrite ? 0 : 1 });
+    // the stacked weights' gradient in one GEMM, then added to each parameter's own
+    const spread = (parts: readonly Tensor[], all: Float32Array) =>
+      parts.reduce((o, t) => {
+        const gt = gradOf(t);
+        if (gt) native.axpy(gt, 1, all.subarray(o, o + t.size));
+        return o + t.size;
+      }, 0);
+    if (weights.some((t) => t.requiresGrad)) {
+      const gw = allocFloats(out * inp, false);
+      native.gemm(gw, g, x.data, { m: out, n: inp, k: rows, transA: true, beta: 0 });
+      spread(weights, gw);
+    }
+    if (biases?.some((t) => t.requiresGrad)) {
+      const gb = allocFloats(out);
+      native.columnSum(gb, g, rows, out);
+      spread(biases, gb);
+    }
+  });
+}

@@ -190,6 +190,28 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
   return fusedAttention(op, q, k, v, fusedParams(b, heads, tq, tk, dm / heads, 'bthd', mask, dropout), [b, tq, dm]);
 }
 
+/**
+ * Multi-head self-attention on one projection's output qkv (B, T, 3*H*Dh): each row holds the
+ * query, key and value (linearStacked of the three projections), which the fused kernel reads in
+ * place (params.packed), and backward writes their gradients into one (B, T, 3*H*Dh) buffer for
+ * the stacked projection's backward. Returns (B, T, H*Dh).
+ */
+export function multiHeadSelfAttention(qkv: Tensor, heads: number, mask: AttentionMask = {}, dropout?: { p: number; seed: number }): Tensor {
+  const op = 'multiHeadSelfAttention';
+  const [b, t, d3] = qkv.shape as [number, number, number];
+  if (qkv.shape.length !== 3 || d3 % (3 * heads) !== 0) fail(op, `qkv ${shapeText(qkv.shape)} expected (B, T, 3*D) with D divisible by ${heads} heads`);
+  if (mask.keyLengths && mask.keyLengths.length !== b) fail(op, `keyLengths expected ${b} entries, got ${mask.keyLengths.length}`);
+  const dm = d3 / 3;
+  const params: AttentionParams = { ...fusedParams(b, heads, t, t, dm / heads, 'bthd', mask, dropout), packed: true };
+  const out = Tensor.empty([b, t, dm]);
+  const lse = allocFloats(b * heads * t, false);
+  native.attentionForward(out.data, lse, qkv.data, null, null, params);
+  return record(out, op, [qkv], (g) => {
+    const gt = gradTargetOf(qkv);
+    if (gt) native.attentionBackward(gt.buf, null, null, g, qkv.data, null, null, out.data, lse, params, gt.overwrite);
+  });
+}
+
 function fusedParams(b: number, h: number, tq: number, tk: number, d: number, layout: 'bhtd' | 'bthd', mask: AttentionMask, dropout?: { p: number; seed: number }): AttentionParams {
   // lengths past tk mean "no padding" here; the kernel wants them within [0, tk]
   const lengths = mask.keyLengths?.some((n) => n > tk) ? mask.keyLengths.map((n) => Math.min(n, tk)) : mask.keyLengths;
