@@ -297,10 +297,14 @@ export interface LayerConfig extends AttentionConfig {
 
 /** linear2(dropout(act(linear1(x)))) */
 function feedForward(layer: Module & { linear1: Linear; linear2: Linear; drop: Dropout }, act: 'relu' | 'gelu', x: Tensor): Tensor {
-  // the ReLU is fused into linear1's GEMM store (one pass over the hidden activations fewer)
-  const l1 = layer.linear1;
-  const hidden = act === 'relu' ? ops.linear(x, l1.weight, l1.bias, 'relu') : ops.gelu(l1.forward(x));
-  return layer.linear2.forward(layer.drop.forward(hidden));
+  // the ReLU is fused into linear1's GEMM store, and the dropout after it applied in place (one
+  // pass and one buffer of hidden activations fewer each)
+  const l1 = layer.linear1, drop = layer.drop;
+  if (act === 'relu') {
+    const dropout = drop.training && drop.p > 0 ? { p: drop.p, seed: drop.nextSeed() } : undefined;
+    return layer.linear2.forward(ops.linear(x, l1.weight, l1.bias, 'relu', dropout));
+  }
+  return layer.linear2.forward(drop.forward(ops.gelu(l1.forward(x))));
 }
 
 abstract class Sublayers extends Module {

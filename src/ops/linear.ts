@@ -7,7 +7,9 @@ import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
-export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none' | 'relu' = 'none'): Tensor {
+/** With act 'relu', `dropout` (p in (0, 1) and the mask's seed, as ops.dropout) is applied to the
+ * ReLU's output in place: the same values as ops.dropout(linear(.., 'relu'), p, seed). */
+export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none' | 'relu' = 'none', dropout?: { p: number; seed: number }): Tensor {
   const op = 'linear';
   if (w.shape.length !== 2) fail(op, `weight expected 2 dimensions (out, in), got ${shapeText(w.shape)}`);
   const [out, inp] = w.shape as [number, number];
@@ -16,7 +18,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   const rows = x.size / inp;
   const y = Tensor.empty([...x.shape.slice(0, -1), out]);
   native.gemm(y.data, x.data, w.data, { m: rows, n: out, k: inp, transB: true, ...(b ? { bias: b.data } : {}), act });
-  return record(y, act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
+  // Dropout after the ReLU, in place: y = relu(.) * keep / (1 - p) is > 0 exactly where the ReLU
+  // passed and the mask kept, so backward regenerates no mask: dy flows where y > 0, times
+  // 1 / (1 - p) (the dropout kernel's float), which backward's GEMMs take as alpha. One
+  // activation buffer and one pass over it fewer than a separate dropout.
+  const drop = act === 'relu' && dropout && dropout.p > 0 && dropout.p < 1 ? dropout : null;
+  if (drop) native.dropoutForward(y.data, y.data, drop);
+  const s = drop ? Math.fround(1 / (1 - drop.p)) : 1;
+  return record(y, drop ? 'linear+relu+dropout' : act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
     let gy = g;
     if (act === 'relu') {
       gy = allocFloats(g.length, false); // the ReLU's gradient: dy where y > 0 (written whole)
@@ -24,9 +33,14 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
     }
     // a fresh input gradient is written (beta 0: C is not read), not zeroed and added to
     const gx = gradTargetOf(x), gw = gradOf(w), gb = b ? gradOf(b) : null;
-    if (gx) native.gemm(gx.buf, gy, w.data, { m: rows, n: inp, k: out, beta: gx.overwrite ? 0 : 1 });
-    if (gw) native.gemm(gw, gy, x.data, { m: out, n: inp, k: rows, transA: true, beta: 1 });
-    if (gb) native.columnSum(gb, gy, rows, out);
+    if (gx) native.gemm(gx.buf, gy, w.data, { m: rows, n: inp, k: out, alpha: s, beta: gx.overwrite ? 0 : 1 });
+    if (gw) native.gemm(gw, gy, x.data, { m: out, n: inp, k: rows, transA: true, alpha: s, beta: 1 });
+    if (gb && s === 1) native.columnSum(gb, gy, rows, out);
+    else if (gb) {
+      const sums = allocFloats(out);
+      native.columnSum(sums, gy, rows, out);
+      native.axpy(gb, s, sums);
+    }
   });
 }
 
