@@ -321,8 +321,14 @@ abstract class Sublayers extends Module {
 
   /** x + dropout(sublayer(x)), with the norm after (post) or before the sublayer (pre). */
   protected residual(x: Tensor, norm: LayerNorm, sub: (y: Tensor) => Tensor): Tensor {
-    if (this.cfg.norm === 'pre') return ops.add(x, this.drop.forward(sub(norm.forward(x))));
-    return norm.forward(ops.add(x, this.drop.forward(sub(x))));
+    if (this.cfg.norm === 'pre') return this.plusDropped(x, sub(norm.forward(x)));
+    return norm.forward(this.plusDropped(x, sub(x)));
+  }
+
+  /** x + dropout(y), the add and the dropout as one op while training */
+  private plusDropped(x: Tensor, y: Tensor): Tensor {
+    const d = this.drop;
+    return d.training && d.p > 0 ? ops.addDropout(x, y, d.p, d.nextSeed()) : ops.add(x, y);
   }
 
   protected ffn(x: Tensor): Tensor {

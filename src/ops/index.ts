@@ -8,4 +8,4 @@ export { flatten, reshape } from './reshape.js';
 export { shortcutA } from './shortcut.js';
 export { softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
 export { concat } from './concat.js';
-export { attention, dropout, embedding, erf, gelu, layerNorm, maskedMean, mergeHeads, multiHeadAttention, multiHeadSelfAttention, splitHeads, type AttentionMask, type AttentionOptions } from './sequence.js';
+export { addDropout, attention, dropout, embedding, erf, gelu, layerNorm, maskedMean, mergeHeads, multiHeadAttention, multiHeadSelfAttention, splitHeads, type AttentionMask, type AttentionOptions } from './sequence.js';

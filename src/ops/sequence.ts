@@ -6,7 +6,8 @@ import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native, type AttentionParams } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
-import { expectShape, fail } from './check.js';
+import { expectSameShape, expectShape, fail } from './check.js';
+import { addGradient } from './elementwise.js';
 
 /** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (the native
  * kernels; mean and 1/std per row are saved for backward). */
@@ -81,6 +82,24 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   return record(y, 'dropout', [x], (g) => {
     const gx = gradTargetOf(x);
     if (gx) native.dropoutBackward(gx.buf, g, params, gx.overwrite);
+  });
+}
+
+/** x + dropout(y, p, seed) (same shapes): a residual connection's add and the dropout on its
+ * sublayer's output as one op. One output buffer instead of two, and backward runs the dropout's
+ * backward straight from the sum's gradient (no copy of it for the dropped tensor). */
+export function addDropout(x: Tensor, y: Tensor, p: number, seed: number): Tensor {
+  const op = 'addDropout';
+  expectSameShape(op, x, y);
+  if (!(p >= 0 && p <= 1)) fail(op, `p expected a probability in [0, 1], got ${p}`);
+  const params = { p, seed };
+  const out = Tensor.empty(x.shape);
+  native.dropoutForward(out.data, y.data, params);
+  native.add(out.data, out.data, x.data);
+  return record(out, op, [x, y], (g) => {
+    addGradient(x, g);
+    const gy = gradTargetOf(y);
+    if (gy) native.dropoutBackward(gy.buf, g, params, gy.overwrite);
   });
 }
 

@@ -63,6 +63,23 @@ describe('autograd ops match finite differences', () => {
     gf.forEach((g, i) => allClose(g, gp[i]!, { atol: 1e-5, rtol: 1e-5, what: ['dx', 'dw', 'db'][i] }));
   });
 
+  it('addDropout: the values of add(x, dropout(y)), finite differences, the separate gradients', () => {
+    const x = param([3, 50], 18), y = param([3, 50], 19), drop = { p: 0.4, seed: 1234 };
+    const fused = ops.addDropout(x, y, drop.p, drop.seed), plain = ops.add(x, ops.dropout(y, drop.p, drop.seed));
+    expect(Array.from(fused.data)).toEqual(Array.from(plain.data));
+    gradcheck('addDropout', [x, y], (x_, y_) => ops.addDropout(x_!, y_!, drop.p, drop.seed));
+    const u = new Tensor(uniform(fused.size, 20), fused.shape);
+    const grads = (f: () => Tensor, ts = [x, y]) => {
+      for (const t of [x, y]) t.grad = null;
+      backward(ops.sum(ops.mul(f(), u)));
+      return ts.map((t) => Array.from(t.grad!));
+    };
+    expect(grads(() => ops.addDropout(x, y, drop.p, drop.seed))).toEqual(grads(() => ops.add(x, ops.dropout(y, drop.p, drop.seed))));
+    // x + dropout(x): both contributions reach the one gradient
+    expect(grads(() => ops.addDropout(x, x, drop.p, drop.seed), [x])).toEqual(grads(() => ops.add(x, ops.dropout(x, drop.p, drop.seed)), [x]));
+    expect(() => ops.addDropout(x, param([3, 5], 1), 0.1, 1)).toThrow(/addDropout/);
+  });
+
   it('conv2d: 3x3 same padding with bias, 5x5 stride 2 dilation 2, 1x1', () => {
     const x = param([2, 3, 7, 9], 7);
     gradcheck('conv2d 3x3', [x, param([4, 3, 3, 3], 8), param([4], 9)], (x_, w_, b_) => ops.conv2d(x_!, w_!, b_!, { padding: 'same' }));
