@@ -2,7 +2,7 @@
 // kernels (native/kernels/sequence.h); scaled dot-product attention with causal and key-padding
 // masks and probability dropout on the fused kernel (native/kernels/attention.h); head split/merge
 // and additive attention scores composed here over the native GEMM.
-import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record, takeGradient } from '../autograd/graph.js';
 import { native, type AttentionParams } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
@@ -97,7 +97,9 @@ export function addDropout(x: Tensor, y: Tensor, p: number, seed: number): Tenso
   native.dropoutForward(out.data, y.data, params);
   native.add(out.data, out.data, x.data);
   return record(out, op, [x, y], (g) => {
-    addGradient(x, g);
+    // x's gradient is the sum's: x takes g itself when it has none yet (y reads g next, and must
+    // not then write into it: not when y is x)
+    if (x === y || !takeGradient(x, g)) addGradient(x, g);
     const gy = gradTargetOf(y);
     if (gy) native.dropoutBackward(gy.buf, g, params, gy.overwrite);
   });
