@@ -8,7 +8,8 @@
 //   crossEntropyBackward(dlogits, logits, targets, lse, grad, {vocab, ignoreIndex, labelSmoothing}[, overwrite])
 //     overwrite: dlogits holds garbage (a fresh buffer) and is written (ignored rows get zeros)
 //   geluForward(y, x, approximate)             geluBackward(dx, dy, x, approximate)   'none' | 'tanh'
-//   dropoutForward(y, x, {p, seed, offset = 0}) dropoutBackward(dx, dy, {p, seed, offset = 0})
+//   dropoutForward(y, x, {p, seed, offset = 0}[, residual]) dropoutBackward(dx, dy, {p, seed, offset = 0})
+//     residual: y = residual + dropout(x) (a residual connection's add, in the same pass)
 //   embeddingForward(y, ids, table, {vocab, d}) embeddingBackward(dtable, ids, dy, {vocab, d})
 // gamma/beta null mean 1/0; gradient outputs may be null (skipped). Targets and ids are checked
 // before anything is written; the error names the index and the value.
@@ -336,17 +337,32 @@ Dropout read_dropout(const Args& args, const Napi::Value& v) {
 }
 
 Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
-  Args args(info, "dropoutForward", 3);
+  Args args(info, "dropoutForward", 3, 4);
   auto y = args.f32(0, "y"), x = args.f32(1, "x");
   const Dropout dr = read_dropout(args, info[2]);
+  auto residual = args.f32_or_null(3, "residual");
   const size_t n = y.ElementLength();
   args.expect_length("x", x, n, "y.length");
   args.no_partial_overlap("y", y, "x", x);
+  if (!residual.IsEmpty()) {
+    args.expect_length("residual", residual, n, "y.length");
+    args.disjoint("y", y, "residual", residual);
+  }
   KilnAddon& k = KilnAddon::of(info);
   const auto fn = k.table.dropout_forward.fn;
+  const auto add = k.table.add.fn;
   float* py = y.Data();
   const float* px = x.Data();
-  over_elements(k, n, [&](size_t o, size_t c) { fn(py + o, px + o, dr.d, dr.offset + o, c); });
+  const float* pr = data_or_null(residual);
+  over_elements(k, n, [&](size_t o, size_t c) {
+    if (!pr) return fn(py + o, px + o, dr.d, dr.offset + o, c);
+    // residual + dropout(x) block by block: the add reads the dropped block back from L1
+    for (size_t b = o; b < o + c; b += kZeroBlock) {
+      const size_t m = std::min(kZeroBlock, o + c - b);
+      fn(py + b, px + b, dr.d, dr.offset + b, m);
+      add(py + b, pr + b, py + b, m);
+    }
+  });
   return info.Env().Undefined();
 }
 

@@ -194,8 +194,9 @@ export interface KilnNative {
   geluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
   /** Inverted dropout: y = x / (1 - p) where kept, 0 where dropped (p = 0: y = x; p = 1: zeros;
    * NaN stays NaN). Element i is kept by a hash of (seed, offset + i): the same mask on every ISA
-   * and thread count, and backward regenerates it from the same params. */
-  dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams): void;
+   * and thread count, and backward regenerates it from the same params. With `residual` (not
+   * overlapping y): y = residual + dropout(x), the add in the same pass (a residual connection). */
+  dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams, residual?: Float32Array | null): void;
   /** dx += dy * (the forward's multiplier) */
   dropoutBackward(dx: Float32Array, dy: Float32Array, params: DropoutParams, overwrite?: boolean): void;
   /** y(ids.length, d) = rows ids[i] of table(vocab, d); an id outside [0, vocab) is a RangeError

@@ -94,8 +94,7 @@ export function addDropout(x: Tensor, y: Tensor, p: number, seed: number): Tenso
   if (!(p >= 0 && p <= 1)) fail(op, `p expected a probability in [0, 1], got ${p}`);
   const params = { p, seed };
   const out = Tensor.empty(x.shape);
-  native.dropoutForward(out.data, y.data, params);
-  native.add(out.data, out.data, x.data);
+  native.dropoutForward(out.data, y.data, params, x.data);
   return record(out, op, [x, y], (g) => {
     // x's gradient is the sum's: x takes g itself when it has none yet (y reads g next, and must
     // not then write into it: not when y is x)
