@@ -7,7 +7,7 @@ import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
-/** With act 'relu', `dropout` (p in (0, 1) and the mask's seed, as ops.dropout) is applied to the
+/** With act 'relu', `dropout` (p in [0, 1) and the mask's seed, as ops.dropout) is applied to the
  * ReLU's output in place: the same values as ops.dropout(linear(.., 'relu'), p, seed). */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none' | 'relu' = 'none', dropout?: { p: number; seed: number }): Tensor {
   const op = 'linear';
@@ -22,7 +22,8 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   // passed and the mask kept, so backward regenerates no mask: dy flows where y > 0, times
   // 1 / (1 - p) (the dropout kernel's float), which backward's GEMMs take as alpha. One
   // activation buffer and one pass over it fewer than a separate dropout.
-  const drop = act === 'relu' && dropout && dropout.p > 0 && dropout.p < 1 ? dropout : null;
+  if (dropout && !(act === 'relu' && dropout.p >= 0 && dropout.p < 1)) fail(op, `dropout expected act 'relu' and p in [0, 1), got act '${act}' and p ${dropout.p}`);
+  const drop = dropout && dropout.p > 0 ? dropout : null;
   if (drop) native.dropoutForward(y.data, y.data, drop);
   const s = drop ? Math.fround(1 / (1 - drop.p)) : 1;
   return record(y, drop ? 'linear+relu+dropout' : act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {

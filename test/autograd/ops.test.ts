@@ -61,6 +61,8 @@ describe('autograd ops match finite differences', () => {
     };
     const gf = grads(() => ops.linear(x, w, b, 'relu', drop)), gp = grads(() => ops.dropout(ops.linear(x, w, b, 'relu'), drop.p, drop.seed));
     gf.forEach((g, i) => allClose(g, gp[i]!, { atol: 1e-5, rtol: 1e-5, what: ['dx', 'dw', 'db'][i] }));
+    expect(() => ops.linear(x, w, b, 'none', drop)).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\), got act 'none' and p 0.3/);
+    expect(() => ops.linear(x, w, b, 'relu', { p: 1, seed: 1 })).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\)/);
   });
 
   it('addDropout: the values of add(x, dropout(y)), finite differences, the separate gradients', () => {
