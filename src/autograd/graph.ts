@@ -48,6 +48,12 @@ export function setGradientHandOver(on: boolean): boolean {
   return before;
 }
 
+/** True while backward drops each op output's gradient once the op has passed it on (no kept
+ * intermediate gradients): an op's backward may then use its gradOutput buffer as scratch. */
+export function gradOutputIsScratch(): boolean {
+  return handOver;
+}
+
 /**
  * For an op whose input's gradient is its output's gradient unchanged (a sum): makes `g` itself
  * the gradient of intermediate `t` when t has none yet, instead of a copy, when backward would

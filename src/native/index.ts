@@ -54,7 +54,8 @@ export interface KilnNative {
   scale(y: Float32Array, x: Float32Array, alpha: number): void;
   /** y = max(x, 0); NaN propagates */
   reluForward(y: Float32Array, x: Float32Array): void;
-  /** dx += dy where x > 0; with overwrite, dx = that (dx's old contents are ignored) */
+  /** dx += dy where x > 0; with overwrite, dx = that (dx's old contents are ignored), and dx may
+   * then be dy itself (masked in place) */
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, overwrite?: boolean): void;
   /** y = max(a + b, 0): add then reluForward, block by block (one pass over memory) */
   addRelu(y: Float32Array, a: Float32Array, b: Float32Array): void;

@@ -1,7 +1,7 @@
 // Linear: y = x W^T + b over the last axis, one GEMM with the bias (and a ReLU) fused into its
 // store. x is (..., in), W (out, in) as PyTorch stores it, b (out).
 //   dx += dy W        dW += dy^T x        db += column sums of dy
-import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
+import { gradOf, gradOutputIsScratch, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
@@ -29,7 +29,9 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   return record(y, drop ? 'linear+relu+dropout' : act === 'relu' ? 'linear+relu' : op, b ? [x, w, b] : [x, w], (g) => {
     let gy = g;
     if (act === 'relu') {
-      gy = allocFloats(g.length, false); // the ReLU's gradient: dy where y > 0 (written whole)
+      // the ReLU's gradient: dy where y > 0, written whole; over dy itself when backward drops
+      // dy after this op (no fresh buffer to bring into cache)
+      gy = gradOutputIsScratch() ? g : allocFloats(g.length, false);
       native.reluBackward(gy, g, y.data, true);
     }
     // a fresh input gradient is written (beta 0: C is not read), not zeroed and added to

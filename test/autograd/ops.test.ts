@@ -61,6 +61,12 @@ describe('autograd ops match finite differences', () => {
     };
     const gf = grads(() => ops.linear(x, w, b, 'relu', drop)), gp = grads(() => ops.dropout(ops.linear(x, w, b, 'relu'), drop.p, drop.seed));
     gf.forEach((g, i) => allClose(g, gp[i]!, { atol: 1e-5, rtol: 1e-5, what: ['dx', 'dw', 'db'][i] }));
+    // with kept intermediate gradients the output's gradient is not masked in place: it stays dL/dy
+    const y = ops.linear(x, w, b, 'relu', drop);
+    for (const t of [x, w, b]) t.grad = null;
+    backward(ops.sum(ops.mul(y, u)), undefined, true);
+    expect(Array.from(y.grad!)).toEqual(Array.from(u.data));
+    [x, w, b].forEach((t, i) => expect(Array.from(t.grad!)).toEqual(Array.from(gf[i]!)));
     expect(() => ops.linear(x, w, b, 'none', drop)).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\), got act 'none' and p 0.3/);
     expect(() => ops.linear(x, w, b, 'relu', { p: 1, seed: 1 })).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\)/);
   });

@@ -108,6 +108,15 @@ describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) =
     const n = 70_001;
     const x = uniform(n, 8), dy = uniform(n, 9);
     sameBits(n, (dx, overwrite) => native.reluBackward(dx, dy, x, overwrite), 'reluBackward');
+    // in place (dx is dy) over several blocks and both thread counts: the bits of a separate dx
+    const separate = new Float32Array(n).fill(NaN);
+    native.reluBackward(separate, dy, x, true);
+    for (const threads of [1, 2]) {
+      native.setThreads(threads);
+      const inPlace = dy.slice();
+      native.reluBackward(inPlace, inPlace, x, true);
+      bitwiseEqual(inPlace, separate, `in place, ${threads} threads`);
+    }
     const other = uniform(n, 10);
     sameBits(n, (da, overwrite) => native.reluBackwardPair(da, other.slice(), dy, x, overwrite, false), 'pair, a');
     sameBits(n, (db, overwrite) => native.reluBackwardPair(other.slice(), db, dy, x, false, overwrite), 'pair, b');
