@@ -21,13 +21,13 @@ describe('autograd engine', () => {
   it("hands a sum's gradient to an input: the same gradients as copying, kept ones stay separate, arena buffers reused safely", () => {
     const x = param([3, 8], 1), w = param([8, 8], 2), v = param([8, 8], 3);
     // residual chains where add's inputs are intermediates (they take the gradient) and where
-    // one input is the other (x + x) or a leaf
+    // one input is the other (x + x) or a leaf; reshapes hand theirs on too
     const net = () => {
       const h = ops.linear(x, w);
       const r = ops.add(h, ops.relu(ops.linear(h, v)));
       const s = ops.add(r, r);
       const t = ops.addDropout(s, ops.linear(s, w), 0.25, 7);
-      return ops.sum(ops.mul(ops.add(t, x), t));
+      return ops.sum(ops.mul(ops.add(t, x), ops.reshape(ops.reshape(t, [24]), [3, 8])));
     };
     const run = (keep: boolean) => {
       for (const p of [x, w, v]) p.grad = null;
