@@ -110,8 +110,23 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
   KilnAddon& k = KilnAddon::of(info);
   float* pdx = dx.Data();
   const float *pdy = dy.Data(), *px = x.Data();
+  const auto fn = k.table.relu_backward.fn;
+  if (overwrite && pdx == pdy) {
+    // in place (dy = dy where x > 0, else 0): each block is masked into an L1 scratch block and
+    // copied back, the bits of writing into a separate buffer
+    over_chunks(k, n, [&](size_t o, size_t c) {
+      alignas(64) float tmp[kZeroBlock];
+      for (size_t b = o; b < o + c; b += kZeroBlock) {
+        const size_t m = std::min(kZeroBlock, o + c - b);
+        std::memset(tmp, 0, m * sizeof(float));
+        fn(tmp, pdy + b, px + b, m);
+        std::memcpy(pdx + b, tmp, m * sizeof(float));
+      }
+    });
+    return info.Env().Undefined();
+  }
   over_chunks(k, n, [&](size_t o, size_t c) {
-    add_into(pdx, overwrite, o, c, [&](size_t b, size_t m) { k.table.relu_backward.fn(pdx + b, pdy + b, px + b, m); });
+    add_into(pdx, overwrite, o, c, [&](size_t b, size_t m) { fn(pdx + b, pdy + b, px + b, m); });
   });
   return info.Env().Undefined();
 }

@@ -5,12 +5,15 @@
 //   logSoftmaxForward(y, x, {rows, d})         logSoftmaxBackward(dx, dy, y, {rows, d})
 //   crossEntropyForward(lse, logits, targets, {vocab, ignoreIndex = -100, labelSmoothing = 0})
 //       -> {loss, count}: the mean loss over the `count` rows not ignored (0 when none is)
-//   crossEntropyBackward(dlogits, logits, targets, lse, grad, {vocab, ignoreIndex, labelSmoothing})
+//   crossEntropyBackward(dlogits, logits, targets, lse, grad, {vocab, ignoreIndex, labelSmoothing}[, overwrite])
+//     overwrite: dlogits holds garbage (a fresh buffer) and is written (ignored rows get zeros)
 //   geluForward(y, x, approximate)             geluBackward(dx, dy, x, approximate)   'none' | 'tanh'
-//   dropoutForward(y, x, {p, seed, offset = 0}) dropoutBackward(dx, dy, {p, seed, offset = 0})
+//   dropoutForward(y, x, {p, seed, offset = 0}[, residual]) dropoutBackward(dx, dy, {p, seed, offset = 0})
+//     residual: y = residual + dropout(x) (a residual connection's add, in the same pass)
 //   embeddingForward(y, ids, table, {vocab, d}) embeddingBackward(dtable, ids, dy, {vocab, d})
 // gamma/beta null mean 1/0; gradient outputs may be null (skipped). Targets and ids are checked
 // before anything is written; the error names the index and the value.
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -226,7 +229,8 @@ Napi::Value CrossEntropyForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
-  Args args(info, "crossEntropyBackward", 6);
+  Args args(info, "crossEntropyBackward", 6, 7);
+  const bool overwrite = args.flag(6, "overwrite");
   auto dlogits = args.f32(0, "dlogits"), logits = args.f32(1, "logits");
   auto targets = args.i32(2, "targets");
   auto lse = args.f32(3, "lse");
@@ -241,15 +245,25 @@ Napi::Value CrossEntropyBackward(const Napi::CallbackInfo& info) {
   args.disjoint("dlogits", dlogits, "logits", logits);
   args.disjoint("dlogits", dlogits, "lse", lse);
   args.disjoint("targets", targets, "dlogits", dlogits);
-  if (count == 0) return info.Env().Undefined();  // nothing counted: no gradient (not 0/0)
+  if (count == 0) {  // nothing counted: no gradient (not 0/0)
+    if (overwrite) std::fill_n(dlogits.Data(), len, 0.0f);
+    return info.Env().Undefined();
+  }
   KilnAddon& k = KilnAddon::of(info);
   const float scale = static_cast<float>(static_cast<double>(grad) / static_cast<double>(count));
   float* pd = dlogits.Data();
   const float *pz = logits.Data(), *pl = lse.Data();
   const int32_t* pt = targets.Data();
   const auto fn = k.table.cross_entropy_backward.fn;
+  // rows are independent: with overwrite, a few rows at a time are zeroed just before the
+  // kernel adds into them (add_into's blocks, rounded to whole rows)
+  const size_t step = overwrite ? std::max<size_t>(1, kZeroBlock / d.V) : rows;
   parallel_range(k.pool, rows, row_grain(d.V), 1, [&](size_t r0, size_t r1) {
-    fn(pd + r0 * d.V, pz + r0 * d.V, pt + r0, pl + 2 * r0, scale, d, r1 - r0);
+    for (size_t a = r0; a < r1; a += step) {
+      const size_t n = std::min(step, r1 - a);
+      if (overwrite) std::fill_n(pd + a * d.V, n * d.V, 0.0f);
+      fn(pd + a * d.V, pz + a * d.V, pt + a, pl + 2 * a, scale, d, n);
+    }
   });
   return info.Env().Undefined();
 }
@@ -323,17 +337,32 @@ Dropout read_dropout(const Args& args, const Napi::Value& v) {
 }
 
 Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
-  Args args(info, "dropoutForward", 3);
+  Args args(info, "dropoutForward", 3, 4);
   auto y = args.f32(0, "y"), x = args.f32(1, "x");
   const Dropout dr = read_dropout(args, info[2]);
+  auto residual = args.f32_or_null(3, "residual");
   const size_t n = y.ElementLength();
   args.expect_length("x", x, n, "y.length");
   args.no_partial_overlap("y", y, "x", x);
+  if (!residual.IsEmpty()) {
+    args.expect_length("residual", residual, n, "y.length");
+    args.disjoint("y", y, "residual", residual);
+  }
   KilnAddon& k = KilnAddon::of(info);
   const auto fn = k.table.dropout_forward.fn;
+  const auto add = k.table.add.fn;
   float* py = y.Data();
   const float* px = x.Data();
-  over_elements(k, n, [&](size_t o, size_t c) { fn(py + o, px + o, dr.d, dr.offset + o, c); });
+  const float* pr = data_or_null(residual);
+  over_elements(k, n, [&](size_t o, size_t c) {
+    if (!pr) return fn(py + o, px + o, dr.d, dr.offset + o, c);
+    // residual + dropout(x) block by block: the add reads the dropped block back from L1
+    for (size_t b = o; b < o + c; b += kZeroBlock) {
+      const size_t m = std::min(kZeroBlock, o + c - b);
+      fn(py + b, px + b, dr.d, dr.offset + b, m);
+      add(py + b, pr + b, py + b, m);
+    }
+  });
   return info.Env().Undefined();
 }
 

@@ -31,7 +31,8 @@ struct AttentionStrides {
 
 struct AttentionDims {
   size_t B, H, Tq, Tk, D;
-  AttentionStrides q;   // q, out, dq and dout
+  AttentionStrides q;   // q and dq
+  AttentionStrides o;   // out and dout (q's strides, unless q is packed with k and v in one row)
   AttentionStrides kv;  // k, v, dk and dv
   float scale;          // usually 1/sqrt(D)
   bool causal;

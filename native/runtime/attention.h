@@ -22,11 +22,12 @@ struct AttentionKernels {
 
 // Contracts as ref::attention_forward_f32 / attention_backward_f32 over every (b, h). Results
 // are identical for every thread count. Return false only when scratch memory ran out (outputs
-// then untouched).
+// then untouched). With overwrite, dq/dk/dv hold garbage and rows [0, Tq) / [0, Tk) of every
+// (b, h) are written (the bits of adding into zeros); rows past Tk of a kvCapacity are not.
 bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& k, float* out, float* lse,
                        const float* q, const float* key, const float* v, const AttentionDims& d);
 bool attention_backward(ThreadPool& pool, Workspace& ws, const AttentionKernels& k, float* dq, float* dk, float* dv,
                         const float* dout, const float* q, const float* key, const float* v, const float* out,
-                        const float* lse, const AttentionDims& d);
+                        const float* lse, const AttentionDims& d, bool overwrite = false);
 
 }  // namespace kiln

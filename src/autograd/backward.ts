@@ -3,6 +3,7 @@
 // complete before it is passed on. Every gradient an op produces is checked against its input's
 // shape, and a mismatch names the op.
 import { releaseFloats } from '../tensor/arena.js';
+import { setGradientHandOver } from './graph.js';
 import { shapeText, type Tensor } from '../tensor/tensor.js';
 
 /** The tensors `root` depends on that need gradients, each after all of its inputs. */
@@ -40,22 +41,30 @@ export function backward(root: Tensor, gradient?: Float32Array, keepIntermediate
   for (let i = 0; i < g.length; i++) g[i]! += seed[i]!;
 
   const order = topologicalOrder(root);
-  for (let i = order.length - 1; i >= 0; i--) {
-    const t = order[i]!;
-    const fn = t.gradFn;
-    if (!fn || !t.grad) continue;
-    fn.backward(t.grad);
-    for (let j = 0; j < fn.parents.length; j++) {
-      const p = fn.parents[j]!;
-      if (p.grad && p.grad.length !== p.size) {
-        throw new RangeError(`backward of ${fn.op}: the gradient of input ${j} (${p.toString()}) has ${p.grad.length} elements, its shape ${shapeText(p.shape)} has ${p.size}`);
+  // kept intermediate gradients must stay the op outputs' own: no op hands its buffer on then
+  const before = setGradientHandOver(!keepIntermediate);
+  try {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const fn = t.gradFn;
+      if (!fn || !t.grad) continue;
+      fn.backward(t.grad);
+      let handedOn = false;
+      for (let j = 0; j < fn.parents.length; j++) {
+        const p = fn.parents[j]!;
+        if (p.grad && p.grad.length !== p.size) {
+          throw new RangeError(`backward of ${fn.op}: the gradient of input ${j} (${p.toString()}) has ${p.grad.length} elements, its shape ${shapeText(p.shape)} has ${p.size}`);
+        }
+        handedOn ||= p.grad === t.grad;
+      }
+      if (!keepIntermediate) {
+        // nothing reads an intermediate gradient once its op has passed it on: inside an arena the
+        // buffer serves the rest of this backward pass (unless an input took it as its own)
+        if (!handedOn) releaseFloats(t.grad);
+        t.grad = null;
       }
     }
-    if (!keepIntermediate) {
-      // nothing reads an intermediate gradient once its op has passed it on: inside an arena the
-      // buffer serves the rest of this backward pass
-      releaseFloats(t.grad);
-      t.grad = null;
-    }
+  } finally {
+    setGradientHandOver(before);
   }
 }

@@ -37,6 +37,35 @@ export function record(out: Tensor, op: string, parents: readonly Tensor[], back
   return out;
 }
 
+let handOver = false;
+
+/** Set by backward() while it drops every intermediate gradient once its op has passed it on:
+ * only then may an op hand its output's gradient buffer to an input (takeGradient). Returns the
+ * previous setting. */
+export function setGradientHandOver(on: boolean): boolean {
+  const before = handOver;
+  handOver = on;
+  return before;
+}
+
+/** True while backward drops each op output's gradient once the op has passed it on (no kept
+ * intermediate gradients): an op's backward may then use its gradOutput buffer as scratch. */
+export function gradOutputIsScratch(): boolean {
+  return handOver;
+}
+
+/**
+ * For an op whose input's gradient is its output's gradient unchanged (a sum): makes `g` itself
+ * the gradient of intermediate `t` when t has none yet, instead of a copy, when backward would
+ * drop g unread afterwards anyway. Returns false, doing nothing, otherwise (the caller then adds
+ * g as usual). Hand one g to one input at most: two inputs sharing a buffer would mix their sums.
+ */
+export function takeGradient(t: Tensor, g: Float32Array): boolean {
+  if (!handOver || !t.requiresGrad || t.grad || !t.gradFn || g.length !== t.size) return false;
+  t.grad = g;
+  return true;
+}
+
 /** The gradient buffer of `t` if it needs a gradient, else null (the op skips that input). */
 export function gradOf(t: Tensor): Float32Array | null {
   return t.requiresGrad ? t.gradBuffer() : null;

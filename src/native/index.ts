@@ -54,7 +54,8 @@ export interface KilnNative {
   scale(y: Float32Array, x: Float32Array, alpha: number): void;
   /** y = max(x, 0); NaN propagates */
   reluForward(y: Float32Array, x: Float32Array): void;
-  /** dx += dy where x > 0; with overwrite, dx = that (dx's old contents are ignored) */
+  /** dx += dy where x > 0; with overwrite, dx = that (dx's old contents are ignored), and dx may
+   * then be dy itself (masked in place) */
   reluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, overwrite?: boolean): void;
   /** y = max(a + b, 0): add then reluForward, block by block (one pass over memory) */
   addRelu(y: Float32Array, a: Float32Array, b: Float32Array): void;
@@ -185,16 +186,18 @@ export interface KilnNative {
   crossEntropyForward(lse: Float32Array, logits: Float32Array, targets: Int32Array, params: CrossEntropyParams): { loss: number; count: number };
   /** dlogits += grad / count * (softmax(logits) - q) for the rows not ignored (q the smoothed
    * one-hot target); nothing when count is 0. lse is the forward's; the probabilities are
-   * recomputed, never stored. */
-  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, grad: number, params: CrossEntropyParams): void;
+   * recomputed, never stored. With overwrite, dlogits holds garbage (a fresh buffer) and is
+   * written (ignored rows, or all rows when count is 0, get zeros). */
+  crossEntropyBackward(dlogits: Float32Array, logits: Float32Array, targets: Int32Array, lse: Float32Array, grad: number, params: CrossEntropyParams, overwrite?: boolean): void;
   /** y = gelu(x): x * Phi(x) ('none', PyTorch's default) or the tanh approximation ('tanh') */
   geluForward(y: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
   /** dx += dy * gelu'(x) */
   geluBackward(dx: Float32Array, dy: Float32Array, x: Float32Array, approximate: 'none' | 'tanh'): void;
   /** Inverted dropout: y = x / (1 - p) where kept, 0 where dropped (p = 0: y = x; p = 1: zeros;
    * NaN stays NaN). Element i is kept by a hash of (seed, offset + i): the same mask on every ISA
-   * and thread count, and backward regenerates it from the same params. */
-  dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams): void;
+   * and thread count, and backward regenerates it from the same params. With `residual` (not
+   * overlapping y): y = residual + dropout(x), the add in the same pass (a residual connection). */
+  dropoutForward(y: Float32Array, x: Float32Array, params: DropoutParams, residual?: Float32Array | null): void;
   /** dx += dy * (the forward's multiplier) */
   dropoutBackward(dx: Float32Array, dy: Float32Array, params: DropoutParams, overwrite?: boolean): void;
   /** y(ids.length, d) = rows ids[i] of table(vocab, d); an id outside [0, vocab) is a RangeError
@@ -206,20 +209,22 @@ export interface KilnNative {
   /** Fused scaled dot-product attention (flash-attention style: no (tq, tk) matrix is stored).
    * Writes out (q's shape) and lse (b, h, tq), the per-query log-sum-exp backward needs. A query
    * that sees no key gets zeros and lse = -Infinity. */
-  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, params: AttentionParams): void;
+  attentionForward(out: Float32Array, lse: Float32Array, q: Float32Array, k: Float32Array | null, v: Float32Array | null, params: AttentionParams): void;
   /** dq += ..., dk += ..., dv += ... (each may be null), from dout and the forward's out and lse;
-   * params must be the forward's (same seed when dropout > 0). */
+   * params must be the forward's (same seed when dropout > 0). With overwrite, the gradients hold
+   * garbage (fresh buffers) and are written (=), with the bits of adding into zeros. */
   attentionBackward(
     dq: Float32Array | null,
     dk: Float32Array | null,
     dv: Float32Array | null,
     dout: Float32Array,
     q: Float32Array,
-    k: Float32Array,
-    v: Float32Array,
+    k: Float32Array | null,
+    v: Float32Array | null,
     out: Float32Array,
     lse: Float32Array,
     params: AttentionParams,
+    overwrite?: boolean,
   ): void;
 }
 
@@ -233,6 +238,9 @@ export interface AttentionParams {
   /** 'bhtd' (default): q (b, h, tq, d), k/v (b, h, kvCapacity, d); 'bthd': q (b, tq, h, d), k/v
    * (b, kvCapacity, h, d), the layout Linear layers produce (no head split copies) */
   layout?: 'bhtd' | 'bthd';
+  /** self-attention on one projection's output: q is (b, t, 3, h, d) holding q, k and v (dq
+   * their gradients), k, v, dk, dv are null; needs layout 'bthd', tq == tk, no kvCapacity */
+  packed?: boolean;
   /** the T axis k and v are stored with (a decoding cache), >= tk; keys past tk are not read */
   kvCapacity?: number;
   /** query i sees keys j <= i + tk - tq */

@@ -217,13 +217,20 @@ export class MultiHeadAttention extends Module {
   /** Queries from `xq` (B, Tq, D) attend to keys/values from `xkv` (B, Tk, D). */
   attend(xq: Tensor, xkv: Tensor, mask: ops.AttentionMask = {}): Tensor {
     const h = this.cfg.heads;
-    const q = this.qProj.forward(xq), k = this.kProj.forward(xkv), v = this.vProj.forward(xkv);
-    if (!this.scoreV) {
-      // dropout on the attention probabilities, inside the fused kernel (as PyTorch's MultiheadAttention)
+    // dropout on the attention probabilities, inside the fused kernel (as PyTorch's MultiheadAttention)
+    const dropout = () => {
       const p = this.drop.training ? this.drop.p : 0;
-      const dropout = p > 0 ? { p, seed: this.drop.nextSeed() } : undefined;
-      return this.outProj.forward(ops.multiHeadAttention(q, k, v, h, mask, dropout));
+      return p > 0 ? { p, seed: this.drop.nextSeed() } : undefined;
+    };
+    const { qProj, kProj, vProj } = this;
+    const biases = [qProj.bias, kProj.bias, vProj.bias];
+    if (xq === xkv && !this.scoreV && (biases.every((b) => b) || biases.every((b) => !b))) {
+      // self-attention: the three projections as one GEMM whose rows the kernel reads in place
+      const qkv = ops.linearStacked(xq, [qProj.weight, kProj.weight, vProj.weight], biases[0] ? (biases as Tensor[]) : null);
+      return this.outProj.forward(ops.multiHeadSelfAttention(qkv, h, mask, dropout()));
     }
+    const q = qProj.forward(xq), k = kProj.forward(xkv), v = vProj.forward(xkv);
+    if (!this.scoreV) return this.outProj.forward(ops.multiHeadAttention(q, k, v, h, mask, dropout()));
     // additive scoring is composed per head; dropout on the attended values stands in for
     // dropout on its probabilities (both zero whole contributions at random during training)
     const { out } = ops.attention(ops.splitHeads(q, h), ops.splitHeads(k, h), ops.splitHeads(v, h), mask, { additive: this.scoreV });
@@ -290,10 +297,14 @@ export interface LayerConfig extends AttentionConfig {
 
 /** linear2(dropout(act(linear1(x)))) */
 function feedForward(layer: Module & { linear1: Linear; linear2: Linear; drop: Dropout }, act: 'relu' | 'gelu', x: Tensor): Tensor {
-  // the ReLU is fused into linear1's GEMM store (one pass over the hidden activations fewer)
-  const l1 = layer.linear1;
-  const hidden = act === 'relu' ? ops.linear(x, l1.weight, l1.bias, 'relu') : ops.gelu(l1.forward(x));
-  return layer.linear2.forward(layer.drop.forward(hidden));
+  // the ReLU is fused into linear1's GEMM store, and the dropout after it applied in place (one
+  // pass and one buffer of hidden activations fewer each)
+  const l1 = layer.linear1, drop = layer.drop;
+  if (act === 'relu') {
+    const dropout = drop.training && drop.p > 0 ? { p: drop.p, seed: drop.nextSeed() } : undefined;
+    return layer.linear2.forward(ops.linear(x, l1.weight, l1.bias, 'relu', dropout));
+  }
+  return layer.linear2.forward(drop.forward(ops.gelu(l1.forward(x))));
 }
 
 abstract class Sublayers extends Module {
@@ -310,8 +321,14 @@ abstract class Sublayers extends Module {
 
   /** x + dropout(sublayer(x)), with the norm after (post) or before the sublayer (pre). */
   protected residual(x: Tensor, norm: LayerNorm, sub: (y: Tensor) => Tensor): Tensor {
-    if (this.cfg.norm === 'pre') return ops.add(x, this.drop.forward(sub(norm.forward(x))));
-    return norm.forward(ops.add(x, this.drop.forward(sub(x))));
+    if (this.cfg.norm === 'pre') return this.plusDropped(x, sub(norm.forward(x)));
+    return norm.forward(this.plusDropped(x, sub(x)));
+  }
+
+  /** x + dropout(y), the add and the dropout as one op while training */
+  private plusDropped(x: Tensor, y: Tensor): Tensor {
+    const d = this.drop;
+    return d.training && d.p > 0 ? ops.addDropout(x, y, d.p, d.nextSeed()) : ops.add(x, y);
   }
 
   protected ffn(x: Tensor): Tensor {

@@ -1,5 +1,5 @@
 // Elementwise ops and reductions to a scalar. Forward and backward side by side.
-import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record, takeGradient } from '../autograd/graph.js';
 import { native } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -20,8 +20,10 @@ export function add(a: Tensor, b: Tensor): Tensor {
   const y = Tensor.empty(a.shape);
   native.add(y.data, a.data, b.data);
   return record(y, 'add', [a, b], (g) => {
+    // each input's gradient is the sum's: the first that has none yet takes g itself (no copy)
+    if (takeGradient(a, g)) return addGradient(b, g);
     addGradient(a, g);
-    addGradient(b, g);
+    if (!takeGradient(b, g)) addGradient(b, g);
   });
 }
 

@@ -1,6 +1,6 @@
 // The differentiable ops: each runs forward eagerly and records its backward (src/autograd).
 export { add, addRelu, dot, mean, mul, relu, scale, sum } from './elementwise.js';
-export { linear } from './linear.js';
+export { linear, linearStacked } from './linear.js';
 export { conv2d, type Conv2dOptions } from './conv.js';
 export { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { batchNorm2d, type BatchNormOptions, type RunningStats } from './norm.js';
@@ -8,4 +8,4 @@ export { flatten, reshape } from './reshape.js';
 export { shortcutA } from './shortcut.js';
 export { softmaxCrossEntropy, type CrossEntropyOptions } from './loss.js';
 export { concat } from './concat.js';
-export { attention, dropout, embedding, erf, gelu, layerNorm, maskedMean, mergeHeads, multiHeadAttention, splitHeads, type AttentionMask, type AttentionOptions } from './sequence.js';
+export { addDropout, attention, dropout, embedding, erf, gelu, layerNorm, maskedMean, mergeHeads, multiHeadAttention, multiHeadSelfAttention, splitHeads, type AttentionMask, type AttentionOptions } from './sequence.js';

@@ -37,6 +37,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array, opts: Cr
   const { loss } = native.crossEntropyForward(lse, logits.data, labels, params);
   const y = Tensor.from([loss], [1]);
   return record(y, op, [logits], (g) => {
-    native.crossEntropyBackward(logits.gradBuffer(), logits.data, labels, lse, g[0]!, params);
+    const gl = logits.gradTarget(); // a fresh gradient is written, not zeroed and added to
+    native.crossEntropyBackward(gl.buf, logits.data, labels, lse, g[0]!, params, gl.overwrite);
   });
 }

@@ -2,11 +2,12 @@
 // kernels (native/kernels/sequence.h); scaled dot-product attention with causal and key-padding
 // masks and probability dropout on the fused kernel (native/kernels/attention.h); head split/merge
 // and additive attention scores composed here over the native GEMM.
-import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
+import { gradOf, gradTargetOf, record, takeGradient } from '../autograd/graph.js';
 import { native, type AttentionParams } from '../native/index.js';
 import { allocFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
-import { expectShape, fail } from './check.js';
+import { expectSameShape, expectShape, fail } from './check.js';
+import { addGradient } from './elementwise.js';
 
 /** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta (the native
  * kernels; mean and 1/std per row are saved for backward). */
@@ -81,6 +82,25 @@ export function dropout(x: Tensor, p: number, seed: number): Tensor {
   return record(y, 'dropout', [x], (g) => {
     const gx = gradTargetOf(x);
     if (gx) native.dropoutBackward(gx.buf, g, params, gx.overwrite);
+  });
+}
+
+/** x + dropout(y, p, seed) (same shapes): a residual connection's add and the dropout on its
+ * sublayer's output as one op. One output buffer instead of two, and backward runs the dropout's
+ * backward straight from the sum's gradient (no copy of it for the dropped tensor). */
+export function addDropout(x: Tensor, y: Tensor, p: number, seed: number): Tensor {
+  const op = 'addDropout';
+  expectSameShape(op, x, y);
+  if (!(p >= 0 && p <= 1)) fail(op, `p expected a probability in [0, 1], got ${p}`);
+  const params = { p, seed };
+  const out = Tensor.empty(x.shape);
+  native.dropoutForward(out.data, y.data, params, x.data);
+  return record(out, op, [x, y], (g) => {
+    // x's gradient is the sum's: x takes g itself when it has none yet (y reads g next, and must
+    // not then write into it: not when y is x)
+    if (x === y || !takeGradient(x, g)) addGradient(x, g);
+    const gy = gradTargetOf(y);
+    if (gy) native.dropoutBackward(gy.buf, g, params, gy.overwrite);
   });
 }
 
@@ -190,6 +210,28 @@ export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, heads: numbe
   return fusedAttention(op, q, k, v, fusedParams(b, heads, tq, tk, dm / heads, 'bthd', mask, dropout), [b, tq, dm]);
 }
 
+/**
+ * Multi-head self-attention on one projection's output qkv (B, T, 3*H*Dh): each row holds the
+ * query, key and value (linearStacked of the three projections), which the fused kernel reads in
+ * place (params.packed), and backward writes their gradients into one (B, T, 3*H*Dh) buffer for
+ * the stacked projection's backward. Returns (B, T, H*Dh).
+ */
+export function multiHeadSelfAttention(qkv: Tensor, heads: number, mask: AttentionMask = {}, dropout?: { p: number; seed: number }): Tensor {
+  const op = 'multiHeadSelfAttention';
+  const [b, t, d3] = qkv.shape as [number, number, number];
+  if (qkv.shape.length !== 3 || d3 % (3 * heads) !== 0) fail(op, `qkv ${shapeText(qkv.shape)} expected (B, T, 3*D) with D divisible by ${heads} heads`);
+  if (mask.keyLengths && mask.keyLengths.length !== b) fail(op, `keyLengths expected ${b} entries, got ${mask.keyLengths.length}`);
+  const dm = d3 / 3;
+  const params: AttentionParams = { ...fusedParams(b, heads, t, t, dm / heads, 'bthd', mask, dropout), packed: true };
+  const out = Tensor.empty([b, t, dm]);
+  const lse = allocFloats(b * heads * t, false);
+  native.attentionForward(out.data, lse, qkv.data, null, null, params);
+  return record(out, op, [qkv], (g) => {
+    const gt = gradTargetOf(qkv);
+    if (gt) native.attentionBackward(gt.buf, null, null, g, qkv.data, null, null, out.data, lse, params, gt.overwrite);
+  });
+}
+
 function fusedParams(b: number, h: number, tq: number, tk: number, d: number, layout: 'bhtd' | 'bthd', mask: AttentionMask, dropout?: { p: number; seed: number }): AttentionParams {
   // lengths past tk mean "no padding" here; the kernel wants them within [0, tk]
   const lengths = mask.keyLengths?.some((n) => n > tk) ? mask.keyLengths.map((n) => Math.min(n, tk)) : mask.keyLengths;
@@ -204,10 +246,17 @@ function fusedAttention(op: string, q: Tensor, k: Tensor, v: Tensor, params: Att
   return record(out, op, [q, k, v], (g) => {
     // the kernel wants three distinct gradient buffers: an input passed twice (q === k) gets a
     // temporary that is added afterwards
-    const targets = [q, k, v].map(gradOf);
-    const temps = targets.map((t, i) => (t && targets.indexOf(t) < i ? allocFloats(t.length) : null));
-    native.attentionBackward(temps[0] ?? targets[0]!, temps[1] ?? targets[1]!, temps[2] ?? targets[2]!, g, q.data, k.data, v.data, out.data, lse, params);
-    temps.forEach((t, i) => t && native.axpy(targets[i]!, 1, t));
+    const targets = [q, k, v].map(gradTargetOf);
+    const bufs = targets.map((t) => t?.buf ?? null);
+    const dup = bufs.map((b, i) => b !== null && bufs.indexOf(b) < i);
+    // one overwrite flag covers all three: fresh gradients (and the temporaries) are written
+    // unzeroed; if only some are fresh, those are zeroed and all are added to
+    const firsts = targets.filter((t, i) => t && !dup[i]);
+    const overwrite = firsts.length > 0 && firsts.every((t) => t!.overwrite);
+    if (!overwrite) for (const t of firsts) if (t!.overwrite) t!.buf.fill(0);
+    const temps = bufs.map((b, i) => (dup[i] ? allocFloats(b!.length, !overwrite) : null));
+    native.attentionBackward(temps[0] ?? bufs[0] ?? null, temps[1] ?? bufs[1] ?? null, temps[2] ?? bufs[2] ?? null, g, q.data, k.data, v.data, out.data, lse, params, overwrite);
+    temps.forEach((t, i) => t && native.axpy(bufs[i]!, 1, t));
   });
 }
 

@@ -1,8 +1,10 @@
 // Every differentiable op against finite differences, through the autograd engine.
 import { describe, expect, it } from 'vitest';
 
+import { backward } from '../../src/autograd/backward.js';
 import * as ops from '../../src/ops/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { allClose } from '../helpers/all-close.js';
 import { gradcheck, param } from '../helpers/gradcheck.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -43,6 +45,47 @@ describe('autograd ops match finite differences', () => {
     gradcheck('linear', [x, w, b], (x_, w_, b_) => ops.linear(x_!, w_!, b_!));
     gradcheck('linear no bias', [x, w], (x_, w_) => ops.linear(x_!, w_!));
     gradcheck('linear+relu', [x, w, b], (x_, w_, b_) => ops.linear(x_!, w_!, b_!, 'relu'), { h: 1e-3 });
+  });
+
+  it('linear with the fused ReLU and dropout in place: the values of a separate dropout, its gradients', () => {
+    const x = param([4, 6, 16], 14), w = param([40, 16], 15), b = param([40], 16), drop = { p: 0.3, seed: 99 };
+    const fused = ops.linear(x, w, b, 'relu', drop), plain = ops.dropout(ops.linear(x, w, b, 'relu'), drop.p, drop.seed);
+    expect(Array.from(fused.data)).toEqual(Array.from(plain.data));
+    expect(fused.data.some((v) => v === 0) && fused.data.some((v) => v > 0)).toBe(true);
+    gradcheck('linear+relu+dropout', [x, w, b], (x_, w_, b_) => ops.linear(x_!, w_!, b_!, 'relu', drop), { h: 1e-3 });
+    const u = new Tensor(uniform(fused.size, 17), fused.shape);
+    const grads = (f: () => Tensor) => {
+      for (const t of [x, w, b]) t.grad = null;
+      backward(ops.sum(ops.mul(f(), u)));
+      return [x, w, b].map((t) => Float32Array.from(t.grad!));
+    };
+    const gf = grads(() => ops.linear(x, w, b, 'relu', drop)), gp = grads(() => ops.dropout(ops.linear(x, w, b, 'relu'), drop.p, drop.seed));
+    gf.forEach((g, i) => allClose(g, gp[i]!, { atol: 1e-5, rtol: 1e-5, what: ['dx', 'dw', 'db'][i] }));
+    // with kept intermediate gradients the output's gradient is not masked in place: it stays dL/dy
+    const y = ops.linear(x, w, b, 'relu', drop);
+    for (const t of [x, w, b]) t.grad = null;
+    backward(ops.sum(ops.mul(y, u)), undefined, true);
+    expect(Array.from(y.grad!)).toEqual(Array.from(u.data));
+    [x, w, b].forEach((t, i) => expect(Array.from(t.grad!)).toEqual(Array.from(gf[i]!)));
+    expect(() => ops.linear(x, w, b, 'none', drop)).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\), got act 'none' and p 0.3/);
+    expect(() => ops.linear(x, w, b, 'relu', { p: 1, seed: 1 })).toThrow(/linear: dropout expected act 'relu' and p in \[0, 1\)/);
+  });
+
+  it('addDropout: the values of add(x, dropout(y)), finite differences, the separate gradients', () => {
+    const x = param([3, 50], 18), y = param([3, 50], 19), drop = { p: 0.4, seed: 1234 };
+    const fused = ops.addDropout(x, y, drop.p, drop.seed), plain = ops.add(x, ops.dropout(y, drop.p, drop.seed));
+    expect(Array.from(fused.data)).toEqual(Array.from(plain.data));
+    gradcheck('addDropout', [x, y], (x_, y_) => ops.addDropout(x_!, y_!, drop.p, drop.seed));
+    const u = new Tensor(uniform(fused.size, 20), fused.shape);
+    const grads = (f: () => Tensor, ts = [x, y]) => {
+      for (const t of [x, y]) t.grad = null;
+      backward(ops.sum(ops.mul(f(), u)));
+      return ts.map((t) => Array.from(t.grad!));
+    };
+    expect(grads(() => ops.addDropout(x, y, drop.p, drop.seed))).toEqual(grads(() => ops.add(x, ops.dropout(y, drop.p, drop.seed))));
+    // x + dropout(x): both contributions reach the one gradient
+    expect(grads(() => ops.addDropout(x, x, drop.p, drop.seed), [x])).toEqual(grads(() => ops.add(x, ops.dropout(x, drop.p, drop.seed)), [x]));
+    expect(() => ops.addDropout(x, param([3, 5], 1), 0.1, 1)).toThrow(/addDropout/);
   });
 
   it('conv2d: 3x3 same padding with bias, 5x5 stride 2 dilation 2, 1x1', () => {

@@ -1,7 +1,7 @@
-// GELU (erf and tanh forms), dropout and embedding (geluForward/Backward, dropoutForward/Backward,
-// embeddingForward/Backward) on every ISA level: float64 references, finite differences, edge
-// values, the dropout mask's independence of ISA, thread count and chunking, embedding's
-// scatter-add; plus PyTorch's numbers for GELU, layer norm and log-softmax
+// GELU (erf and tanh forms), dropout (also added to a residual) and embedding (geluForward/
+// Backward, dropoutForward/Backward, embeddingForward/Backward) on every ISA level: float64
+// references, finite differences, edge values, the dropout mask's independence of ISA, thread
+// count and chunking, embedding's scatter-add; plus PyTorch's numbers for GELU, layer norm and log-softmax
 // (test/fixtures/sequence-ops.json); argument errors.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -142,6 +142,25 @@ describe.each(isas)('dropout on %s', (isa) => {
     const nan = new Float32Array(64).fill(NaN), out = new Float32Array(64);
     native.dropoutForward(out, nan, { p: 0.5, seed: 1 });
     expect(out.every(Number.isNaN)).toBe(true);
+  });
+
+  it(`${isa} with a residual: the bits of residual + dropout(x) in two calls, any thread count, offset, in place`, () => {
+    native.setIsa(isa);
+    const n = 200_001, x = uniform(n, 10), r = uniform(n, 11), params = { p: 0.2, seed: 5, offset: 3 };
+    const dropped = new Float32Array(n), want = new Float32Array(n);
+    native.dropoutForward(dropped, x, params);
+    native.add(want, r, dropped);
+    for (const threads of [1, 2]) {
+      native.setThreads(threads);
+      const y = new Float32Array(n).fill(NaN);
+      native.dropoutForward(y, x, params, r);
+      bitwiseEqual(y, want, `${threads} threads`);
+      const inPlace = x.slice();
+      native.dropoutForward(inPlace, inPlace, params, r);
+      bitwiseEqual(inPlace, want, `y = x, ${threads} threads`);
+    }
+    expect(() => native.dropoutForward(r, x, params, r)).toThrow(/dropoutForward: y expected not to overlap residual/);
+    expect(() => native.dropoutForward(new Float32Array(n), x, params, r.subarray(1))).toThrow(/dropoutForward: residual expected length 200001/);
   });
 
   it(`${isa} masks of neighbouring seeds and elements look independent`, () => {

@@ -1,6 +1,6 @@
 // The `overwrite` flag of the backward kernels that write an input gradient (conv2dBackwardData,
 // batchNormBackward, layerNormBackward, maxPool2dBackward, dropoutBackward, reluBackward,
-// reluBackwardPair): autograd passes it for a gradient's first
+// reluBackwardPair, attentionBackward, crossEntropyBackward): autograd passes it for a gradient's first
 // contribution, with a buffer nobody zeroed. Overwriting a buffer of garbage (NaN, which any
 // read would propagate) must give the same bits as adding into zeros, on every ISA level and
 // every convolution path (Winograd, pixel-major, grouped small images, in place, im2col, 1x1).
@@ -10,6 +10,7 @@ import { bitwiseEqual } from '../helpers/all-close.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
 import { uniform } from '../helpers/rng.js';
 import { resolveConv2d, type Conv2dSpec } from '../../src/tensor/shape.js';
+import type { AttentionParams } from '../../src/native/index.js';
 
 restoreAfterEach();
 
@@ -87,14 +88,81 @@ describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) =
     sameBits(n, (dx, overwrite) => native.dropoutBackward(dx, dy, drop, overwrite), 'dropout dx');
   });
 
+  it('crossEntropyBackward: ignored rows, label smoothing, several row blocks; every row ignored', () => {
+    native.setIsa(isa);
+    const rows = 301, vocab = 37, logits = uniform(rows * vocab, 18);
+    const labels = Int32Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? -1 : (i * 5) % vocab));
+    for (const params of [{ vocab, ignoreIndex: -1, labelSmoothing: 0.1 }, { vocab, ignoreIndex: -1, labelSmoothing: 0 }]) {
+      const lse = new Float32Array(2 * rows);
+      native.crossEntropyForward(lse, logits, labels, params);
+      sameBits(rows * vocab, (dz, overwrite) => native.crossEntropyBackward(dz, logits, labels, lse, 1.5, params, overwrite), `dlogits smoothing ${params.labelSmoothing}`);
+    }
+    const none = new Int32Array(rows).fill(-1), lse = new Float32Array(2 * rows), params = { vocab, ignoreIndex: -1, labelSmoothing: 0 };
+    native.crossEntropyForward(lse, logits, none, params);
+    const dz = new Float32Array(rows * vocab).fill(NaN);
+    native.crossEntropyBackward(dz, logits, none, lse, 1, params, true);
+    expect(dz.every((x) => Object.is(x, 0))).toBe(true);
+  });
+
   it('reluBackward and reluBackwardPair (each side on its own), over several blocks', () => {
     native.setIsa(isa);
     const n = 70_001;
     const x = uniform(n, 8), dy = uniform(n, 9);
     sameBits(n, (dx, overwrite) => native.reluBackward(dx, dy, x, overwrite), 'reluBackward');
+    // in place (dx is dy) over several blocks and both thread counts: the bits of a separate dx
+    const separate = new Float32Array(n).fill(NaN);
+    native.reluBackward(separate, dy, x, true);
+    for (const threads of [1, 2]) {
+      native.setThreads(threads);
+      const inPlace = dy.slice();
+      native.reluBackward(inPlace, inPlace, x, true);
+      bitwiseEqual(inPlace, separate, `in place, ${threads} threads`);
+    }
     const other = uniform(n, 10);
     sameBits(n, (da, overwrite) => native.reluBackwardPair(da, other.slice(), dy, x, overwrite, false), 'pair, a');
     sameBits(n, (db, overwrite) => native.reluBackwardPair(other.slice(), db, dy, x, false, overwrite), 'pair, b');
+  });
+});
+
+// attentionBackward's tiled loops: one task per (b, h) (many pairs, or one thread), or two
+// passes (key blocks, then query blocks) when there are fewer pairs than twice the threads; with
+// several query and key blocks (48 and 128 rows), key blocks no query sees (padding, causal with
+// tq < tk), a row that sees no key, dropout, a decoding cache past tk, and absent gradients.
+const attentionCases: Array<[string, AttentionParams, number]> = [
+  ['bthd, causal, dropout, many pairs', { b: 3, h: 2, tq: 100, tk: 200, d: 16, layout: 'bthd', causal: true, dropout: 0.2, seed: 9 }, 1],
+  ['bthd, causal, dropout, many pairs, 2 threads', { b: 3, h: 2, tq: 100, tk: 200, d: 16, layout: 'bthd', causal: true, dropout: 0.2, seed: 9 }, 2],
+  ['bhtd, padded keys (one row sees none), two passes', { b: 2, h: 1, tq: 60, tk: 300, d: 8, layout: 'bhtd', keyLengths: new Int32Array([0, 150]) }, 2],
+  ['bthd, causal tq < tk, dropout, two passes', { b: 1, h: 1, tq: 50, tk: 290, d: 24, layout: 'bthd', causal: true, dropout: 0.1, seed: 4 }, 2],
+  ['kvCapacity past tk', { b: 2, h: 3, tq: 7, tk: 9, d: 8, layout: 'bthd', kvCapacity: 13 }, 2],
+];
+
+function attentionBits(params: AttentionParams, which: [boolean, boolean, boolean]): void {
+  const { b, h, tq, d } = params;
+  const qLen = b * h * tq * d, kvLen = b * h * (params.kvCapacity ?? params.tk) * d;
+  const q = uniform(qLen, 21), k = uniform(kvLen, 22), v = uniform(kvLen, 23), dout = uniform(qLen, 24);
+  const out = new Float32Array(qLen), lse = new Float32Array(b * h * tq);
+  native.attentionForward(out, lse, q, k, v, params);
+  const lens = [qLen, kvLen, kvLen];
+  const run = (fill: number, overwrite: boolean) => {
+    const g = lens.map((n, i) => (which[i] ? new Float32Array(n).fill(fill) : null));
+    native.attentionBackward(g[0]!, g[1]!, g[2]!, dout, q, k, v, out, lse, params, overwrite);
+    return g;
+  };
+  const added = run(0, false), written = run(NaN, true);
+  ['dq', 'dk', 'dv'].forEach((name, i) => {
+    if (!which[i]) return;
+    bitwiseEqual(written[i]!, added[i]!, name);
+    expect(added[i]!.some((x) => x !== 0)).toBe(true);
+  });
+}
+
+describe.each(isas)('attentionBackward overwrites fresh gradients on %s', (isa) => {
+  it.each(attentionCases)('%s', (_name, params, threads) => {
+    native.setIsa(isa);
+    native.setThreads(threads);
+    attentionBits(params, [true, true, true]);
+    attentionBits(params, [true, false, true]);
+    attentionBits(params, [false, true, false]);
   });
 });
 

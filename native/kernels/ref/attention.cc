@@ -27,7 +27,7 @@ void attention_forward_f32(float* out, float* lse, const float* q, const float* 
     const size_t b = bh / d.H, h = bh % d.H;
     for (size_t i = 0; i < d.Tq; ++i) {
       const float* qi = q + d.q.at(b, h, i);
-      float* oi = out + d.q.at(b, h, i);
+      float* oi = out + d.o.at(b, h, i);
       const size_t lim = attention_limit(d, b, i);
       double m = -std::numeric_limits<double>::infinity();
       for (size_t j = 0; j < lim; ++j) m = std::fmax(m, d.scale * dot(qi, k + d.kv.at(b, h, j), d.D));
@@ -59,8 +59,8 @@ void attention_backward_f32(float* dq, float* dk, float* dv, const float* dout, 
     for (size_t i = 0; i < d.Tq; ++i) {
       const size_t lim = attention_limit(d, b, i);
       if (lim == 0) continue;  // no visible key: the output was a constant 0
-      const float *qi = q + d.q.at(b, h, i), *doi = dout + d.q.at(b, h, i);
-      const double di = dot(doi, out + d.q.at(b, h, i), d.D);
+      const float *qi = q + d.q.at(b, h, i), *doi = dout + d.o.at(b, h, i);
+      const double di = dot(doi, out + d.o.at(b, h, i), d.D);
       const double li = lse[bh * d.Tq + i];
       for (size_t c = 0; c < d.D; ++c) gq[c] = 0.0;
       for (size_t j = 0; j < lim; ++j) {
