@@ -116,12 +116,11 @@ Napi::Value ReluBackward(const Napi::CallbackInfo& info) {
     // copied back, the bits of writing into a separate buffer
     over_chunks(k, n, [&](size_t o, size_t c) {
       alignas(64) float tmp[kZeroBlock];
-      for (size_t b = o; b < o + c; b += kZeroBlock) {
-        const size_t m = std::min(kZeroBlock, o + c - b);
+      each_block(o, c, [&](size_t b, size_t m) {
         std::memset(tmp, 0, m * sizeof(float));
         fn(tmp, pdy + b, px + b, m);
         std::memcpy(pdx + b, tmp, m * sizeof(float));
-      }
+      });
     });
     return info.Env().Undefined();
   }

@@ -12,16 +12,22 @@ namespace kiln {
 
 constexpr size_t kZeroBlock = 4096;  // floats (16 KiB)
 
+// Calls fn(offset, count) over [o, o + c) in blocks of kZeroBlock (each still in L1 when the
+// next step of the same block reads it).
+template <typename Fn>
+void each_block(size_t o, size_t c, Fn fn) {
+  for (size_t b = o; b < o + c; b += kZeroBlock) fn(b, std::min(kZeroBlock, o + c - b));
+}
+
 // Calls add(offset, count) over [o, o + c) of dx: once, or, with overwrite, block by block with
 // each block zeroed first.
 template <typename Add>
 void add_into(float* dx, bool overwrite, size_t o, size_t c, Add add) {
   if (!overwrite) return add(o, c);
-  for (size_t b = o; b < o + c; b += kZeroBlock) {
-    const size_t m = std::min(kZeroBlock, o + c - b);
+  each_block(o, c, [&](size_t b, size_t m) {
     std::memset(dx + b, 0, m * sizeof(float));
     add(b, m);
-  }
+  });
 }
 
 }  // namespace kiln

@@ -357,11 +357,10 @@ Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
   over_elements(k, n, [&](size_t o, size_t c) {
     if (!pr) return fn(py + o, px + o, dr.d, dr.offset + o, c);
     // residual + dropout(x) block by block: the add reads the dropped block back from L1
-    for (size_t b = o; b < o + c; b += kZeroBlock) {
-      const size_t m = std::min(kZeroBlock, o + c - b);
+    each_block(o, c, [&](size_t b, size_t m) {
       fn(py + b, px + b, dr.d, dr.offset + b, m);
       add(py + b, pr + b, py + b, m);
-    }
+    });
   });
   return info.Env().Undefined();
 }

@@ -68,12 +68,7 @@ KernelTable make_kernel_table(Isa cap) {
   t.gelu_tanh_backward = pick<decltype(t.gelu_tanh_backward.fn)>(cap, KILN_CANDIDATES(gelu_tanh_backward_f32));
   t.dropout_forward = pick<decltype(t.dropout_forward.fn)>(cap, KILN_CANDIDATES(dropout_forward_f32));
   t.dropout_backward = pick<decltype(t.dropout_backward.fn)>(cap, KILN_CANDIDATES(dropout_backward_f32));
-  t.max_pool_forward = pick<decltype(t.max_pool_forward.fn)>(cap, {
-#if defined(KILN_X86_ISA_LIBS)
-                                                                      {Isa::avx512, &avx512::max_pool2d_forward_f32},
-                                                                      {Isa::avx2, &avx2::max_pool2d_forward_f32},
-#endif
-                                                                      {Isa::ref, &ref::max_pool2d_forward_f32}});
+  t.max_pool_forward = pick<decltype(t.max_pool_forward.fn)>(cap, KILN_CANDIDATES(max_pool2d_forward_f32));
   // GEMM: a register tile per SIMD level; the reference (no tile) is the readable triple loop.
   t.gemm = pick<GemmKernel>(cap, {
 #if defined(KILN_X86_ISA_LIBS)

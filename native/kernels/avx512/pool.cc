@@ -1,9 +1,10 @@
-// AVX-512 max-pool forward: 16 outputs of an output row at once, every window tap in registers.
-// The same result as ref/pool.cc bit for bit (that one follows PyTorch's CPU kernel): windows
-// start at -inf pointing at their first cell, taps are taken in scan order (h, then w) when
-// strictly greater or NaN. Stride 1 and 2 along w (ResNet's 3x3/s2 and the 3x3/s1 pools);
-// other strides (and windows wider than 16) use the reference. The reference sweeps a whole output row per tap through
-// memory, reading and writing y and argmax R*S times; here they stay in registers.
+// AVX-512 max-pool forward: 16 outputs of an output row at once, four output rows per pass (the
+// rows ahead fetched in software: ../simd/pool_rows.h), every window tap in registers. The same
+// result as ref/pool.cc bit for bit (that one follows PyTorch's CPU kernel): windows start at
+// -inf pointing at their first cell, taps are taken in scan order (h, then w) when strictly
+// greater or NaN. Stride 1 and 2 along w (ResNet's 3x3/s2 and the 3x3/s1 pools); other strides
+// (and windows wider than 16) use the reference. The reference sweeps a whole output row per tap
+// through memory, reading and writing y and argmax R*S times; here they stay in registers.
 #include <immintrin.h>
 
 #include <cstdint>
@@ -33,8 +34,6 @@ inline __m512 load16(const float* p, __mmask16 m, uintptr_t begin, uintptr_t end
   if (a >= begin && a + 16 * sizeof(float) <= end) return _mm512_loadu_ps(p);
   return _mm512_maskz_loadu_ps(m, p);
 }
-
-// Output rows four at a time, and the rows ahead fetched in software: ../simd/pool_rows.h.
 
 template <int SW>
 void rows(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t c0, size_t c1) {
