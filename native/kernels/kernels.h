@@ -41,6 +41,16 @@ struct GemmDims {
   // b + p*ldb (ldb unused). Convolution reads its input windows this way without copying them:
   // the rows of its im2col matrix are overlapping runs of one padded image.
   const long* b_rows = nullptr;
+  // When set (trans_a false only): A[i, p] = a[a_rows[i] + a_taps[p / a_run] + p % a_run], read
+  // in place, never packed; K is a multiple of a_run. A convolution's windows in a channels-last
+  // plane: row i is an output pixel, each run of a_run = C floats one tap of its window.
+  const long* a_rows = nullptr;
+  const long* a_taps = nullptr;
+  size_t a_run = 0;
+  // B is already in the tile's packed layout (trans_b false, no b_rows): NR-column slivers of
+  // all K rows each (sliver s at b + s*NR*K, zero past N), as pack_b makes them with kc = K.
+  // For a B shared by many GEMMs (a convolution's weight over groups of images): packed once.
+  bool b_packed = false;
 };
 
 // One register tile of the blocked GEMM (see runtime/gemm.cc for the loops around it):
@@ -57,6 +67,11 @@ struct GemmTile {
   const float* b;
   size_t b_rs;
   const long* b_off = nullptr;  // when set: row p of b is at b + b_off[p] (b_rs unused)
+  // When set: A(i, k) is a[a_off[i] + a_taps[k / a_run] + k % a_run] (GemmDims::a_rows; a_rs
+  // unused), and k is a multiple of a_run.
+  const long* a_off = nullptr;
+  const long* a_taps = nullptr;
+  size_t a_run = 0;
   float* c;
   size_t ldc;
   size_t mr, nr;  // valid rows and columns, 1..MR and 1..NR

@@ -297,8 +297,8 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
                     const float* b, const Conv2dDims& d) {
   if (d.N == 0) return true;
   if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
+  if (rows_forward_applies(d, kern)) return rows_forward(pool, ws, kern, y, x, w, b, d, kSlot);
   if (small_images(d)) return forward_grouped(pool, ws, kern, y, x, w, b, d);
-  if (rows_applies(d, kern)) return rows_forward(pool, ws, kern, y, x, w, b, d, kSlot);
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);

@@ -146,36 +146,70 @@ bool rows_applies(const Conv2dDims& d, const ConvKernels& kern) {
          d.R * d.S > 1 && d.C >= kRowsMinChannels && d.P * d.Q * d.R * d.S * d.C <= kRowsMaxFloats;
 }
 
+// The forward GEMM reads its windows in place (GemmDims::a_rows): pixel i's window is R*S runs
+// of C floats in the channels-last planes, tap (r, s) at a fixed offset from the pixel's first
+// one, so no rows matrix is written. Its images go in groups of at least kGroupRows pixels, with
+// their planes at most this many floats (1 MiB, L2) unless one image alone is larger.
+constexpr size_t kPlanesMaxFloats = size_t{256} << 10;
+
+bool rows_forward_applies(const Conv2dDims& d, const ConvKernels& kern) {
+  // as rows_applies, without a rows matrix to cap: one image's plane in L2
+  return kern.gemm.tile && kern.transpose && (d.stride_h > 1 || d.stride_w > 1) && d.R * d.S > 1 &&
+         d.C >= kRowsMinChannels && rows_layout(d).Hq * rows_layout(d).Wq * d.C <= kPlanesMaxFloats;
+}
+
 bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                   const float* b, const Conv2dDims& d, size_t slot) {
   const RowsLayout l = rows_layout(d);
-  const size_t in_img = d.C * d.H * d.W, out_img = d.K * l.PQ;
-  float* wt = ws.floats(slot, l.RSC * d.K);
-  if (!wt) return false;
-  reorder_weight(wt, w, d, false);
-  GemmDims g;  // yt(group*PQ, K) = rows(group*PQ, RSC) wt(RSC, K) + b per column
-  g.M = l.group * l.PQ, g.N = d.K, g.K = l.RSC;
-  g.lda = l.RSC, g.ldb = d.K, g.ldc = d.K;
+  const size_t in_img = d.C * d.H * d.W, out_img = d.K * l.PQ, plane = l.Hq * l.Wq * d.C;
+  // Groups are claimed by the threads whole: their count is made a multiple of the thread count
+  // when there are more than one per thread (3 groups on 2 threads left one idle a third of the
+  // time). Grouping changes no bits: every output is one tile's sum in a fixed k order.
+  const size_t threads = static_cast<size_t>(pool.size());
+  size_t group = std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}));
+  if (ceil_div(d.N, group) > threads) group = ceil_div(d.N, ceil_div(ceil_div(d.N, group), threads) * threads);
+  // the weight as the tile's packed B: NR-column slivers of (RSC, K), packed once for all groups
+  const size_t NR = kern.gemm.shape.nr, slivers = ceil_div(d.K, NR);
+  float* wp = ws.floats(slot, slivers * NR * l.RSC);
+  if (!wp) return false;
+  parallel_range(pool, slivers, 1, 1, [&](size_t s0, size_t s1) {
+    for (size_t sv = s0; sv < s1; ++sv)  // row (rs, c) of sliver sv: w[k, c, rs] for its NR k
+      for (size_t c = 0; c < d.C; ++c)
+        for (size_t rs = 0; rs < d.R * d.S; ++rs) {
+          float* o = wp + (sv * l.RSC + rs * d.C + c) * NR;
+          for (size_t j = 0, k = sv * NR; j < NR; ++j, ++k) o[j] = k < d.K ? w[(k * d.C + c) * d.R * d.S + rs] : 0.0f;
+        }
+  });
+  std::vector<long> pixels(group * l.PQ), taps(d.R * d.S);
+  for (size_t i = 0; i < group; ++i)
+    for (size_t p = 0; p < d.P; ++p)
+      for (size_t q = 0; q < d.Q; ++q)
+        pixels[(i * d.P + p) * d.Q + q] = static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C);
+  for (size_t r = 0; r < d.R; ++r)
+    for (size_t s = 0; s < d.S; ++s) taps[r * d.S + s] = static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C);
+  GemmDims g;  // yt(group*PQ, K) = windows(group*PQ, RSC) wp(RSC, K) + b per column
+  g.M = group * l.PQ, g.N = d.K, g.K = l.RSC;
+  g.ldc = d.K;
+  g.a_rows = pixels.data(), g.a_taps = taps.data(), g.a_run = d.C;
+  g.b_packed = true;
   g.epilogue.bias_col = b;
   const GemmScratch gs = gemm_scratch(kern.gemm, g);
-  const size_t groups = ceil_div(d.N, l.group), threads = static_cast<size_t>(pool.size());
+  const size_t groups = ceil_div(d.N, group);
   const bool shared = groups < threads;
-  std::vector<std::vector<float*>> buf;  // per task: plane, rows, yt, apack, bpack
-  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups),
-                    {l.Hq * l.Wq * d.C, g.M * l.RSC, g.M * d.K, gs.a_floats, gs.b_floats}, &buf))
+  std::vector<std::vector<float*>> buf;  // per task: planes, yt, apack
+  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups), {group * plane, g.M * d.K, gs.a_floats}, &buf))
     return false;
-  return for_units(pool, groups, shared, [&](size_t t, size_t group, bool on_pool) {
-    const std::vector<float*>& s = buf[t];
-    const size_t n0 = group * l.group, gn = std::min(l.group, d.N - n0);
-    for (size_t i = 0; i < gn; ++i) {
-      to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
-      kern.im2row(s[1] + i * l.PQ * l.RSC, s[0], l.Wq, d);
-    }
+  return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
+    const std::vector<float*>& sc = buf[t];
+    const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
+    for (size_t i = 0; i < gn; ++i)
+      to_padded_channels_last(kern, sc[0] + i * plane, x + (n0 + i) * in_img,
+                              n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
     GemmDims gg = g;
     gg.M = gn * l.PQ;
-    if (!run_gemm(pool, ws, kern.gemm, on_pool, s[3], s[4], s[2], s[1], wt, gg)) return false;
+    if (!run_gemm(pool, ws, kern.gemm, on_pool, sc[2], nullptr, sc[1], sc[0], wp, gg)) return false;
     for (size_t i = 0; i < gn; ++i)
-      kern.transpose(y + (n0 + i) * out_img, l.PQ, s[2] + i * l.PQ * d.K, d.K, l.PQ, d.K, false);
+      kern.transpose(y + (n0 + i) * out_img, l.PQ, sc[1] + i * l.PQ * d.K, d.K, l.PQ, d.K, false);
     return true;
   });
 }

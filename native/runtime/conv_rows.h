@@ -28,6 +28,9 @@ namespace kiln {
 // kernels, and the convolution is strided with a window larger than 1x1, on 8 or more input
 // channels, and one image's rows fit in 512 KiB.
 bool rows_applies(const Conv2dDims& d, const ConvKernels& kern);
+// The forward pass needs no rows matrix (the GEMM reads the windows in place), only one image's
+// padded plane within 1 MiB.
+bool rows_forward_applies(const Conv2dDims& d, const ConvKernels& kern);
 
 // As conv2d_forward / conv2d_backward_data / conv2d_backward_weight (conv.h). `slot` is the first
 // workspace slot these may use (at most 1 + 8 * ThreadPool::kMaxThreads + 16 slots from there).

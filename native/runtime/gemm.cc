@@ -96,16 +96,23 @@ struct Plan {
   size_t b_floats() const { return direct_b ? 0 : kc_max * ceil_div(nc_max, NR) * NR; }
 };
 
+// K blocks of whole runs for a gathered A (GemmDims::a_rows): the fewest of at most kKC (or one
+// run, if longer), as equal as whole runs allow.
+size_t k_block_runs(size_t K, size_t run) {
+  const size_t runs = K / run, per = ceil_div(runs, std::max<size_t>(1, ceil_div(K, kKC)));
+  return std::max<size_t>(1, per) * run;
+}
+
 Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   Plan p;
   p.MR = kern.shape.mr;
   p.NR = kern.shape.nr;
-  p.kc_max = k_block(d.K);
+  p.kc_max = d.a_rows ? k_block_runs(d.K, d.a_run) : k_block(d.K);
   p.nc_max = std::min(kNC, d.N);
   // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
   // each input value R*S times.
-  p.direct_b = d.b_rows || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
-  p.direct_a = !d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd && rows_spread(d.lda, p.MR);
+  p.direct_b = d.b_rows || d.b_packed || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
+  p.direct_a = d.a_rows || (!d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd && rows_spread(d.lda, p.MR));
   return p;
 }
 
@@ -130,10 +137,18 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       const size_t i = ic + tile_row(r), j = jc + s * NR;
       GemmTile t;
       t.k = kc;
-      t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
-      t.a_rs = plan.direct_a ? d.lda : 0;
-      t.b = d.b_rows ? b + j : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
-      t.b_rs = plan.direct_b ? d.ldb : NR;
+      if (d.a_rows) {
+        t.a = a;
+        t.a_rs = 0;
+        t.a_off = d.a_rows + i;
+        t.a_taps = d.a_taps + pc / d.a_run;
+        t.a_run = d.a_run;
+      } else {
+        t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
+        t.a_rs = plan.direct_a ? d.lda : 0;
+      }
+      t.b = d.b_rows ? b + j : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
+      t.b_rs = plan.direct_b && !d.b_packed ? d.ldb : NR;
       t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
       t.c = c + i * d.ldc + j;
       t.ldc = d.ldc;
@@ -245,7 +260,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
 constexpr size_t kSplitK = 16384;
 constexpr size_t kSplitMaxC = size_t{1} << 16;  // at most this many elements of C
 
-bool use_split_k(const GemmDims& d) { return !d.b_rows && d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
+bool use_split_k(const GemmDims& d) { return !d.b_rows && !d.a_rows && !d.b_packed && d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
 
 struct Inline {
   template <typename Fn>

@@ -45,11 +45,15 @@ const fixed: Conv2dSpec[] = [
   { n: 2, c: 5, h: 12, w: 24, k: 7, kernel: 3, stride: 2 },
   { n: 2, c: 16, h: 32, w: 32, k: 32, kernel: 3, stride: 2, padding: 1 },
   // strided windows lowered pixel-major at the SIMD levels (runtime/conv_rows.cc): images in
-  // groups of 11 (25 pixels each) with a last group of 1, weight-gradient chunks of 1-2 images,
+  // groups of 11 (25 pixels each) with a last group of 1 backward (forward: as many groups as
+  // a multiple of the threads), weight-gradient chunks of 1-2 images,
   // 17 channels (masked copies of window runs), 33 output channels (a partial register tile),
   // an input whose last row and column no window reads; and a stride-2 dilated window
   { n: 23, c: 17, h: 12, w: 12, k: 33, kernel: 3, stride: 2 },
   { n: 3, c: 16, h: 13, w: 15, k: 16, kernel: 3, stride: 2, padding: [2, 0, 1, 1], dilation: 2 },
+  // a forward pass reading windows in place from planes of 128 channels (ResNet-18's 128 -> 256),
+  // 1152 taps x channels cut into K blocks of 5 and 4 whole taps
+  { n: 3, c: 128, h: 28, w: 28, k: 40, kernel: 3, stride: 2, padding: 1 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */

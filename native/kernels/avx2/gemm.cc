@@ -78,8 +78,11 @@ __m256 finish(__m256 acc, const GemmTile& t, const float* c, __m256i m, size_t r
 
 // R rows (1..6) by V vectors of 8 columns (1 or 2); Masked for a partial last column vector
 // (vmaskmovps is slower than a plain load on the hot path, so full tiles avoid it).
-// Direct: A read in place; Indirect: B's row k at b + b_off[k]; as in avx512/gemm.cc.
-template <int R, int V, bool Masked, bool Direct, bool Indirect>
+// A: how A is read (packed, in place, gathered); Indirect: B's row k at b + b_off[k]; as in
+// avx512/gemm.cc.
+enum class ASource { packed, direct, gathered };
+
+template <int R, int V, bool Masked, ASource A, bool Indirect>
 void tile(const GemmTile& t) {
   __m256 acc[R][V];
   // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
@@ -94,8 +97,26 @@ void tile(const GemmTile& t) {
   for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc), _MM_HINT_T0);
   const float* a = t.a;
   const float* b = t.b;
-  const size_t rs = Direct ? t.a_rs : 1, step = Direct ? 1 : kMR;
-  for (size_t p = 0; p < t.k; ++p) {
+  const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
+  if (A == ASource::gathered) {  // one pointer per row for each run of a_run k
+    for (size_t p0 = 0, tap = 0; p0 < t.k; p0 += t.a_run, ++tap) {
+      const float* ar[R];
+#pragma GCC unroll 6
+      for (int r = 0; r < R; ++r) ar[r] = t.a + t.a_off[r] + t.a_taps[tap];
+      for (size_t p = 0; p < t.a_run; ++p) {
+        __m256 b0 = Masked ? _mm256_maskload_ps(b, m0) : _mm256_loadu_ps(b);
+        __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(b + 8, m1) : _mm256_loadu_ps(b + 8);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; ++r) {
+          __m256 av = _mm256_broadcast_ss(ar[r] + p);
+          acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+          if (V > 1) acc[r][V - 1] = _mm256_fmadd_ps(av, b1, acc[r][V - 1]);
+        }
+        b += t.b_rs;
+      }
+    }
+  }
+  for (size_t p = 0; p < t.k && A != ASource::gathered; ++p) {
     const float* bk = Indirect ? t.b + t.b_off[p] : b;
     __m256 b0 = Masked ? _mm256_maskload_ps(bk, m0) : _mm256_loadu_ps(bk);
     __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(bk + 8, m1) : _mm256_loadu_ps(bk + 8);
@@ -120,31 +141,32 @@ void tile(const GemmTile& t) {
   }
 }
 
-template <int V, bool Masked, bool Direct, bool Indirect>
+template <int V, bool Masked, ASource A, bool Indirect>
 void rows(const GemmTile& t) {
   switch (t.mr) {
-    case 6: return tile<6, V, Masked, Direct, Indirect>(t);
-    case 5: return tile<5, V, Masked, Direct, Indirect>(t);
-    case 4: return tile<4, V, Masked, Direct, Indirect>(t);
-    case 3: return tile<3, V, Masked, Direct, Indirect>(t);
-    case 2: return tile<2, V, Masked, Direct, Indirect>(t);
-    default: return tile<1, V, Masked, Direct, Indirect>(t);
+    case 6: return tile<6, V, Masked, A, Indirect>(t);
+    case 5: return tile<5, V, Masked, A, Indirect>(t);
+    case 4: return tile<4, V, Masked, A, Indirect>(t);
+    case 3: return tile<3, V, Masked, A, Indirect>(t);
+    case 2: return tile<2, V, Masked, A, Indirect>(t);
+    default: return tile<1, V, Masked, A, Indirect>(t);
   }
 }
 
-template <bool Direct, bool Indirect>
+template <ASource A, bool Indirect>
 void dispatch(const GemmTile& t) {
-  if (t.nr == 16) rows<2, false, Direct, Indirect>(t);
-  else if (t.nr > 8) rows<2, true, Direct, Indirect>(t);
-  else if (t.nr == 8) rows<1, false, Direct, Indirect>(t);
-  else rows<1, true, Direct, Indirect>(t);
+  if (t.nr == 16) rows<2, false, A, Indirect>(t);
+  else if (t.nr > 8) rows<2, true, A, Indirect>(t);
+  else if (t.nr == 8) rows<1, false, A, Indirect>(t);
+  else rows<1, true, A, Indirect>(t);
 }
 
 }  // namespace
 
 void gemm_tile_f32(const GemmTile& t) {
-  if (t.a_rs) t.b_off ? dispatch<true, true>(t) : dispatch<true, false>(t);
-  else t.b_off ? dispatch<false, true>(t) : dispatch<false, false>(t);
+  if (t.a_off) dispatch<ASource::gathered, false>(t);  // gathered A comes with a packed B
+  else if (t.a_rs) t.b_off ? dispatch<ASource::direct, true>(t) : dispatch<ASource::direct, false>(t);
+  else t.b_off ? dispatch<ASource::packed, true>(t) : dispatch<ASource::packed, false>(t);
 }
 
 }  // namespace kiln::avx2

@@ -75,10 +75,14 @@ __m512 finish(__m512 acc, const GemmTile& t, const float* c, __mmask16 m, size_t
   return v;
 }
 
+// How the tile reads A: from a packed panel (row r at a + r, MR floats further per k), in place
+// (row r at a + r*a_rs, one float further per k), or gathered (row r at a + a_off[r] plus the
+// offset of the current run of k, see GemmTile).
+enum class ASource { packed, direct, gathered };
+
 // R rows (1..12) by V vectors of 16 columns (1 or 2): edge tiles compute only what exists.
-// Direct: A is read in place (row r at a + r*a_rs, one float further per k) instead of from a
-// packed panel (row r at a + r, MR floats further per k). Indirect: B's row k is at b + b_off[k].
-template <int R, int V, bool Direct, bool Indirect>
+// Indirect: B's row k is at b + b_off[k].
+template <int R, int V, ASource A, bool Indirect>
 void tile(const GemmTile& t) {
   __m512 acc[R][V];
   // NOTE: every loop over the tile is fully unrolled; a rolled loop makes GCC keep `acc` in
@@ -95,31 +99,54 @@ void tile(const GemmTile& t) {
     _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc), _MM_HINT_T0);
     if (V > 1) _mm_prefetch(reinterpret_cast<const char*>(t.c + r * t.ldc + 16), _MM_HINT_T0);
   }
-  const float* a = t.a;
   const float* b = t.b;
-  const size_t rs = Direct ? t.a_rs : 1, step = Direct ? 1 : kMR;
   const size_t kk = t.k, brs = t.b_rs;
-  for (size_t p = 0; p < kk; ++p) {
-    const float* bk = Indirect ? t.b + t.b_off[p] : b;
-    if (!Indirect) {  // see kPrefetchB
-      _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs + 16), _MM_HINT_T0);
-    } else if (p + kPrefetchB < kk) {
-      const float* ahead = t.b + t.b_off[p + kPrefetchB];
-      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + 16), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(ahead + 31), _MM_HINT_T0);
-    }
-    __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);
-    __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + 16) : b0;
+  if (A == ASource::gathered) {
+    // Each run of a_run k reads row r from its own place: one pointer per row, k along a row.
+    const size_t run = t.a_run;
+    for (size_t p0 = 0, tap = 0; p0 < kk; p0 += run, ++tap) {
+      const float* ar[R];
 #pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) {
-      __m512 ar = _mm512_set1_ps(a[r * rs]);
-      acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-      if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(ar, b1, acc[r][V - 1]);
+      for (int r = 0; r < R; ++r) ar[r] = t.a + t.a_off[r] + t.a_taps[tap];
+      for (size_t p = 0; p < run; ++p) {
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs), _MM_HINT_T0);  // see kPrefetchB
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs + 16), _MM_HINT_T0);
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+#pragma GCC unroll 12
+        for (int r = 0; r < R; ++r) {
+          __m512 av = _mm512_set1_ps(ar[r][p]);
+          acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+          if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(av, b1, acc[r][V - 1]);
+        }
+        b += brs;
+      }
     }
-    a += step;
-    b += brs;
+  } else {
+    const float* a = t.a;
+    const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
+    for (size_t p = 0; p < kk; ++p) {
+      const float* bk = Indirect ? t.b + t.b_off[p] : b;
+      if (!Indirect) {  // see kPrefetchB
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs + 16), _MM_HINT_T0);
+      } else if (p + kPrefetchB < kk) {
+        const float* ahead = t.b + t.b_off[p + kPrefetchB];
+        _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + 16), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + 31), _MM_HINT_T0);
+      }
+      __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);
+      __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + 16) : b0;
+#pragma GCC unroll 12
+      for (int r = 0; r < R; ++r) {
+        __m512 ar = _mm512_set1_ps(a[r * rs]);
+        acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
+        if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(ar, b1, acc[r][V - 1]);
+      }
+      a += step;
+      b += brs;
+    }
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
@@ -129,40 +156,46 @@ void tile(const GemmTile& t) {
   }
 }
 
-template <int V, bool Direct, bool Indirect>
+template <int V, ASource A, bool Indirect>
 void rows(const GemmTile& t) {
   switch (t.mr) {
-    case 12: return tile<12, V, Direct, Indirect>(t);
-    case 11: return tile<11, V, Direct, Indirect>(t);
-    case 10: return tile<10, V, Direct, Indirect>(t);
-    case 9: return tile<9, V, Direct, Indirect>(t);
-    case 8: return tile<8, V, Direct, Indirect>(t);
-    case 7: return tile<7, V, Direct, Indirect>(t);
-    case 6: return tile<6, V, Direct, Indirect>(t);
-    case 5: return tile<5, V, Direct, Indirect>(t);
-    case 4: return tile<4, V, Direct, Indirect>(t);
-    case 3: return tile<3, V, Direct, Indirect>(t);
-    case 2: return tile<2, V, Direct, Indirect>(t);
-    default: return tile<1, V, Direct, Indirect>(t);
+    case 12: return tile<12, V, A, Indirect>(t);
+    case 11: return tile<11, V, A, Indirect>(t);
+    case 10: return tile<10, V, A, Indirect>(t);
+    case 9: return tile<9, V, A, Indirect>(t);
+    case 8: return tile<8, V, A, Indirect>(t);
+    case 7: return tile<7, V, A, Indirect>(t);
+    case 6: return tile<6, V, A, Indirect>(t);
+    case 5: return tile<5, V, A, Indirect>(t);
+    case 4: return tile<4, V, A, Indirect>(t);
+    case 3: return tile<3, V, A, Indirect>(t);
+    case 2: return tile<2, V, A, Indirect>(t);
+    default: return tile<1, V, A, Indirect>(t);
   }
 }
 
-template <bool Direct>
+template <ASource A>
 void columns(const GemmTile& t) {
   if (t.b_off) {
-    if (t.nr > 16) rows<2, Direct, true>(t);
-    else rows<1, Direct, true>(t);
+    if (t.nr > 16) rows<2, A, true>(t);
+    else rows<1, A, true>(t);
   } else {
-    if (t.nr > 16) rows<2, Direct, false>(t);
-    else rows<1, Direct, false>(t);
+    if (t.nr > 16) rows<2, A, false>(t);
+    else rows<1, A, false>(t);
   }
 }
 
 }  // namespace
 
 void gemm_tile_f32(const GemmTile& t) {
-  if (t.a_rs) columns<true>(t);
-  else columns<false>(t);
+  if (t.a_off) {  // gathered A comes with a packed B (never b_off)
+    if (t.nr > 16) rows<2, ASource::gathered, false>(t);
+    else rows<1, ASource::gathered, false>(t);
+  } else if (t.a_rs) {
+    columns<ASource::direct>(t);
+  } else {
+    columns<ASource::packed>(t);
+  }
 }
 
 }  // namespace kiln::avx512

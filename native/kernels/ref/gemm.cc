@@ -20,7 +20,9 @@ void gemm_f32(float* c, const float* a, const float* b, const GemmDims& d, size_
     for (size_t j = 0; j < d.N; ++j) {
       double acc = 0.0;
       for (size_t p = 0; p < d.K; ++p) {
-        double aip = d.trans_a ? a[p * d.lda + i] : a[i * d.lda + p];  // op(A)[i, p]
+        double aip = d.trans_a  ? a[p * d.lda + i]
+                     : d.a_rows ? a[d.a_rows[i] + d.a_taps[p / d.a_run] + static_cast<long>(p % d.a_run)]
+                                : a[i * d.lda + p];  // op(A)[i, p]
         double bpj = d.trans_b ? b[j * d.ldb + p] : d.b_rows ? b[d.b_rows[p] + static_cast<long>(j)] : b[p * d.ldb + j];  // op(B)[p, j]
         acc += aip * bpj;
       }
