@@ -33,6 +33,7 @@ constexpr size_t kNC = 3072;
 // kShortKSlivers slivers: attention's small GEMMs (128 x 64 x 128, 2 slivers) lost 3-7%, reading
 // each B sliver from L1 fewer times in a row.
 constexpr size_t kShortK = 128;
+constexpr double kInlineFlops = 1 << 20;
 constexpr size_t kShortKSlivers = 16;
 // A narrow C (N up to kDirectANarrow slivers: 512 columns with AVX-512) uses each packed A
 // sliver only that many times, so packing A costs a noticeable share of the work: the tile then
@@ -342,6 +343,18 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
   if (use_split_k(d)) return gemm_split_k(pool, ws, kern, c, a, b, d, batch);
 
   const Plan plan = make_plan(kern, d);
+  // Below kInlineFlops the whole call runs on the calling thread: waking the pool costs more
+  // than a second core saves (square/64: 8.1 us on two threads). The tiles are the same either
+  // way, so the bits are too.
+  if (threads > 1 && 2.0 * static_cast<double>(d.M) * d.N * d.K * batch.count < kInlineFlops) {
+    float* apack = ws.floats(0, plan.a_floats());
+    float* bpack = plan.b_floats() ? ws.floats(1, plan.b_floats()) : nullptr;
+    if (!apack || (plan.b_floats() && !bpack)) return false;
+    for (size_t e = 0; e < batch.count; ++e)
+      gemm_blocked(Inline{}, 1, kern, plan, &apack, &bpack, c + e * batch.stride_c, a + e * batch.stride_a,
+                   b + e * batch.stride_b, d);
+    return true;
+  }
   // Many small problems: one whole GEMM per task, each with its own scratch. Otherwise the
   // threads share each GEMM.
   const bool per_problem = batch.count >= threads && threads > 1;
