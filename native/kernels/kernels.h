@@ -51,6 +51,9 @@ struct GemmDims {
   // all K rows each (sliver s at b + s*NR*K, zero past N), as pack_b makes them with kc = K.
   // For a B shared by many GEMMs (a convolution's weight over groups of images): packed once.
   bool b_packed = false;
+  // When set: row i of C is at c + c_rows[i] (ldc unused). A strided convolution's input
+  // gradient, one stride phase at a time, stores its pixels where they sit in the full image.
+  const long* c_rows = nullptr;
 };
 
 // One register tile of the blocked GEMM (see runtime/gemm.cc for the loops around it):
@@ -72,6 +75,7 @@ struct GemmTile {
   const long* a_off = nullptr;
   const long* a_taps = nullptr;
   size_t a_run = 0;
+  const long* c_off = nullptr;  // when set: row r of C is at c + c_off[r] (GemmDims::c_rows)
   float* c;
   size_t ldc;
   size_t mr, nr;  // valid rows and columns, 1..MR and 1..NR

@@ -323,6 +323,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   // With overwrite each path writes dx whole, or zeroes an image just before adding into it
   // (while it is in cache), never in a separate pass over dx.
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d, overwrite);
+  if (rows_phases_apply(d, kern)) return rows_backward_data_phases(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
   if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d, overwrite);
   if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
   // stride 1 with the padding within the window span: the transposed convolution has

@@ -255,6 +255,164 @@ bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern
   });
 }
 
+// The input gradient of a strided convolution, one stride phase of dx at a time. Pixel
+// (i*sh + a - pad_h, j*sw + b - pad_w) of dx, phase (a, b), gathers only the taps (r, s) with
+// r*dil_h = a mod sh and s*dil_w = b mod sw, from dy at (i - m_r, j - n_s), m_r = r*dil_h / sh,
+// n_s = s*dil_w / sw: a stride-1 correlation of dy with those taps. Each phase is then one GEMM
+// over a group of images, its windows read in place (GemmDims::a_rows) from dy's channels-last
+// plane, padded by the largest m_r above and n_s to the left:
+//   dx_phase(pixels, C) = windows(pixels, taps*K) w_phase(taps*K, C)
+// and scattered into dx's NCHW rows at stride (sh, sw). Every dx value is one tile's sum in a
+// fixed order: identical for any thread count.
+namespace {
+
+struct PhaseAxis {  // one axis (rows or columns) of one phase
+  size_t lo = 0, count = 0;  // output coordinates i in [lo, lo + count) land inside the input
+  std::vector<size_t> taps;   // kernel indices r with r*dil = phase mod stride
+};
+
+PhaseAxis phase_axis(size_t phase, size_t stride, size_t dil, size_t pad, size_t size, size_t taps) {
+  PhaseAxis ax;
+  // coordinate i*stride + phase - pad inside [0, size)
+  ax.lo = pad > phase ? (pad - phase + stride - 1) / stride : 0;
+  const size_t hi = size + pad > phase ? (size - 1 + pad - phase) / stride + 1 : 0;
+  ax.count = hi > ax.lo ? hi - ax.lo : 0;
+  for (size_t r = 0; r < taps; ++r)
+    if (r * dil % stride == phase) ax.taps.push_back(r);
+  return ax;
+}
+
+}  // namespace
+
+// Same-process A/B against the paths before (2 threads): ResNet-20's 32 -> 64 s2 1.13-1.16x,
+// ResNet-18's 64 -> 128 s2 at 56 1.15x, 128 -> 256 s2 at 28 1.17x and at 12 1.14x. Left out:
+// 16 input channels (16 -> 32 s2: 0.95-1.06x, the GEMM is half a register tile wide) and larger
+// weights, which each group's GEMM streams from L3 again per phase (256 -> 512: 0.90-0.94x
+// against the image groups, which stream it once).
+constexpr size_t kPhasesMinChannels = 32;
+constexpr size_t kPhasesMaxWeight = size_t{512} << 10;
+
+bool rows_phases_apply(const Conv2dDims& d, const ConvKernels& kern) {
+  return rows_forward_applies(d, kern) && d.C >= kPhasesMinChannels && d.K * d.C * d.R * d.S <= kPhasesMaxWeight;
+}
+
+bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
+                               const float* w, const Conv2dDims& d, bool overwrite, size_t slot) {
+  const size_t sh = d.stride_h, sw = d.stride_w, K = d.K, C = d.C, RS = d.R * d.S;
+  std::vector<PhaseAxis> rows(sh), cols(sw);
+  size_t top = 0, left = 0, hd = d.P, wd = d.Q, most = 1;  // dy plane padding and size; largest phase
+  for (size_t a = 0; a < sh; ++a) rows[a] = phase_axis(a, sh, d.dil_h, d.pad_h, d.H, d.R);
+  for (size_t b = 0; b < sw; ++b) cols[b] = phase_axis(b, sw, d.dil_w, d.pad_w, d.W, d.S);
+  for (size_t r = 0; r < d.R; ++r) top = std::max(top, r * d.dil_h / sh);
+  for (size_t s = 0; s < d.S; ++s) left = std::max(left, s * d.dil_w / sw);
+  for (const PhaseAxis& ax : rows) hd = std::max(hd, ax.lo + ax.count);
+  for (const PhaseAxis& ax : cols) wd = std::max(wd, ax.lo + ax.count);
+  for (const PhaseAxis& ra : rows)
+    for (const PhaseAxis& cb : cols) most = std::max(most, ra.count * cb.count);
+  hd += top, wd += left;
+  // dy as the "input" of a layout: K channels of P x Q, placed at (top, left) in (hd, wd)
+  Conv2dDims dd = d;
+  dd.C = K, dd.H = d.P, dd.W = d.Q, dd.pad_h = top, dd.pad_w = left;
+  RowsLayout ld;
+  ld.Hq = hd, ld.Wq = wd;
+  const size_t plane = hd * wd * K, in_img = C * d.H * d.W, dy_img = K * d.P * d.Q;
+  const size_t threads = static_cast<size_t>(pool.size());
+  size_t group = std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, most), kPlanesMaxFloats / plane}));
+  if (ceil_div(d.N, group) > threads) group = ceil_div(d.N, ceil_div(ceil_div(d.N, group), threads) * threads);
+  const size_t NR = kern.gemm.shape.nr, slivers = ceil_div(C, NR);
+
+  // Per phase: its packed weight (rows (tap, k), NR-column slivers over c), tap offsets, GEMM.
+  struct Phase {
+    size_t a, b, taps;
+    float* wp;
+    std::vector<long> tap_off, pixels, out;
+    GemmDims g;
+  };
+  std::vector<Phase> phases;
+  size_t apack_floats = 0;
+  for (size_t a = 0; a < sh; ++a)
+    for (size_t b = 0; b < sw; ++b) {
+      const PhaseAxis &ra = rows[a], &cb = cols[b];
+      if (ra.count == 0 || cb.count == 0) continue;
+      Phase ph;
+      ph.a = a, ph.b = b, ph.taps = ra.taps.size() * cb.taps.size();
+      ph.wp = nullptr;
+      if (ph.taps) {
+        for (size_t r : ra.taps)
+          for (size_t s : cb.taps)
+            ph.tap_off.push_back(static_cast<long>(((top - r * d.dil_h / sh) * wd + (left - s * d.dil_w / sw)) * K));
+        for (size_t i = 0; i < group; ++i)
+          for (size_t y = 0; y < ra.count; ++y)
+            for (size_t x = 0; x < cb.count; ++x)
+            {
+              ph.pixels.push_back(static_cast<long>(i * plane + ((ra.lo + y) * wd + cb.lo + x) * K));
+              // where the pixel sits in the group's channels-last dx (H, W, C) per image
+              ph.out.push_back(static_cast<long>(
+                  (i * d.H * d.W + ((ra.lo + y) * sh + a - d.pad_h) * d.W + (cb.lo + x) * sw + b - d.pad_w) * C));
+            }
+        GemmDims& g = ph.g;
+        g.M = group * ra.count * cb.count, g.N = C, g.K = ph.taps * K;
+        g.c_rows = ph.out.data();
+        g.a_rows = ph.pixels.data(), g.a_taps = ph.tap_off.data(), g.a_run = K;
+        g.b_packed = true;
+        apack_floats = std::max(apack_floats, gemm_scratch(kern.gemm, g).a_floats);
+      }
+      phases.push_back(std::move(ph));
+    }
+  // the phases' weights, packed side by side: RS*K rows of slivers in all
+  float* wall = ws.floats(slot, slivers * NR * RS * K);
+  if (!wall) return false;
+  {
+    size_t off = 0;
+    for (Phase& ph : phases) {
+      if (!ph.taps) continue;
+      ph.wp = wall + off * slivers * NR;
+      off += ph.taps * K;
+    }
+  }
+  parallel_range(pool, phases.size(), 1, 1, [&](size_t p0, size_t p1) {
+    for (size_t pi = p0; pi < p1; ++pi) {
+      const Phase& ph = phases[pi];
+      if (!ph.taps) continue;
+      size_t t = 0;
+      for (size_t r : rows[ph.a].taps)
+        for (size_t s : cols[ph.b].taps) {
+          for (size_t k = 0; k < K; ++k)
+            for (size_t sv = 0; sv < slivers; ++sv) {
+              float* o = ph.wp + (sv * ph.taps * K + t * K + k) * NR;
+              for (size_t j = 0, c = sv * NR; j < NR; ++j, ++c) o[j] = c < C ? w[((k * C + c) * d.R + r) * d.S + s] : 0.0f;
+            }
+          ++t;
+        }
+    }
+  });
+  const size_t groups = ceil_div(d.N, group);
+  const bool shared = groups < threads;
+  // phases that no tap reaches (a dilation that is a multiple of the stride) hold zeros
+  bool untouched = false;
+  for (const Phase& ph : phases) untouched = untouched || !ph.taps;
+  std::vector<std::vector<float*>> buf;  // per task: dy planes, dx channels-last, apack
+  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups), {group * plane, group * in_img, apack_floats}, &buf))
+    return false;
+  return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
+    const std::vector<float*>& sc = buf[t];
+    const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
+    for (size_t i = 0; i < gn; ++i)
+      to_padded_channels_last(kern, sc[0] + i * plane, dy + (n0 + i) * dy_img,
+                              n0 + i + 1 < d.N ? dy + (n0 + i + 1) * dy_img : nullptr, dd, ld);
+    if (untouched) std::fill(sc[1], sc[1] + gn * in_img, 0.0f);
+    for (const Phase& ph : phases) {
+      if (!ph.taps) continue;
+      GemmDims g = ph.g;
+      g.M = gn * rows[ph.a].count * cols[ph.b].count;
+      if (!run_gemm(pool, ws, kern.gemm, on_pool, sc[2], nullptr, sc[1], sc[0], ph.wp, g)) return false;
+    }
+    for (size_t i = 0; i < gn; ++i)  // dx:(C, H*W) (+)= the channels-last (H*W, C), transposed
+      kern.transpose(dx + (n0 + i) * in_img, d.H * d.W, sc[1] + i * in_img, C, d.H * d.W, C, !overwrite);
+    return true;
+  });
+}
+
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
                           const float* dy, const Conv2dDims& d, size_t slot) {
   const RowsLayout l = rows_layout(d);

@@ -38,6 +38,11 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
                   const float* b, const Conv2dDims& d, size_t slot);
 bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                         const float* w, const Conv2dDims& d, bool overwrite, size_t slot);
+// The same pass computed one stride phase of dx at a time, reading dy's windows in place: for
+// strided windows on 32 or more channels under a weight of at most 512K floats.
+bool rows_phases_apply(const Conv2dDims& d, const ConvKernels& kern);
+bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
+                               const float* w, const Conv2dDims& d, bool overwrite, size_t slot);
 // dw only (the bias gradient is conv.cc's); its chunks hold a partial dw each: for dw of at most
 // rows_weight_max floats.
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,

@@ -151,7 +151,8 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       t.b = d.b_rows ? b + j : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
       t.b_rs = plan.direct_b && !d.b_packed ? d.ldb : NR;
       t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
-      t.c = c + i * d.ldc + j;
+      t.c = d.c_rows ? c + j : c + i * d.ldc + j;
+      t.c_off = d.c_rows ? d.c_rows + i : nullptr;
       t.ldc = d.ldc;
       t.mr = tile_row(r + 1) - tile_row(r);
       t.nr = std::min(NR, jc + nc - j);
@@ -261,7 +262,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
 constexpr size_t kSplitK = 16384;
 constexpr size_t kSplitMaxC = size_t{1} << 16;  // at most this many elements of C
 
-bool use_split_k(const GemmDims& d) { return !d.b_rows && !d.a_rows && !d.b_packed && d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
+bool use_split_k(const GemmDims& d) { return !d.b_rows && !d.a_rows && !d.b_packed && !d.c_rows && d.M * d.N <= kSplitMaxC && d.K >= 2 * kSplitK; }
 
 struct Inline {
   template <typename Fn>

@@ -54,6 +54,11 @@ const fixed: Conv2dSpec[] = [
   // a forward pass reading windows in place from planes of 128 channels (ResNet-18's 128 -> 256),
   // 1152 taps x channels cut into K blocks of 5 and 4 whole taps
   { n: 3, c: 128, h: 28, w: 28, k: 40, kernel: 3, stride: 2, padding: 1 },
+  // the input gradient one stride phase at a time (32+ channels): a dilation-2 window at stride
+  // 2 leaves the odd phases without a tap (zeros, or untouched when adding), and a 5x5 at stride
+  // 3 gives its phases 2 and 1 taps per axis
+  { n: 2, c: 32, h: 13, w: 15, k: 8, kernel: 3, stride: 2, padding: [2, 0, 1, 1], dilation: 2 },
+  { n: 2, c: 33, h: 13, w: 13, k: 9, kernel: 5, stride: 3, padding: 2 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */

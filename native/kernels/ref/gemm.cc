@@ -26,7 +26,7 @@ void gemm_f32(float* c, const float* a, const float* b, const GemmDims& d, size_
         double bpj = d.trans_b ? b[j * d.ldb + p] : d.b_rows ? b[d.b_rows[p] + static_cast<long>(j)] : b[p * d.ldb + j];  // op(B)[p, j]
         acc += aip * bpj;
       }
-      float& cij = c[i * d.ldc + j];
+      float& cij = d.c_rows ? c[d.c_rows[i] + static_cast<long>(j)] : c[i * d.ldc + j];
       double v = static_cast<double>(d.alpha) * acc;
       if (d.beta != 0.0f) v += static_cast<double>(d.beta) * cij;
       if (d.epilogue.bias_row) v += d.epilogue.bias_row[i];
