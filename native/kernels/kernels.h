@@ -41,6 +41,11 @@ struct GemmDims {
   // b + p*ldb (ldb unused). Convolution reads its input windows this way without copying them:
   // the rows of its im2col matrix are overlapping runs of one padded image.
   const long* b_rows = nullptr;
+  // With b_rows, when set: B[p, j] = b[b_rows[p] + b_taps[j / b_run] + j % b_run], runs of b_run
+  // columns (a multiple of the tile's NR for the SIMD tiles) placed apart: a convolution's
+  // windows, pixels on the rows, one run of C channels per tap.
+  const long* b_taps = nullptr;
+  size_t b_run = 0;
   // When set (trans_a false only): A[i, p] = a[a_rows[i] + a_taps[p / a_run] + p % a_run], read
   // in place, never packed; K is a multiple of a_run. A convolution's windows in a channels-last
   // plane: row i is an output pixel, each run of a_run = C floats one tap of its window.

@@ -413,21 +413,44 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
   });
 }
 
+bool rows_weight_gathers(const Conv2dDims& d, const ConvKernels& kern) {
+  return rows_forward_applies(d, kern) && d.C % kern.gemm.shape.nr == 0;
+}
+
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
                           const float* dy, const Conv2dDims& d, size_t slot) {
   const RowsLayout l = rows_layout(d);
-  const size_t in_img = d.C * d.H * d.W, dw_len = d.K * l.RSC;
+  const size_t in_img = d.C * d.H * d.W, dw_len = d.K * l.RSC, plane = l.Hq * l.Wq * d.C;
+  // With C a multiple of the tile's width, the GEMM reads the windows in place (GemmDims::b_taps:
+  // each register tile's columns lie within one tap), from the planes of a group of images;
+  // otherwise through a rows matrix (im2row). Groups depend on the shape only: they fix the
+  // order of the sums.
+  const bool gathers = rows_weight_gathers(d, kern);
+  const size_t group = gathers ? std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}))
+                               : l.group;
+  std::vector<long> pixels, taps;
+  if (gathers) {
+    for (size_t i = 0; i < group; ++i)
+      for (size_t p = 0; p < d.P; ++p)
+        for (size_t q = 0; q < d.Q; ++q)
+          pixels.push_back(static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C));
+    for (size_t r = 0; r < d.R; ++r)
+      for (size_t s = 0; s < d.S; ++s) taps.push_back(static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C));
+  }
   // Images are cut into chunks that depend on N only; a chunk's partial dw is summed group by
   // group on one thread (or all), and the partials are added in chunk order in double.
   const size_t chunks = std::min(d.N, kRowsWeightChunks), threads = static_cast<size_t>(pool.size());
   GemmDims g;  // partial(K, RSC) (+)= dy_g(K, group*PQ) rows(group*PQ, RSC)
-  g.M = d.K, g.N = l.RSC, g.K = l.group * l.PQ;
+  g.M = d.K, g.N = l.RSC, g.K = group * l.PQ;
   g.lda = g.K, g.ldb = l.RSC, g.ldc = l.RSC;
+  if (gathers) g.b_rows = pixels.data(), g.b_taps = taps.data(), g.b_run = d.C;
   const GemmScratch gs = gemm_scratch(kern.gemm, g);
   const bool shared = chunks < threads;
-  std::vector<std::vector<float*>> buf;  // per task: plane, rows, dy gathered, apack, bpack
+  std::vector<std::vector<float*>> buf;  // per task: plane(s), rows, dy gathered, apack, bpack
   if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, chunks),
-                    {l.Hq * l.Wq * d.C, g.K * l.RSC, l.group > 1 ? d.K * g.K : 0, gs.a_floats, gs.b_floats}, &buf))
+                    {gathers ? group * plane : plane, gathers ? 0 : g.K * l.RSC, group > 1 ? d.K * g.K : 0, gs.a_floats,
+                     gs.b_floats},
+                    &buf))
     return false;
   std::vector<float*> partial(chunks);
   for (size_t c = 0; c < chunks; ++c)
@@ -435,33 +458,34 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   const bool ok = for_units(pool, chunks, shared, [&](size_t t, size_t chunk, bool on_pool) {
     const std::vector<float*>& s = buf[t];
     const size_t c0 = chunk * d.N / chunks, c1 = (chunk + 1) * d.N / chunks;
-    for (size_t n0 = c0; n0 < c1; n0 += l.group) {
-      const size_t gn = std::min(l.group, c1 - n0);
+    for (size_t n0 = c0; n0 < c1; n0 += group) {
+      const size_t gn = std::min(group, c1 - n0);
       for (size_t i = 0; i < gn; ++i) {
-        to_padded_channels_last(kern, s[0], x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
-        kern.im2row(s[1] + i * l.PQ * l.RSC, s[0], l.Wq, d);
+        float* xp = s[0] + (gathers ? i * plane : 0);
+        to_padded_channels_last(kern, xp, x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
+        if (!gathers) kern.im2row(s[1] + i * l.PQ * l.RSC, xp, l.Wq, d);
       }
       GemmDims gg = g;
       gg.K = gg.lda = gn * l.PQ;
       gg.beta = n0 == c0 ? 0.0f : 1.0f;
-      if (!run_gemm(pool, ws, kern.gemm, on_pool, s[3], s[4], partial[chunk], gather_dy(s[2], dy, d, l.PQ, n0, gn), s[1], gg))
+      if (!run_gemm(pool, ws, kern.gemm, on_pool, s[3], s[4], partial[chunk], gather_dy(s[2], dy, d, l.PQ, n0, gn),
+                    gathers ? s[0] : s[1], gg))
         return false;
     }
     return true;
   });
   if (!ok) return false;
-  // dw:(K, C, R, S) += the partials' sum, from (K, RSC) order
+  // dw:(K, C, R, S) += the partials' sum, read in their (K, RSC) order
   parallel_range(pool, d.K, 1, 1, [&](size_t k0, size_t k1) {
     for (size_t k = k0; k < k1; ++k)
-      for (size_t c = 0; c < d.C; ++c)
-        for (size_t r = 0; r < d.R; ++r)
-          for (size_t s = 0; s < d.S; ++s) {
-            const size_t j = k * l.RSC + (r * d.S + s) * d.C + c;
-            double sum = 0.0;
-            for (size_t p = 0; p < chunks; ++p) sum += partial[p][j];
-            float& out = dw[((k * d.C + c) * d.R + r) * d.S + s];
-            out = static_cast<float>(out + sum);
-          }
+      for (size_t rs = 0; rs < d.R * d.S; ++rs)
+        for (size_t c = 0; c < d.C; ++c) {
+          const size_t j = k * l.RSC + rs * d.C + c;
+          double sum = 0.0;
+          for (size_t p = 0; p < chunks; ++p) sum += partial[p][j];
+          float& out = dw[(k * d.C + c) * d.R * d.S + rs];
+          out = static_cast<float>(out + sum);
+        }
   });
   return true;
 }

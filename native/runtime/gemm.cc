@@ -148,7 +148,8 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
         t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
         t.a_rs = plan.direct_a ? d.lda : 0;
       }
-      t.b = d.b_rows ? b + j : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
+      t.b = d.b_rows ? b + (d.b_taps ? d.b_taps[j / d.b_run] + static_cast<long>(j % d.b_run) : static_cast<long>(j))
+            : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
       t.b_rs = plan.direct_b && !d.b_packed ? d.ldb : NR;
       t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
       t.c = d.c_rows ? c + j : c + i * d.ldc + j;

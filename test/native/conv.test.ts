@@ -136,6 +136,9 @@ describe('conv2d threads', () => {
     // 20 images claimed one at a time by the threads (forward, backward data), and the weight
     // gradient's 16 chunks claimed the same way, each with its own partial
     { n: 20, c: 16, h: 12, w: 12, k: 16, kernel: 3, stride: 2, padding: 1 },
+    // windows read in place at every SIMD level (32 channels): forward groups balanced over the
+    // threads, the input gradient by stride phases, the weight gradient's chunks of image groups
+    { n: 20, c: 32, h: 12, w: 12, k: 16, kernel: 3, stride: 2, padding: 1 },
     // image groups: channels split over the threads for the columns and col2im
     { n: 3, c: 64, h: 17, w: 19, k: 456, kernel: 3, stride: 2, padding: 1 },
   ].map(resolveConv2d);

@@ -23,7 +23,8 @@ void gemm_f32(float* c, const float* a, const float* b, const GemmDims& d, size_
         double aip = d.trans_a  ? a[p * d.lda + i]
                      : d.a_rows ? a[d.a_rows[i] + d.a_taps[p / d.a_run] + static_cast<long>(p % d.a_run)]
                                 : a[i * d.lda + p];  // op(A)[i, p]
-        double bpj = d.trans_b ? b[j * d.ldb + p] : d.b_rows ? b[d.b_rows[p] + static_cast<long>(j)] : b[p * d.ldb + j];  // op(B)[p, j]
+        const long col = d.b_taps ? d.b_taps[j / d.b_run] + static_cast<long>(j % d.b_run) : static_cast<long>(j);
+        double bpj = d.trans_b ? b[j * d.ldb + p] : d.b_rows ? b[d.b_rows[p] + col] : b[p * d.ldb + j];  // op(B)[p, j]
         acc += aip * bpj;
       }
       float& cij = d.c_rows ? c[d.c_rows[i] + static_cast<long>(j)] : c[i * d.ldc + j];
