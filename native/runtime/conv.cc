@@ -459,7 +459,7 @@ bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& 
   if (winograd_applies(d, kern.winograd, true)) return winograd_backward_weight(pool, ws, kern.winograd, kern.sum, dw, db, x, dy, d);
   const size_t PQ = d.P * d.Q, out_img = d.K * PQ;
   const size_t dw_len = d.K * d.C * d.R * d.S;
-  if ((rows_applies(d, kern) || rows_weight_gathers(d, kern)) && dw_len <= rows_weight_max) {
+  if ((rows_applies(d, kern) && dw_len <= rows_weight_max) || rows_weight_gathers(d, kern)) {
     if (!rows_backward_weight(pool, ws, kern, dw, x, dy, d, kSlot)) return false;
   } else {
     const bool chunked = dw_len <= kWeightChunkedMax && d.N >= 2;

@@ -413,8 +413,15 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
   });
 }
 
+constexpr size_t kSharedGroupFloats = size_t{16} << 20;
+
+// Above this many floats of dw the GEMM reads its B rows (128 bytes from each pixel's window)
+// in place from too many places to keep up with packed panels: ResNet-18's 256 -> 512 s2
+// (1.2M floats) 0.91-0.94x against im2col image groups; 128 -> 256 (295K) 1.12-1.26x faster.
+constexpr size_t kGatheredWeightMax = size_t{512} << 10;
+
 bool rows_weight_gathers(const Conv2dDims& d, const ConvKernels& kern) {
-  return rows_forward_applies(d, kern) && d.C % kern.gemm.shape.nr == 0;
+  return rows_forward_applies(d, kern) && d.C % kern.gemm.shape.nr == 0 && d.K * d.C * d.R * d.S <= kGatheredWeightMax;
 }
 
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
@@ -426,8 +433,13 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   // otherwise through a rows matrix (im2row). Groups depend on the shape only: they fix the
   // order of the sums.
   const bool gathers = rows_weight_gathers(d, kern);
-  const size_t group = gathers ? std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}))
-                               : l.group;
+  // A dw above rows_weight_max is summed by one GEMM per group of images over all threads (one
+  // partial, not one per chunk of images: 16 of them would be megabytes each), with groups of
+  // up to kSharedGroupFloats of planes and dy.
+  const bool single = dw_len > rows_weight_max;
+  const size_t group = single    ? std::max<size_t>(1, std::min(d.N, kSharedGroupFloats / (plane + d.K * l.PQ)))
+                       : gathers ? std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}))
+                                 : l.group;
   std::vector<long> pixels, taps;
   if (gathers) {
     for (size_t i = 0; i < group; ++i)
@@ -439,7 +451,7 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   }
   // Images are cut into chunks that depend on N only; a chunk's partial dw is summed group by
   // group on one thread (or all), and the partials are added in chunk order in double.
-  const size_t chunks = std::min(d.N, kRowsWeightChunks), threads = static_cast<size_t>(pool.size());
+  const size_t chunks = single ? 1 : std::min(d.N, kRowsWeightChunks), threads = static_cast<size_t>(pool.size());
   GemmDims g;  // partial(K, RSC) (+)= dy_g(K, group*PQ) rows(group*PQ, RSC)
   g.M = d.K, g.N = l.RSC, g.K = group * l.PQ;
   g.lda = g.K, g.ldb = l.RSC, g.ldc = l.RSC;

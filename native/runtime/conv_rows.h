@@ -47,7 +47,8 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
 // then one image's plane need only fit in 1 MiB, not its rows in 512 KiB.
 bool rows_weight_gathers(const Conv2dDims& d, const ConvKernels& kern);
 // dw only (the bias gradient is conv.cc's); its chunks hold a partial dw each: for dw of at most
-// rows_weight_max floats.
+// rows_weight_max floats, or any size when the windows are read in place (rows_weight_gathers:
+// larger ones are summed as one partial, one GEMM over all threads per group of images).
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
                           const float* dy, const Conv2dDims& d, size_t slot);
 constexpr size_t rows_weight_max = size_t{1} << 17;
