@@ -71,6 +71,23 @@ void to_padded_channels_last(const ConvKernels& kern, float* xp, const float* x,
   }
 }
 
+// Images [n0, n0 + gn) of src (img floats each, N in all) as consecutive padded channels-last
+// planes of `plane` floats each (see to_padded_channels_last).
+void group_planes(const ConvKernels& kern, float* planes, size_t plane, const float* src, size_t img, size_t n0, size_t gn,
+                  size_t N, const Conv2dDims& d, const RowsLayout& l) {
+  for (size_t i = 0; i < gn; ++i)
+    to_padded_channels_last(kern, planes + i * plane, src + (n0 + i) * img, n0 + i + 1 < N ? src + (n0 + i + 1) * img : nullptr,
+                            d, l);
+}
+
+// A group size that makes the group count a multiple of the threads when there are more groups
+// than threads (3 groups on 2 threads left one idle a third of the time). Only for passes whose
+// bits do not depend on the grouping (every output one tile's sum in a fixed k order).
+size_t balanced_group(size_t N, size_t group, size_t threads) {
+  const size_t groups = ceil_div(N, group);
+  return groups > threads ? ceil_div(N, ceil_div(groups, threads) * threads) : group;
+}
+
 // The weight reordered for the GEMMs: (K, RSC) when `k_major`, else (RSC, K), with RSC index
 // (r*S + s)*C + c.
 void reorder_weight(float* out, const float* w, const Conv2dDims& d, bool k_major) {
@@ -162,12 +179,9 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
                   const float* b, const Conv2dDims& d, size_t slot) {
   const RowsLayout l = rows_layout(d);
   const size_t in_img = d.C * d.H * d.W, out_img = d.K * l.PQ, plane = l.Hq * l.Wq * d.C;
-  // Groups are claimed by the threads whole: their count is made a multiple of the thread count
-  // when there are more than one per thread (3 groups on 2 threads left one idle a third of the
-  // time). Grouping changes no bits: every output is one tile's sum in a fixed k order.
   const size_t threads = static_cast<size_t>(pool.size());
-  size_t group = std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}));
-  if (ceil_div(d.N, group) > threads) group = ceil_div(d.N, ceil_div(ceil_div(d.N, group), threads) * threads);
+  const size_t group =
+      balanced_group(d.N, std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane})), threads);
   // the weight as the tile's packed B: NR-column slivers of (RSC, K), packed once for all groups
   const size_t NR = kern.gemm.shape.nr, slivers = ceil_div(d.K, NR);
   float* wp = ws.floats(slot, slivers * NR * l.RSC);
@@ -202,9 +216,7 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
   return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
     const std::vector<float*>& sc = buf[t];
     const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
-    for (size_t i = 0; i < gn; ++i)
-      to_padded_channels_last(kern, sc[0] + i * plane, x + (n0 + i) * in_img,
-                              n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
+    group_planes(kern, sc[0], plane, x, in_img, n0, gn, d.N, d, l);
     GemmDims gg = g;
     gg.M = gn * l.PQ;
     if (!run_gemm(pool, ws, kern.gemm, on_pool, sc[2], nullptr, sc[1], sc[0], wp, gg)) return false;
@@ -317,8 +329,8 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
   ld.Hq = hd, ld.Wq = wd;
   const size_t plane = hd * wd * K, in_img = C * d.H * d.W, dy_img = K * d.P * d.Q;
   const size_t threads = static_cast<size_t>(pool.size());
-  size_t group = std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, most), kPlanesMaxFloats / plane}));
-  if (ceil_div(d.N, group) > threads) group = ceil_div(d.N, ceil_div(ceil_div(d.N, group), threads) * threads);
+  const size_t group =
+      balanced_group(d.N, std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, most), kPlanesMaxFloats / plane})), threads);
   const size_t NR = kern.gemm.shape.nr, slivers = ceil_div(C, NR);
 
   // Per phase: its packed weight (rows (tap, k), NR-column slivers over c), tap offsets, GEMM.
@@ -397,9 +409,7 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
   return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
     const std::vector<float*>& sc = buf[t];
     const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
-    for (size_t i = 0; i < gn; ++i)
-      to_padded_channels_last(kern, sc[0] + i * plane, dy + (n0 + i) * dy_img,
-                              n0 + i + 1 < d.N ? dy + (n0 + i + 1) * dy_img : nullptr, dd, ld);
+    group_planes(kern, sc[0], plane, dy, dy_img, n0, gn, d.N, dd, ld);
     if (untouched) std::fill(sc[1], sc[1] + gn * in_img, 0.0f);
     for (const Phase& ph : phases) {
       if (!ph.taps) continue;
@@ -472,10 +482,13 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
     const size_t c0 = chunk * d.N / chunks, c1 = (chunk + 1) * d.N / chunks;
     for (size_t n0 = c0; n0 < c1; n0 += group) {
       const size_t gn = std::min(group, c1 - n0);
-      for (size_t i = 0; i < gn; ++i) {
-        float* xp = s[0] + (gathers ? i * plane : 0);
-        to_padded_channels_last(kern, xp, x + (n0 + i) * in_img, n0 + i + 1 < d.N ? x + (n0 + i + 1) * in_img : nullptr, d, l);
-        if (!gathers) kern.im2row(s[1] + i * l.PQ * l.RSC, xp, l.Wq, d);
+      if (gathers) {
+        group_planes(kern, s[0], plane, x, in_img, n0, gn, d.N, d, l);
+      } else {
+        for (size_t i = 0; i < gn; ++i) {  // one plane, its rows copied out image by image
+          group_planes(kern, s[0], plane, x, in_img, n0 + i, 1, d.N, d, l);
+          kern.im2row(s[1] + i * l.PQ * l.RSC, s[0], l.Wq, d);
+        }
       }
       GemmDims gg = g;
       gg.K = gg.lda = gn * l.PQ;
