@@ -42,7 +42,7 @@ struct GemmDims {
   // the rows of its im2col matrix are overlapping runs of one padded image.
   const long* b_rows = nullptr;
   // With b_rows, when set: B[p, j] = b[b_rows[p] + b_taps[j / b_run] + j % b_run], runs of b_run
-  // columns (a multiple of the tile's NR for the SIMD tiles) placed apart: a convolution's
+  // columns (a multiple of half the tile's NR for the SIMD tiles) placed apart: a convolution's
   // windows, pixels on the rows, one run of C channels per tap.
   const long* b_taps = nullptr;
   size_t b_run = 0;
@@ -75,6 +75,9 @@ struct GemmTile {
   const float* b;
   size_t b_rs;
   const long* b_off = nullptr;  // when set: row p of b is at b + b_off[p] (b_rs unused)
+  // With b_off: the row's second vector (columns NR/2 on) is at b + b_off[p] + b_hi, not right
+  // after the first (GemmDims::b_taps with runs of NR/2: the two halves are different taps).
+  long b_hi = 0;
   // When set: A(i, k) is a[a_off[i] + a_taps[k / a_run] + k % a_run] (GemmDims::a_rows; a_rs
   // unused), and k is a multiple of a_run.
   const long* a_off = nullptr;

@@ -431,15 +431,16 @@ constexpr size_t kSharedGroupFloats = size_t{16} << 20;
 constexpr size_t kGatheredWeightMax = size_t{512} << 10;
 
 bool rows_weight_gathers(const Conv2dDims& d, const ConvKernels& kern) {
-  return rows_forward_applies(d, kern) && d.C % kern.gemm.shape.nr == 0 && d.K * d.C * d.R * d.S <= kGatheredWeightMax;
+  return rows_forward_applies(d, kern) && d.C % (kern.gemm.shape.nr / 2) == 0 && d.K * d.C * d.R * d.S <= kGatheredWeightMax;
 }
 
 bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
                           const float* dy, const Conv2dDims& d, size_t slot) {
   const RowsLayout l = rows_layout(d);
   const size_t in_img = d.C * d.H * d.W, dw_len = d.K * l.RSC, plane = l.Hq * l.Wq * d.C;
-  // With C a multiple of the tile's width, the GEMM reads the windows in place (GemmDims::b_taps:
-  // each register tile's columns lie within one tap), from the planes of a group of images;
+  // With C a multiple of half the tile's width, the GEMM reads the windows in place
+  // (GemmDims::b_taps: each half of a register tile's columns lies within one tap), from the
+  // planes of a group of images;
   // otherwise through a rows matrix (im2row). Groups depend on the shape only: they fix the
   // order of the sums.
   const bool gathers = rows_weight_gathers(d, kern);

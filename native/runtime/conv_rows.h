@@ -43,7 +43,7 @@ bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern
 bool rows_phases_apply(const Conv2dDims& d, const ConvKernels& kern);
 bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                                const float* w, const Conv2dDims& d, bool overwrite, size_t slot);
-// Whether rows_backward_weight reads the windows in place (C a multiple of the tile's width);
+// Whether rows_backward_weight reads the windows in place (C a multiple of half the tile's width);
 // then one image's plane need only fit in 1 MiB, not its rows in 512 KiB.
 bool rows_weight_gathers(const Conv2dDims& d, const ConvKernels& kern);
 // dw only (the bias gradient is conv.cc's); its chunks hold a partial dw each: for dw of at most

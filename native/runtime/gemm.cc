@@ -152,6 +152,10 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
             : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
       t.b_rs = plan.direct_b && !d.b_packed ? d.ldb : NR;
       t.b_off = d.b_rows ? d.b_rows + pc : nullptr;
+      if (d.b_taps && j + NR / 2 < d.N) {  // the second half's run may be another tap's
+        auto col = [&](size_t jj) { return d.b_taps[jj / d.b_run] + static_cast<long>(jj % d.b_run); };
+        t.b_hi = col(j + NR / 2) - col(j) - static_cast<long>(NR / 2);
+      }
       t.c = d.c_rows ? c + j : c + i * d.ldc + j;
       t.c_off = d.c_rows ? d.c_rows + i : nullptr;
       t.ldc = d.ldc;

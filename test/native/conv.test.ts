@@ -59,6 +59,10 @@ const fixed: Conv2dSpec[] = [
   // 3 gives its phases 2 and 1 taps per axis
   { n: 2, c: 32, h: 13, w: 15, k: 8, kernel: 3, stride: 2, padding: [2, 0, 1, 1], dilation: 2 },
   { n: 2, c: 33, h: 13, w: 13, k: 9, kernel: 5, stride: 3, padding: 2 },
+  // weight gradients reading windows in place where a register tile's two halves are different
+  // taps (48 channels with AVX-512's 32-column tiles, 24 with AVX2's 16)
+  { n: 3, c: 48, h: 11, w: 11, k: 20, kernel: 3, stride: 2, padding: 1 },
+  { n: 2, c: 24, h: 12, w: 10, k: 12, kernel: 3, stride: 2 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */

@@ -117,10 +117,11 @@ void tile(const GemmTile& t) {
       }
     }
   }
+  const long hi = Indirect ? 8 + t.b_hi : 8;  // the second vector's offset (see GemmTile::b_hi)
   for (size_t p = 0; p < t.k && A != ASource::gathered; ++p) {
     const float* bk = Indirect ? t.b + t.b_off[p] : b;
     __m256 b0 = Masked ? _mm256_maskload_ps(bk, m0) : _mm256_loadu_ps(bk);
-    __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(bk + 8, m1) : _mm256_loadu_ps(bk + 8);
+    __m256 b1 = V == 1 ? b0 : Masked ? _mm256_maskload_ps(bk + hi, m1) : _mm256_loadu_ps(bk + hi);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
       __m256 ar = _mm256_broadcast_ss(a + r * rs);

@@ -126,6 +126,7 @@ void tile(const GemmTile& t) {
   } else {
     const float* a = t.a;
     const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
+    const long hi = Indirect ? 16 + t.b_hi : 16;  // the second vector's offset (see GemmTile::b_hi)
     for (size_t p = 0; p < kk; ++p) {
       const float* bk = Indirect ? t.b + t.b_off[p] : b;
       if (!Indirect) {  // see kPrefetchB
@@ -138,7 +139,7 @@ void tile(const GemmTile& t) {
         _mm_prefetch(reinterpret_cast<const char*>(ahead + 31), _MM_HINT_T0);
       }
       __m512 b0 = _mm512_maskz_loadu_ps(m0, bk);
-      __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + 16) : b0;
+      __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + hi) : b0;
 #pragma GCC unroll 12
       for (int r = 0; r < R; ++r) {
         __m512 ar = _mm512_set1_ps(a[r * rs]);
