@@ -83,7 +83,7 @@ struct GemmTile {
   const long* a_off = nullptr;
   const long* a_taps = nullptr;
   size_t a_run = 0;
-  const long* c_off = nullptr;  // when set: row r of C is at c + c_off[r] (GemmDims::c_rows)
+  const long* c_off = nullptr;  // when set (with a_off only): row r of C is at c + c_off[r] (GemmDims::c_rows)
   float* c;
   size_t ldc;
   size_t mr, nr;  // valid rows and columns, 1..MR and 1..NR

@@ -95,7 +95,8 @@ void tile(const GemmTile& t) {
   // Fetch C's rows now so their misses overlap the FMAs (see avx512/gemm.cc).
 #pragma GCC unroll 6
   for (int r = 0; r < R; ++r)
-    _mm_prefetch(reinterpret_cast<const char*>(t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc),
+                 _MM_HINT_T0);  // c_off: gathered A only
   const float* a = t.a;
   const float* b = t.b;
   const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
@@ -133,7 +134,7 @@ void tile(const GemmTile& t) {
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    float* c = t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+    float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
     if (V == 1) {
       store<Masked>(c, m0, finish<Masked>(acc[r][0], t, c, m0, r, 0));
     } else {  // the first vector is always full when there is a second

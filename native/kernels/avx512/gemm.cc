@@ -96,7 +96,7 @@ void tile(const GemmTile& t) {
   // 4 KiB, so they share cache sets): fetch them now so the misses overlap the FMAs.
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    const float* c = t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+    const float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;  // c_off: gathered A only
     _mm_prefetch(reinterpret_cast<const char*>(c), _MM_HINT_T0);
     if (V > 1) _mm_prefetch(reinterpret_cast<const char*>(c + 16), _MM_HINT_T0);
   }
@@ -152,7 +152,7 @@ void tile(const GemmTile& t) {
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    float* c = t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+    float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
     _mm512_mask_storeu_ps(c, m0, finish(acc[r][0], t, c, m0, r, 0));
     if (V > 1) _mm512_mask_storeu_ps(c + 16, m1, finish(acc[r][V - 1], t, c + 16, m1, r, 16));
   }
