@@ -10,7 +10,9 @@ import { Store } from '../src/store/store.js';
 import { tempDir } from './helpers/jobs.js';
 import { getJson, postJson, startServer, stopServer, type ServerProcess } from './helpers/server-process.js';
 
-const STEPS = 1200;
+// Long enough that the test sees the job mid-way even when its polls are slow: with 1200 steps a
+// loaded CI host once let the job finish before a poll saw its first checkpoint.
+const STEPS = 3000;
 const EVERY = 50;
 const GRACE_MS = 4000;
 
