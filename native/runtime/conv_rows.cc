@@ -80,6 +80,19 @@ void group_planes(const ConvKernels& kern, float* planes, size_t plane, const fl
                             d, l);
 }
 
+// The windows of `images` consecutive planes (`plane` floats apart) as GEMM offsets: per output
+// pixel the offset of its window's first tap, per tap (r, s) its offset from there; each tap is a
+// run of C floats.
+void window_offsets(const Conv2dDims& d, const RowsLayout& l, size_t images, size_t plane, std::vector<long>* pixels,
+                    std::vector<long>* taps) {
+  for (size_t i = 0; i < images; ++i)
+    for (size_t p = 0; p < d.P; ++p)
+      for (size_t q = 0; q < d.Q; ++q)
+        pixels->push_back(static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C));
+  for (size_t r = 0; r < d.R; ++r)
+    for (size_t s = 0; s < d.S; ++s) taps->push_back(static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C));
+}
+
 // A group size that makes the group count a multiple of the threads when there are more groups
 // than threads (3 groups on 2 threads left one idle a third of the time). Only for passes whose
 // bits do not depend on the grouping (every output one tile's sum in a fixed k order).
@@ -194,13 +207,8 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
           for (size_t j = 0, k = sv * NR; j < NR; ++j, ++k) o[j] = k < d.K ? w[(k * d.C + c) * d.R * d.S + rs] : 0.0f;
         }
   });
-  std::vector<long> pixels(group * l.PQ), taps(d.R * d.S);
-  for (size_t i = 0; i < group; ++i)
-    for (size_t p = 0; p < d.P; ++p)
-      for (size_t q = 0; q < d.Q; ++q)
-        pixels[(i * d.P + p) * d.Q + q] = static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C);
-  for (size_t r = 0; r < d.R; ++r)
-    for (size_t s = 0; s < d.S; ++s) taps[r * d.S + s] = static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C);
+  std::vector<long> pixels, taps;
+  window_offsets(d, l, group, plane, &pixels, &taps);
   GemmDims g;  // yt(group*PQ, K) = windows(group*PQ, RSC) wp(RSC, K) + b per column
   g.M = group * l.PQ, g.N = d.K, g.K = l.RSC;
   g.ldc = d.K;
@@ -355,8 +363,7 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
             ph.tap_off.push_back(static_cast<long>(((top - r * d.dil_h / sh) * wd + (left - s * d.dil_w / sw)) * K));
         for (size_t i = 0; i < group; ++i)
           for (size_t y = 0; y < ra.count; ++y)
-            for (size_t x = 0; x < cb.count; ++x)
-            {
+            for (size_t x = 0; x < cb.count; ++x) {
               ph.pixels.push_back(static_cast<long>(i * plane + ((ra.lo + y) * wd + cb.lo + x) * K));
               // where the pixel sits in the group's channels-last dx (H, W, C) per image
               ph.out.push_back(static_cast<long>(
@@ -452,14 +459,7 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
                        : gathers ? std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}))
                                  : l.group;
   std::vector<long> pixels, taps;
-  if (gathers) {
-    for (size_t i = 0; i < group; ++i)
-      for (size_t p = 0; p < d.P; ++p)
-        for (size_t q = 0; q < d.Q; ++q)
-          pixels.push_back(static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C));
-    for (size_t r = 0; r < d.R; ++r)
-      for (size_t s = 0; s < d.S; ++s) taps.push_back(static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C));
-  }
+  if (gathers) window_offsets(d, l, group, plane, &pixels, &taps);
   // Images are cut into chunks that depend on N only; a chunk's partial dw is summed group by
   // group on one thread (or all), and the partials are added in chunk order in double.
   const size_t chunks = single ? 1 : std::min(d.N, kRowsWeightChunks), threads = static_cast<size_t>(pool.size());

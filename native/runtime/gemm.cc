@@ -33,7 +33,6 @@ constexpr size_t kNC = 3072;
 // kShortKSlivers slivers: attention's small GEMMs (128 x 64 x 128, 2 slivers) lost 3-7%, reading
 // each B sliver from L1 fewer times in a row.
 constexpr size_t kShortK = 128;
-constexpr double kInlineFlops = 1 << 20;
 constexpr size_t kShortKSlivers = 16;
 // A narrow C (N up to kDirectANarrow slivers: 512 columns with AVX-512) uses each packed A
 // sliver only that many times, so packing A costs a noticeable share of the work: the tile then
@@ -350,9 +349,10 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
   if (use_split_k(d)) return gemm_split_k(pool, ws, kern, c, a, b, d, batch);
 
   const Plan plan = make_plan(kern, d);
-  // Below kInlineFlops the whole call runs on the calling thread: waking the pool costs more
+  // Below this many FLOPs the whole call runs on the calling thread: waking the pool costs more
   // than a second core saves (square/64: 8.1 us on two threads). The tiles are the same either
   // way, so the bits are too.
+  constexpr double kInlineFlops = 1 << 20;
   if (threads > 1 && 2.0 * static_cast<double>(d.M) * d.N * d.K * batch.count < kInlineFlops) {
     float* apack = ws.floats(0, plan.a_floats());
     float* bpack = plan.b_floats() ? ws.floats(1, plan.b_floats()) : nullptr;
