@@ -157,7 +157,7 @@ constexpr GemmShape kGemmShape{6, 16};
 void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);  // as avx512's
-void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc, size_t ks);
 void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add);  // as avx512's
 }  // namespace avx2
 namespace avx512 {
@@ -166,9 +166,10 @@ void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
 // Packing into the tile's layout: `a` points at op(A)[i0, p0] and mc rows become ceil(mc/MR)
 // slivers of kc x MR (out[s][k][r], zero past mc); `b` points at op(B)[p0, j0] and nc columns
-// become ceil(nc/NR) slivers of kc x NR (out[s][k][j], zero past nc).
+// become ceil(nc/NR) slivers of kc x NR (out[s][k][j], zero past nc), ks rows apart (ks >= kc:
+// threads that share a B block each pack some of its rows into the whole block's slivers).
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc);
-void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc);
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc, size_t ks);
 // dst[j*ldd + i] = src[i*lds + j] (or += when add) for i < rows, j < cols; nothing else is written
 void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add);
 }  // namespace avx512

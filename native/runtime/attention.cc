@@ -169,7 +169,7 @@ bool attention_forward(ThreadPool& pool, Workspace& ws, const AttentionKernels& 
     }
     for (size_t j0 = 0; j0 < qb.max_lim; j0 += kBk) {
       const size_t cols = std::min(kBk, qb.max_lim - j0);
-      g.pack_b(sc.kp, key + d.kv.at(qb.b, qb.h, j0), d.kv.st, true, cols, d.D);
+      g.pack_b(sc.kp, key + d.kv.at(qb.b, qb.h, j0), d.kv.st, true, cols, d.D, d.D);
       tiles(g, sc.s, kBk, qi, d.q.st, sc.kp, 0, qb.rows, cols, d.D, d.scale, 0.0f);
       qb.limits_from(j0, lim);
       k.softmax_block(sc.s, kBk, qb.rows, cols, lim, m, l, alpha);
@@ -208,8 +208,8 @@ struct Backward {
   // K^T and V^T of the key block at j0 as B panels.
   void pack(Scratch& sc, size_t b, size_t h, size_t j0) const {
     const size_t cols = cols_at(j0);
-    k.gemm.pack_b(sc.kp, key + d.kv.at(b, h, j0), d.kv.st, true, cols, d.D);
-    k.gemm.pack_b(sc.vp, v + d.kv.at(b, h, j0), d.kv.st, true, cols, d.D);
+    k.gemm.pack_b(sc.kp, key + d.kv.at(b, h, j0), d.kv.st, true, cols, d.D, d.D);
+    k.gemm.pack_b(sc.vp, v + d.kv.at(b, h, j0), d.kv.st, true, cols, d.D, d.D);
   }
 
   // One (query block, key block) step; sc.kp/sc.vp hold the key block (pack()).

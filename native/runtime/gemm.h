@@ -15,7 +15,7 @@ struct GemmKernel {
   GemmShape shape{1, 1};
   // packing into the tile's layout (see kernels.h); required whenever tile is set
   void (*pack_a)(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc) = nullptr;
-  void (*pack_b)(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) = nullptr;
+  void (*pack_b)(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc, size_t ks) = nullptr;
 };
 
 struct GemmBatch {

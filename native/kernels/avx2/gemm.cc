@@ -64,17 +64,31 @@ void store(float* p, __m256i m, __m256 v) {
   else _mm256_storeu_ps(p, v);
 }
 
-template <bool Masked>
-__m256 finish(__m256 acc, const GemmTile& t, const float* c, __m256i m, size_t row, size_t col) {
-  __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(t.alpha));
-  if (t.beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(t.beta), load<Masked>(c, m), v);
-  if (!t.last) return v;
-  if (t.bias_row) v = _mm256_add_ps(v, _mm256_set1_ps(t.bias_row[row]));
-  if (t.bias_col) v = _mm256_add_ps(v, load<Masked>(t.bias_col + col, m));
-  if (t.act == Act::relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-  else if (t.act == Act::gelu) v = gelu(v);
-  return v;
-}
+// What the tile does to its sums before storing them, as in avx512/gemm.cc (GELU on its own
+// path; the fields copied out once).
+struct Finish {
+  float alpha, beta;
+  const float* bias_row;  // nullptr unless this is the last K block
+  const float* bias_col;
+  bool relu, plain;  // plain: store the sums as they are
+  explicit Finish(const GemmTile& t)
+      : alpha(t.alpha),
+        beta(t.beta),
+        bias_row(t.last ? t.bias_row : nullptr),
+        bias_col(t.last ? t.bias_col : nullptr),
+        relu(t.last && t.act == Act::relu),
+        plain(alpha == 1.0f && beta == 0.0f && !bias_row && !bias_col && !relu) {}
+  template <bool Masked>
+  __m256 apply(__m256 acc, const float* c, __m256i m, size_t row, size_t col) const {
+    if (plain) return acc;
+    __m256 v = _mm256_mul_ps(acc, _mm256_set1_ps(alpha));
+    if (beta != 0.0f) v = _mm256_fmadd_ps(_mm256_set1_ps(beta), load<Masked>(c, m), v);
+    if (bias_row) v = _mm256_add_ps(v, _mm256_set1_ps(bias_row[row]));
+    if (bias_col) v = _mm256_add_ps(v, load<Masked>(bias_col + col, m));
+    if (relu) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    return v;
+  }
+};
 
 // R rows (1..6) by V vectors of 8 columns (1 or 2); Masked for a partial last column vector
 // (vmaskmovps is slower than a plain load on the hot path, so full tiles avoid it).
@@ -132,14 +146,30 @@ void tile(const GemmTile& t) {
     a += step;
     b += t.b_rs;
   }
+  const Finish finish(t);
+  if (t.last && t.act == Act::gelu) {  // through a local buffer: see avx512/gemm.cc
+    alignas(32) float done[R][V * 8];
+#pragma GCC unroll 12
+    for (int r = 0; r < R; ++r) {
+      const float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      _mm256_store_ps(done[r], finish.apply<V == 1 && Masked>(acc[r][0], c, m0, r, 0));
+      if (V > 1) _mm256_store_ps(done[r] + 8, finish.apply<Masked>(acc[r][V - 1], c + 8, m1, r, 8));
+    }
+    for (int r = 0; r < R; ++r) {
+      float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      store<V == 1 && Masked>(c, m0, gelu(_mm256_load_ps(done[r])));
+      if (V > 1) store<Masked>(c + 8, m1, gelu(_mm256_load_ps(done[r] + 8)));
+    }
+    return;
+  }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
     float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
     if (V == 1) {
-      store<Masked>(c, m0, finish<Masked>(acc[r][0], t, c, m0, r, 0));
+      store<Masked>(c, m0, finish.apply<Masked>(acc[r][0], c, m0, r, 0));
     } else {  // the first vector is always full when there is a second
-      store<false>(c, m0, finish<false>(acc[r][0], t, c, m0, r, 0));
-      store<Masked>(c + 8, m1, finish<Masked>(acc[r][V - 1], t, c + 8, m1, r, 8));
+      store<false>(c, m0, finish.apply<false>(acc[r][0], c, m0, r, 0));
+      store<Masked>(c + 8, m1, finish.apply<Masked>(acc[r][V - 1], c + 8, m1, r, 8));
     }
   }
 }

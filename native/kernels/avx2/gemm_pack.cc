@@ -71,7 +71,7 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
   }
 }
 
-void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) {
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc, size_t ks) {
   const size_t slivers = (nc + kNR - 1) / kNR;
   if (!trans) {
     // op(B)[k, j] = b[k * ldb + j]: groups of 16 rows, sliver by sliver (see avx512/gemm_pack.cc)
@@ -82,7 +82,7 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
         const __m256i m0 = lanes(cols), m1 = lanes(cols > 8 ? cols - 8 : 0);
         for (size_t k = k0; k < k1; ++k) {
           const float* src = b + k * ldb + j;
-          float* o = out + (s * kc + k) * kNR;
+          float* o = out + (s * ks + k) * kNR;
           _mm256_storeu_ps(o, _mm256_maskload_ps(src, m0));
           _mm256_storeu_ps(o + 8, _mm256_maskload_ps(src + 8, m1));
         }
@@ -93,7 +93,7 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
   // op(B)[k, j] = b[j * ldb + k]: 8 columns x 8 k at a time, transposed
   for (size_t s = 0; s < slivers; ++s) {
     const size_t j0 = s * kNR, cols = nc - j0 < kNR ? nc - j0 : kNR;
-    float* o = out + s * kc * kNR;
+    float* o = out + s * ks * kNR;
     for (size_t half = 0; half < kNR; half += 8) {
       const size_t hc = cols > half ? (cols - half < 8 ? cols - half : 8) : 0;
       for (size_t k = 0; k < kc; k += 8) {

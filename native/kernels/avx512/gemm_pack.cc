@@ -79,7 +79,7 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
   }
 }
 
-void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc) {
+void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t nc, size_t kc, size_t ks) {
   const size_t slivers = (nc + kNR - 1) / kNR;
   if (!trans) {
     // op(B)[k, j] = b[k * ldb + j]. Rows of B are often pages apart, so walking one sliver down
@@ -93,7 +93,11 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
         const __mmask16 m0 = lanes(cols), m1 = lanes(cols > 16 ? cols - 16 : 0);
         for (size_t k = k0; k < k1; ++k) {
           const float* src = b + k * ldb + j;
-          float* o = out + (s * kc + k) * kNR;
+          float* o = out + (s * ks + k) * kNR;
+          if (k + 16 < kc) {  // the next group's rows: each is a stream of its own, often on its own page
+            _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb + 31), _MM_HINT_T0);
+          }
           _mm512_storeu_ps(o, _mm512_maskz_loadu_ps(m0, src));
           _mm512_storeu_ps(o + 16, _mm512_maskz_loadu_ps(m1, src + 16));
         }
@@ -105,7 +109,7 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
   // time, transposed so that each k gets its 16 columns as one vector.
   for (size_t s = 0; s < slivers; ++s) {
     const size_t j0 = s * kNR, cols = nc - j0 < kNR ? nc - j0 : kNR;
-    float* o = out + s * kc * kNR;
+    float* o = out + s * ks * kNR;
     for (size_t half = 0; half < kNR; half += 16) {
       const size_t hc = cols > half ? (cols - half < 16 ? cols - half : 16) : 0;
       for (size_t k = 0; k < kc; k += 16) {
