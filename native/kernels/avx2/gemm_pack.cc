@@ -45,7 +45,10 @@ __attribute__((always_inline)) inline void load_transposed(float* out, size_t os
   __m256 r[8];
   const __m256i cm = lanes(cols);
 #pragma GCC unroll 8
-  for (size_t i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
+  for (size_t i = 0; i < 8; ++i) {
+    if (i < rows) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + 16), _MM_HINT_T0);  // as avx512's
+    r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
+  }
   transpose8(r);
   const __m256i wm = lanes(width);
 #pragma GCC unroll 8
@@ -62,7 +65,13 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
     if (trans) {  // op(A)[i + r, k] = a[k * lda + i + r]: 6 contiguous floats per k
       const __m256i m = lanes(rows);
       float* o = out;
-      for (size_t k = 0; k < kc; ++k, o += kMR) _mm256_maskstore_ps(o, full, _mm256_maskload_ps(a + k * lda + i, m));
+      for (size_t k = 0; k < kc; ++k, o += kMR) {
+        if (k + 16 < kc) {  // as avx512's
+          _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i + rows - 1), _MM_HINT_T0);
+        }
+        _mm256_maskstore_ps(o, full, _mm256_maskload_ps(a + k * lda + i, m));
+      }
     } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 8 k at a time, transposed
       for (size_t k = 0; k < kc; k += 8) {
         load_transposed(out + k * kMR, kMR, a + i * lda + k, lda, rows, kc - k < 8 ? kc - k : 8, kMR);
@@ -83,6 +92,10 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
         for (size_t k = k0; k < k1; ++k) {
           const float* src = b + k * ldb + j;
           float* o = out + (s * ks + k) * kNR;
+          if (k + 16 < kc) {  // as avx512's
+            _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb + 15), _MM_HINT_T0);
+          }
           _mm256_storeu_ps(o, _mm256_maskload_ps(src, m0));
           _mm256_storeu_ps(o + 8, _mm256_maskload_ps(src + 8, m1));
         }

@@ -4,6 +4,12 @@
 // transpose them in registers. (Gathers were tried and measured slower than scalar moves on
 // Zen 5: square/128 GEMM 108 -> 71 GFLOP/s.) Scalar moves cost about one element per cycle, and
 // a weight-gradient GEMM packs a transposed activation of tens of megabytes.
+// Every strided read is fetched ahead in software (rows of B 16 rows on, the 12 floats of a
+// transposed A 16 k on, the next 32 floats of each row a transpose reads): in a training step
+// the operands come from memory, not cache, and each of those rows is a stream of its own, more
+// than the hardware prefetcher follows. Same-process A/B with inputs rotated over 8 sets (cold),
+// 2 threads: 1024x256x2048 TA 1.14-1.22x, 144x131072x16 TA 1.6x (mean), 2048x1024x256 T 1.14x;
+// with hot caches 0.98-1.03x.
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -54,7 +60,10 @@ __attribute__((always_inline)) inline void load_transposed(float* out, size_t os
   __m512 r[16];
   const __mmask16 cm = lanes(cols);
 #pragma GCC unroll 16
-  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
+  for (size_t i = 0; i < 16; ++i) {
+    if (i < rows) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + 32), _MM_HINT_T0);
+    r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
+  }
   transpose16(r);
   const __mmask16 wm = lanes(width);
 #pragma GCC unroll 16
@@ -70,7 +79,13 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
     float* o = out;
     if (trans) {  // op(A)[i + r, k] = a[k * lda + i + r]: 12 contiguous floats per k
       const __mmask16 m = lanes(rows), full = lanes(kMR);
-      for (size_t k = 0; k < kc; ++k, o += kMR) _mm512_mask_storeu_ps(o, full, _mm512_maskz_loadu_ps(m, a + k * lda + i));
+      for (size_t k = 0; k < kc; ++k, o += kMR) {
+        if (k + 16 < kc) {  // rows lda apart: one stream per k (see gemm_pack_b_f32)
+          _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i + rows - 1), _MM_HINT_T0);
+        }
+        _mm512_mask_storeu_ps(o, full, _mm512_maskz_loadu_ps(m, a + k * lda + i));
+      }
     } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 16 k at a time, transposed
       for (size_t k = 0; k < kc; k += 16) {
         load_transposed(o + k * kMR, kMR, a + i * lda + k, lda, rows, kc - k < 16 ? kc - k : 16, kMR);
