@@ -10,7 +10,8 @@
 //
 // Cases are NxCxHxW:KxRxS:s<stride>p<pad>:fwd|bwd_data|bwd_data_ow|bwd_weight (bwd_data_ow: the
 // backward-data pass overwriting dx, as training's first gradient contribution does). ISA=avx2 caps the ISA; MS is
-// the time per case (default 3000).
+// the time per case (default 3000); SETS=8 rotates 8 copies of the buffers (cold caches, as in a
+// training step) and adds the ratio of mean times.
 import { loadPair, random } from './ab-addons.mjs';
 
 const { mods, cases, budget } = loadPair('node tools/conv-ab.mjs BEFORE.node AFTER.node THREADS NxCxHxW:KxRxS:sSpP:PASS ...');
@@ -26,33 +27,42 @@ for (const spec of cases) {
     n, c, h, w, k, r, s, strideH: stride, strideW: stride, padTop: pad, padBottom: pad, padLeft: pad, padRight: pad,
     dilationH: 1, dilationW: 1,
   };
-  const x = random(n * c * h * w, 1);
+  // SETS > 1 rotates that many copies of the inputs and outputs, so that each call reads them
+  // from memory as in a training step, not from cache.
+  const sets = Math.max(1, Number(process.env.SETS ?? 1));
+  const xs = [...Array(sets)].map((_, j) => random(n * c * h * w, 1 + 10 * j));
   const wt = random(k * c * r * s, 2);
-  const dy = random(n * k * p * q, 3);
-  const outs = [0, 1].map(() =>
-    pass === 'fwd' ? new Float32Array(n * k * p * q) : pass.startsWith('bwd_data') ? new Float32Array(n * c * h * w) : new Float32Array(k * c * r * s));
-  const call = (i) => {
-    if (pass === 'fwd') mods[i].conv2dForward(outs[i], x, wt, null, g);
-    else if (pass === 'bwd_data') mods[i].conv2dBackwardData(outs[i].fill(0), dy, wt, g);
-    else if (pass === 'bwd_data_ow') mods[i].conv2dBackwardData(outs[i], dy, wt, g, true);
-    else mods[i].conv2dBackwardWeight(outs[i].fill(0), null, x, dy, g);
+  const dys = [...Array(sets)].map((_, j) => random(n * k * p * q, 3 + 10 * j));
+  const size = pass === 'fwd' ? n * k * p * q : pass.startsWith('bwd_data') ? n * c * h * w : k * c * r * s;
+  const outs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(size)));
+  const call = (i, j) => {
+    const out = outs[i][j], x = xs[j], dy = dys[j];
+    if (pass === 'fwd') mods[i].conv2dForward(out, x, wt, null, g);
+    else if (pass === 'bwd_data') mods[i].conv2dBackwardData(out.fill(0), dy, wt, g);
+    else if (pass === 'bwd_data_ow') mods[i].conv2dBackwardData(out, dy, wt, g, true);
+    else mods[i].conv2dBackwardWeight(out.fill(0), null, x, dy, g);
   };
   const flops = 2 * n * k * p * q * c * r * s;
-  const best = [Infinity, Infinity];
-  for (let i = 0; i < 2; i++) call(i);
+  const best = [Infinity, Infinity], total = [0, 0];
+  for (let i = 0; i < 2; i++) for (let j = 0; j < sets; j++) call(i, j);
   const end = Date.now() + budget;
-  while (Date.now() < end) {
+  for (let round = 0; Date.now() < end; round++) {
     for (let i = 0; i < 2; i++) {
       const t0 = process.hrtime.bigint();
-      call(i);
-      best[i] = Math.min(best[i], Number(process.hrtime.bigint() - t0));
+      call(i, round % sets);
+      const t = Number(process.hrtime.bigint() - t0);
+      best[i] = Math.min(best[i], t);
+      total[i] += t;
     }
   }
+  // the results of set 0 (the last call on it, by both builds, had the same inputs)
+  const res = [outs[0][0], outs[1][0]];
   let diff = 0, mag = 0;
-  for (let i = 0; i < outs[0].length; i++) {
-    diff = Math.max(diff, Math.abs(outs[0][i] - outs[1][i]));
-    mag = Math.max(mag, Math.abs(outs[0][i]));
+  for (let i = 0; i < res[0].length; i++) {
+    diff = Math.max(diff, Math.abs(res[0][i] - res[1][i]));
+    mag = Math.max(mag, Math.abs(res[0][i]));
   }
   const gf = (ns) => (flops / ns).toFixed(1).padStart(6);
-  console.log(`${spec.padEnd(34)} before ${gf(best[0])} GFLOP/s  after ${gf(best[1])} GFLOP/s  after/before ${(best[0] / best[1]).toFixed(3)}  diff ${(diff / mag).toExponential(1)}`);
+  const mean = sets > 1 ? `  mean after/before ${(total[0] / total[1]).toFixed(3)}` : '';
+  console.log(`${spec.padEnd(34)} before ${gf(best[0])} GFLOP/s  after ${gf(best[1])} GFLOP/s  after/before ${(best[0] / best[1]).toFixed(3)}${mean}  diff ${(diff / mag).toExponential(1)}`);
 }

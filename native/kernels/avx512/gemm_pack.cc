@@ -150,7 +150,10 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
       const __mmask16 cm = lanes(cj);
       __m512 r[16];
 #pragma GCC unroll 16
-      for (size_t a = 0; a < 16; ++a) r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
+      for (size_t a = 0; a < 16; ++a) {
+        if (a < ri) _mm_prefetch(reinterpret_cast<const char*>(src + (i + a) * lds + j + 32), _MM_HINT_T0);  // as in packing
+        r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
+      }
       transpose16(r);
       // With add, every row of dst is read before any is written: rows 4 KiB apart (a 32 x 32
       // plane) would otherwise make each load wait for the store before it (4K aliasing).
