@@ -8,7 +8,8 @@
 //   node tools/gemm-ab.mjs /tmp/before.node build-cmake/Release/kiln.node 2 2048x128x128xT 1024x1024x1024
 //
 // Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended. KILN_ISA-style caps:
-// ISA=avx2; time per shape: MS (default 4000).
+// ISA=avx2; time per shape: MS (default 4000); SETS=8 rotates 8 copies of the operands (cold
+// caches, as in a training step) and adds the ratio of mean times.
 import { loadPair, random } from './ab-addons.mjs';
 
 const { mods, cases: shapes, budget } = loadPair('node tools/gemm-ab.mjs BEFORE.node AFTER.node THREADS MxNxK[xT|xTA|xTT] ...', 4000);
@@ -17,22 +18,28 @@ for (const shape of shapes) {
   const [m, n, k] = shape.split('x').slice(0, 3).map(Number);
   const flag = shape.split('x')[3] ?? '';
   const opts = { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT' };
-  const a = random(m * k, 1);
-  const b = random(k * n, 2);
-  const cs = [new Float32Array(m * n), new Float32Array(m * n)];
+  // SETS > 1 rotates that many copies of A, B and C, so that each call reads them from memory
+  // as in a training step, not from cache (one call per sample then).
+  const sets = Math.max(1, Number(process.env.SETS ?? 1));
+  const as = [...Array(sets)].map((_, j) => random(m * k, 1 + 10 * j));
+  const bs = [...Array(sets)].map((_, j) => random(k * n, 2 + 10 * j));
+  const cs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(m * n)));
   const flops = 2 * m * n * k;
-  const calls = Math.max(1, Math.round(2e8 / flops)); // samples of ~1 ms: short enough to find quiet ones
-  const best = [Infinity, Infinity];
-  for (let w = 0; w < 3; w++) for (let i = 0; i < 2; i++) mods[i].gemm(cs[i], a, b, opts);
+  const calls = sets > 1 ? 1 : Math.max(1, Math.round(2e8 / flops)); // samples of ~1 ms: short enough to find quiet ones
+  const best = [Infinity, Infinity], total = [0, 0];
+  for (let w = 0; w < 3; w++) for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bs[0], opts);
   const end = Date.now() + budget;
-  while (Date.now() < end) {
+  for (let round = 0; Date.now() < end; round++) {
+    const j = round % sets;
     for (let i = 0; i < 2; i++) {
       const t0 = process.hrtime.bigint();
-      for (let c = 0; c < calls; c++) mods[i].gemm(cs[i], a, b, opts);
-      best[i] = Math.min(best[i], Number(process.hrtime.bigint() - t0) / calls);
+      for (let c = 0; c < calls; c++) mods[i].gemm(cs[i][j], as[j], bs[j], opts);
+      const t = Number(process.hrtime.bigint() - t0) / calls;
+      best[i] = Math.min(best[i], t);
+      total[i] += t;
     }
   }
-  const same = cs[0].every((v, i) => Object.is(v, cs[1][i]));
+  const same = cs[0].every((c, j) => c.every((v, i) => Object.is(v, cs[1][j][i])));
   const gf = (ns) => (flops / ns).toFixed(1).padStart(6);
-  console.log(`${shape.padEnd(18)} before ${gf(best[0])} GFLOP/s  after ${gf(best[1])} GFLOP/s  after/before ${(best[0] / best[1]).toFixed(3)}  ${same ? 'bit-identical' : 'RESULTS DIFFER'}`);
+  console.log(`${shape.padEnd(18)} before ${gf(best[0])} GFLOP/s  after ${gf(best[1])} GFLOP/s  after/before ${(best[0] / best[1]).toFixed(3)}${sets > 1 ? `  mean after/before ${(total[0] / total[1]).toFixed(3)}` : ''}  ${same ? 'bit-identical' : 'RESULTS DIFFER'}`);
 }
