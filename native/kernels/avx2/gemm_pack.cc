@@ -45,10 +45,7 @@ __attribute__((always_inline)) inline void load_transposed(float* out, size_t os
   __m256 r[8];
   const __m256i cm = lanes(cols);
 #pragma GCC unroll 8
-  for (size_t i = 0; i < 8; ++i) {
-    if (i < rows) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + 16), _MM_HINT_T0);  // as avx512's
-    r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
-  }
+  for (size_t i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
   transpose8(r);
   const __m256i wm = lanes(width);
 #pragma GCC unroll 8
@@ -131,10 +128,7 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
       const __m256i cm = lanes(cj);
       __m256 r[8];
 #pragma GCC unroll 8
-      for (size_t a = 0; a < 8; ++a) {
-        if (a < ri) _mm_prefetch(reinterpret_cast<const char*>(src + (i + a) * lds + j + 16), _MM_HINT_T0);  // as in packing
-        r[a] = a < ri ? _mm256_maskload_ps(src + (i + a) * lds + j, cm) : _mm256_setzero_ps();
-      }
+      for (size_t a = 0; a < 8; ++a) r[a] = a < ri ? _mm256_maskload_ps(src + (i + a) * lds + j, cm) : _mm256_setzero_ps();
       transpose8(r);
       // with add, every row of dst is read before any is written (see avx512/gemm_pack.cc)
       if (add) {

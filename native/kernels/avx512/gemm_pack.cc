@@ -4,12 +4,11 @@
 // transpose them in registers. (Gathers were tried and measured slower than scalar moves on
 // Zen 5: square/128 GEMM 108 -> 71 GFLOP/s.) Scalar moves cost about one element per cycle, and
 // a weight-gradient GEMM packs a transposed activation of tens of megabytes.
-// Every strided read is fetched ahead in software (rows of B 16 rows on, the 12 floats of a
-// transposed A 16 k on, the next 32 floats of each row a transpose reads): in a training step
-// the operands come from memory, not cache, and each of those rows is a stream of its own, more
-// than the hardware prefetcher follows. Same-process A/B with inputs rotated over 8 sets (cold),
-// 2 threads: 1024x256x2048 TA 1.14-1.22x, 144x131072x16 TA 1.6x (mean), 2048x1024x256 T 1.14x;
-// with hot caches 0.98-1.03x.
+// The rows of B (not transposed) and of a transposed A are fetched 16 rows ahead in software:
+// in a training step the operands come from memory, and rows a page apart are streams the
+// hardware prefetcher does not follow. Inputs rotated over 8 buffer sets (tools/gemm-ab.mjs
+// SETS=8), 2 threads, mean time: 1024x256x2048 TA 1.03-1.06x, 768x256x2048 TA 1.02x, 256x1024x2048
+// TA 1.01x. Fetching the 16 rows of a transpose ahead made no difference (1.00-1.01x).
 #include <immintrin.h>
 
 #include "../kernels.h"
@@ -60,10 +59,7 @@ __attribute__((always_inline)) inline void load_transposed(float* out, size_t os
   __m512 r[16];
   const __mmask16 cm = lanes(cols);
 #pragma GCC unroll 16
-  for (size_t i = 0; i < 16; ++i) {
-    if (i < rows) _mm_prefetch(reinterpret_cast<const char*>(src + i * ld + 32), _MM_HINT_T0);
-    r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
-  }
+  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(cm, src + i * ld) : _mm512_setzero_ps();
   transpose16(r);
   const __mmask16 wm = lanes(width);
 #pragma GCC unroll 16
@@ -80,7 +76,7 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
     if (trans) {  // op(A)[i + r, k] = a[k * lda + i + r]: 12 contiguous floats per k
       const __mmask16 m = lanes(rows), full = lanes(kMR);
       for (size_t k = 0; k < kc; ++k, o += kMR) {
-        if (k + 16 < kc) {  // rows lda apart: one stream per k (see gemm_pack_b_f32)
+        if (k + 16 < kc) {  // rows lda apart, each a stream of its own (as B's rows below)
           _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i + rows - 1), _MM_HINT_T0);
         }
@@ -150,10 +146,7 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
       const __mmask16 cm = lanes(cj);
       __m512 r[16];
 #pragma GCC unroll 16
-      for (size_t a = 0; a < 16; ++a) {
-        if (a < ri) _mm_prefetch(reinterpret_cast<const char*>(src + (i + a) * lds + j + 32), _MM_HINT_T0);  // as in packing
-        r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
-      }
+      for (size_t a = 0; a < 16; ++a) r[a] = a < ri ? _mm512_maskz_loadu_ps(cm, src + (i + a) * lds + j) : _mm512_setzero_ps();
       transpose16(r);
       // With add, every row of dst is read before any is written: rows 4 KiB apart (a 32 x 32
       // plane) would otherwise make each load wait for the store before it (4K aliasing).
