@@ -63,9 +63,9 @@ __attribute__((noinline)) __m512 gelu(__m512 x) {
 }
 
 // What the tile does to its sums before storing them: alpha*acc (+ beta*C) and, on the last K
-// block, the bias and ReLU (GELU: see the end of tile()). The fields are
-// copied out of the GemmTile once: as far as the compiler knows, a store to C could change them,
-// and it would load them again after every store.
+// block, the bias and ReLU (GELU: see the end of tile()). The fields are copied out of the
+// GemmTile once: as far as the compiler knows, a store to C could change them, and it would load
+// them again after every store.
 struct Finish {
   float alpha, beta;
   const float* bias_row;  // nullptr unless this is the last K block
