@@ -2,7 +2,7 @@
 // broadcast, 15 of the 16 registers). The loops around it are in runtime/gemm.cc.
 #include <immintrin.h>
 
-#include "../kernels.h"
+#include "../gemm_epilogue.h"
 
 namespace kiln::avx2 {
 namespace {
@@ -64,20 +64,9 @@ void store(float* p, __m256i m, __m256 v) {
   else _mm256_storeu_ps(p, v);
 }
 
-// What the tile does to its sums before storing them, as in avx512/gemm.cc (GELU on its own
-// path; the fields copied out once).
-struct Finish {
-  float alpha, beta;
-  const float* bias_row;  // nullptr unless this is the last K block
-  const float* bias_col;
-  bool relu, plain;  // plain: store the sums as they are
-  explicit Finish(const GemmTile& t)
-      : alpha(t.alpha),
-        beta(t.beta),
-        bias_row(t.last ? t.bias_row : nullptr),
-        bias_col(t.last ? t.bias_col : nullptr),
-        relu(t.last && t.act == Act::relu),
-        plain(alpha == 1.0f && beta == 0.0f && !bias_row && !bias_col && !relu) {}
+// alpha*acc (+ beta*C), the bias and ReLU, as in avx512/gemm.cc (GELU on its own path).
+struct Finish : TileEpilogue {
+  using TileEpilogue::TileEpilogue;
   template <bool Masked>
   __m256 apply(__m256 acc, const float* c, __m256i m, size_t row, size_t col) const {
     if (plain) return acc;
@@ -147,7 +136,7 @@ void tile(const GemmTile& t) {
     b += t.b_rs;
   }
   const Finish finish(t);
-  if (t.last && t.act == Act::gelu) {  // through a local buffer: see avx512/gemm.cc
+  if (finish.gelu) {  // through a local buffer: see avx512/gemm.cc
     alignas(32) float done[R][V * 8];
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {

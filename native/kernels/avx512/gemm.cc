@@ -4,7 +4,7 @@
 // the loads. The loops around the tile (packing, cache blocking, threads) are in runtime/gemm.cc.
 #include <immintrin.h>
 
-#include "../kernels.h"
+#include "../gemm_epilogue.h"
 
 namespace kiln::avx512 {
 namespace {
@@ -62,22 +62,9 @@ __attribute__((noinline)) __m512 gelu(__m512 x) {
   return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
 }
 
-// What the tile does to its sums before storing them: alpha*acc (+ beta*C) and, on the last K
-// block, the bias and ReLU (GELU: see the end of tile()). The fields are copied out of the
-// GemmTile once: as far as the compiler knows, a store to C could change them, and it would load
-// them again after every store.
-struct Finish {
-  float alpha, beta;
-  const float* bias_row;  // nullptr unless this is the last K block
-  const float* bias_col;
-  bool relu, plain;  // plain: store the sums as they are
-  explicit Finish(const GemmTile& t)
-      : alpha(t.alpha),
-        beta(t.beta),
-        bias_row(t.last ? t.bias_row : nullptr),
-        bias_col(t.last ? t.bias_col : nullptr),
-        relu(t.last && t.act == Act::relu),
-        plain(alpha == 1.0f && beta == 0.0f && !bias_row && !bias_col && !relu) {}
+// alpha*acc (+ beta*C) and, on the last K block, the bias and ReLU (GELU: see the end of tile()).
+struct Finish : TileEpilogue {
+  using TileEpilogue::TileEpilogue;
   __m512 operator()(__m512 acc, const float* c, __mmask16 m, size_t row, size_t col) const {
     if (plain) return acc;
     __m512 v = _mm512_mul_ps(acc, _mm512_set1_ps(alpha));
@@ -165,7 +152,7 @@ void tile(const GemmTile& t) {
     }
   }
   const Finish finish(t);
-  if (t.last && t.act == Act::gelu) {
+  if (finish.gelu) {
     // GELU is a call (see gelu()). A call with the accumulators live makes the compiler save
     // every one of them to the stack around it (all vector registers are the caller's to save):
     // on the path shared with the other epilogues that cost 3-20% of a plain tile. Here the
