@@ -12,16 +12,15 @@ struct TileEpilogue {
   float alpha, beta;
   const float* bias_row;  // nullptr unless this is the last K block
   const float* bias_col;
-  bool relu, gelu;  // on the last K block only
-  bool plain;       // store the sums as they are
+  bool relu;   // on the last K block only (GELU: each tile's own path)
+  bool plain;  // nothing to do before GELU or the store
   explicit TileEpilogue(const GemmTile& t)
       : alpha(t.alpha),
         beta(t.beta),
         bias_row(t.last ? t.bias_row : nullptr),
         bias_col(t.last ? t.bias_col : nullptr),
         relu(t.last && t.act == Act::relu),
-        gelu(t.last && t.act == Act::gelu),
-        plain(alpha == 1.0f && beta == 0.0f && !bias_row && !bias_col && !relu && !gelu) {}
+        plain(alpha == 1.0f && beta == 0.0f && !bias_row && !bias_col && !relu) {}
 };
 
 }  // namespace kiln

@@ -95,11 +95,11 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
   const __m256i m0 = lanes(t.nr), m1 = lanes(t.nr > 8 ? t.nr - 8 : 0);
+  // Row r of C (c_off: gathered A only).
+  auto c_row = [&t](int r) { return A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc; };
   // Fetch C's rows now so their misses overlap the FMAs (see avx512/gemm.cc).
 #pragma GCC unroll 6
-  for (int r = 0; r < R; ++r)
-    _mm_prefetch(reinterpret_cast<const char*>(A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc),
-                 _MM_HINT_T0);  // c_off: gathered A only
+  for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(c_row(r)), _MM_HINT_T0);
   const float* a = t.a;
   const float* b = t.b;
   const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
@@ -136,16 +136,16 @@ void tile(const GemmTile& t) {
     b += t.b_rs;
   }
   const Finish finish(t);
-  if (finish.gelu) {  // through a local buffer: see avx512/gemm.cc
+  if (t.last && t.act == Act::gelu) {  // through a local buffer: see avx512/gemm.cc
     alignas(32) float done[R][V * 8];
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      const float* c = c_row(r);
       _mm256_store_ps(done[r], finish.apply<V == 1 && Masked>(acc[r][0], c, m0, r, 0));
       if (V > 1) _mm256_store_ps(done[r] + 8, finish.apply<Masked>(acc[r][V - 1], c + 8, m1, r, 8));
     }
     for (int r = 0; r < R; ++r) {
-      float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      float* c = c_row(r);
       store<V == 1 && Masked>(c, m0, gelu(_mm256_load_ps(done[r])));
       if (V > 1) store<Masked>(c + 8, m1, gelu(_mm256_load_ps(done[r] + 8)));
     }
@@ -153,7 +153,7 @@ void tile(const GemmTile& t) {
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+    float* c = c_row(r);
     if (V == 1) {
       store<Masked>(c, m0, finish.apply<Masked>(acc[r][0], c, m0, r, 0));
     } else {  // the first vector is always full when there is a second

@@ -93,11 +93,13 @@ void tile(const GemmTile& t) {
 #pragma GCC unroll 2
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(t.nr), m1 = V > 1 ? lanes(t.nr - 16) : 0;
+  // Row r of C (c_off: gathered A only).
+  auto c_row = [&t](int r) { return A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc; };
   // C is read and written only after the k loop, and its rows are ldc apart (often a multiple of
   // 4 KiB, so they share cache sets): fetch them now so the misses overlap the FMAs.
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    const float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;  // c_off: gathered A only
+    const float* c = c_row(r);
     _mm_prefetch(reinterpret_cast<const char*>(c), _MM_HINT_T0);
     if (V > 1) _mm_prefetch(reinterpret_cast<const char*>(c + 16), _MM_HINT_T0);
   }
@@ -152,7 +154,7 @@ void tile(const GemmTile& t) {
     }
   }
   const Finish finish(t);
-  if (finish.gelu) {
+  if (t.last && t.act == Act::gelu) {
     // GELU is a call (see gelu()). A call with the accumulators live makes the compiler save
     // every one of them to the stack around it (all vector registers are the caller's to save):
     // on the path shared with the other epilogues that cost 3-20% of a plain tile. Here the
@@ -162,12 +164,12 @@ void tile(const GemmTile& t) {
     alignas(64) float done[R][V * 16];
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      const float* c = c_row(r);
       _mm512_store_ps(done[r], finish(acc[r][0], c, m0, r, 0));
       if (V > 1) _mm512_store_ps(done[r] + 16, finish(acc[r][V - 1], c + 16, m1, r, 16));
     }
     for (int r = 0; r < R; ++r) {
-      float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+      float* c = c_row(r);
       _mm512_mask_storeu_ps(c, m0, gelu(_mm512_load_ps(done[r])));
       if (V > 1) _mm512_mask_storeu_ps(c + 16, m1, gelu(_mm512_load_ps(done[r] + 16)));
     }
@@ -175,7 +177,7 @@ void tile(const GemmTile& t) {
   }
 #pragma GCC unroll 12
   for (int r = 0; r < R; ++r) {
-    float* c = A == ASource::gathered && t.c_off ? t.c + t.c_off[r] : t.c + r * t.ldc;
+    float* c = c_row(r);
     _mm512_mask_storeu_ps(c, m0, finish(acc[r][0], c, m0, r, 0));
     if (V > 1) _mm512_mask_storeu_ps(c + 16, m1, finish(acc[r][V - 1], c + 16, m1, r, 16));
   }
