@@ -32,3 +32,17 @@ export function random(n, seed) {
   }
   return a;
 }
+
+/** SETS from the environment (default 1): how many copies of a case's buffers to rotate, so that
+ * each call reads them from memory, as a training step does, instead of from cache. */
+export function bufferSets() {
+  return Math.max(1, Number(process.env.SETS ?? 1));
+}
+
+/** The buffer set build `build` (0 or 1) uses in `round`: every set in turn, half the sets apart
+ * from the other build, so that neither finds the set the other just used in cache. (Even sets
+ * for one build and odd for the other biased the result too: one pair read 0.90x that way and
+ * 0.99x this way.) */
+export function setFor(round, build, sets) {
+  return (round + build * Math.floor(sets / 2)) % sets;
+}

@@ -10,9 +10,9 @@
 //
 // Cases are NxCxHxW:KxRxS:s<stride>p<pad>:fwd|bwd_data|bwd_data_ow|bwd_weight (bwd_data_ow: the
 // backward-data pass overwriting dx, as training's first gradient contribution does). ISA=avx2 caps the ISA; MS is
-// the time per case (default 3000); SETS=8 rotates 8 copies of the buffers (cold caches, as in a
-// training step) and adds the ratio of mean times.
-import { loadPair, random } from './ab-addons.mjs';
+// the time per case (default 3000); SETS=8 rotates 8 copies of the buffers (cold caches, see
+// ab-addons.mjs) and adds the ratio of mean times.
+import { bufferSets, loadPair, random, setFor } from './ab-addons.mjs';
 
 const { mods, cases, budget } = loadPair('node tools/conv-ab.mjs BEFORE.node AFTER.node THREADS NxCxHxW:KxRxS:sSpP:PASS ...');
 
@@ -27,9 +27,7 @@ for (const spec of cases) {
     n, c, h, w, k, r, s, strideH: stride, strideW: stride, padTop: pad, padBottom: pad, padLeft: pad, padRight: pad,
     dilationH: 1, dilationW: 1,
   };
-  // SETS > 1 rotates that many copies of the inputs and outputs, so that each call reads them
-  // from memory as in a training step, not from cache.
-  const sets = Math.max(1, Number(process.env.SETS ?? 1));
+  const sets = bufferSets(); // copies of the inputs and outputs
   const xs = [...Array(sets)].map((_, j) => random(n * c * h * w, 1 + 10 * j));
   const wt = random(k * c * r * s, 2);
   const dys = [...Array(sets)].map((_, j) => random(n * k * p * q, 3 + 10 * j));
@@ -49,7 +47,7 @@ for (const spec of cases) {
   for (let round = 0; Date.now() < end; round++) {
     for (let i = 0; i < 2; i++) {
       const t0 = process.hrtime.bigint();
-      call(i, (round + i * Math.floor(sets / 2)) % sets);  // never the set the other build just used (in cache)
+      call(i, setFor(round, i, sets));
       const t = Number(process.hrtime.bigint() - t0);
       best[i] = Math.min(best[i], t);
       total[i] += t;

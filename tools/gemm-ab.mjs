@@ -9,9 +9,8 @@
 //
 // Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended. KILN_ISA-style caps:
 // ISA=avx2; time per shape: MS (default 4000); SETS=8 rotates 8 copies of the operands (cold
-// caches, as in a training step; each build's call uses a set the other did not just touch) and
-// adds the ratio of mean times.
-import { loadPair, random } from './ab-addons.mjs';
+// caches, see ab-addons.mjs) and adds the ratio of mean times.
+import { bufferSets, loadPair, random, setFor } from './ab-addons.mjs';
 
 const { mods, cases: shapes, budget } = loadPair('node tools/gemm-ab.mjs BEFORE.node AFTER.node THREADS MxNxK[xT|xTA|xTT] ...', 4000);
 
@@ -19,9 +18,7 @@ for (const shape of shapes) {
   const [m, n, k] = shape.split('x').slice(0, 3).map(Number);
   const flag = shape.split('x')[3] ?? '';
   const opts = { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT' };
-  // SETS > 1 rotates that many copies of A, B and C, so that each call reads them from memory
-  // as in a training step, not from cache (one call per sample then).
-  const sets = Math.max(1, Number(process.env.SETS ?? 1));
+  const sets = bufferSets(); // copies of A, B and C (one call per sample when more than one)
   const as = [...Array(sets)].map((_, j) => random(m * k, 1 + 10 * j));
   const bs = [...Array(sets)].map((_, j) => random(k * n, 2 + 10 * j));
   const cs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(m * n)));
@@ -32,8 +29,7 @@ for (const shape of shapes) {
   const end = Date.now() + budget;
   for (let round = 0; Date.now() < end; round++) {
     for (let i = 0; i < 2; i++) {
-      // never the set the other build just used (it would find it in cache)
-      const j = (round + i * Math.floor(sets / 2)) % sets;
+      const j = setFor(round, i, sets);
       const t0 = process.hrtime.bigint();
       for (let c = 0; c < calls; c++) mods[i].gemm(cs[i][j], as[j], bs[j], opts);
       const t = Number(process.hrtime.bigint() - t0) / calls;

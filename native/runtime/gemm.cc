@@ -195,12 +195,11 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   const size_t MR = plan.MR, NR = plan.NR;
   const size_t m_slivers = ceil_div(d.M, MR);
   const size_t k_blocks = std::max<size_t>(1, ceil_div(d.K, plan.kc_max));  // K == 0 still applies beta, bias, act
-  // Packs slivers [s0, s1) of the column block at jc (nc wide) for K block (pc, kc) into `out`.
-  // Rows [k0, k1) of the block only, when given (k1 > k0).
-  auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc, size_t k0 = 0,
-                          size_t k1 = 0) {
+  // Packs rows [k0, k1) of slivers [s0, s1) of the column block at jc (nc wide) for K block
+  // (pc, kc) into `out`.
+  auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc, size_t k0,
+                          size_t k1) {
     if (plan.direct_b || s0 >= s1) return;
-    if (k1 <= k0) k0 = 0, k1 = kc;
     const size_t j = jc + s0 * NR, p = pc + k0;
     kern.pack_b(out + s0 * NR * kc + k0 * NR, b + (d.trans_b ? j * d.ldb + p : p * d.ldb + j), d.ldb, d.trans_b,
                 std::min(nc, s1 * NR) - s0 * NR, k1 - k0, kc);
@@ -220,7 +219,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
         const size_t nc = std::min(kNC, c1 - jc), n_slivers = ceil_div(nc, NR);
         for (size_t kb = 0; kb < k_blocks; ++kb) {
           const size_t pc = kb * plan.kc_max, kc = std::min(plan.kc_max, d.K - std::min(d.K, pc));
-          pack_slivers(ws_b[t], jc, nc, 0, n_slivers, pc, kc);
+          pack_slivers(ws_b[t], jc, nc, 0, n_slivers, pc, kc, 0, kc);
           compute_block(kern, plan, ws_a[t], ws_b[t], c, a, b, d, jc, nc, pc, kc, 0, d.M, 0, n_slivers);
         }
       }
@@ -261,7 +260,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
       // now 2.4%, in perf samples.)
       const size_t units = d.trans_b ? n_slivers : ceil_div(kc, kPackRows);
       for (size_t u; (u = pg.next.fetch_add(1, std::memory_order_relaxed)) < units;) {
-        if (d.trans_b) pack_slivers(buf, jc, nc, u, u + 1, pc, kc);
+        if (d.trans_b) pack_slivers(buf, jc, nc, u, u + 1, pc, kc, 0, kc);
         else pack_slivers(buf, jc, nc, 0, n_slivers, pc, kc, u * kPackRows, std::min(kc, (u + 1) * kPackRows));
         pg.packed.fetch_add(1, std::memory_order_release);
       }
