@@ -79,7 +79,7 @@ struct GemmTile {
   // after the first (GemmDims::b_taps with runs of NR/2: the two halves are different taps).
   long b_hi = 0;
   // When set: A(i, k) is a[a_off[i] + a_taps[k / a_run] + k % a_run] (GemmDims::a_rows; a_rs
-  // unused), and k is a multiple of a_run.
+  // unused), k is a multiple of a_run, and b is a packed panel (b_rs = NR, no b_off).
   const long* a_off = nullptr;
   const long* a_taps = nullptr;
   size_t a_run = 0;

@@ -113,8 +113,8 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   p.kc_max = d.a_rows ? k_block_runs(d.K, d.a_run) : k_block(d.K);
   p.nc_max = std::min(kNC, d.N);
   // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
-  // each input value R*S times.
-  p.direct_b = d.b_rows || d.b_packed || (!d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
+  // each input value R*S times. A gathered A (a_rows) takes a packed B only (see GemmTile::a_off).
+  p.direct_b = d.b_rows || d.b_packed || (!d.a_rows && !d.trans_b && d.M <= kDirectBRows && d.ldb <= kDirectBMaxLd);
   p.direct_a = d.a_rows || (!d.trans_a && d.N <= kDirectANarrow * p.NR && d.lda <= kDirectAMaxLd && rows_spread(d.lda, p.MR));
   return p;
 }

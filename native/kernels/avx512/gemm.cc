@@ -107,14 +107,18 @@ void tile(const GemmTile& t) {
   const size_t kk = t.k, brs = t.b_rs;
   if (A == ASource::gathered) {
     // Each run of a_run k reads row r from its own place: one pointer per row, k along a row.
+    // B is a packed panel here (see GemmTile::a_off): its row stride is the constant NR, so the
+    // twelve row pointers leave enough registers for the loop (with t.b_rs, GCC spilled some to
+    // the stack and reloaded them on every k).
     const size_t run = t.a_run;
+    constexpr size_t panel_rs = kGemmShape.nr;
     for (size_t p0 = 0, tap = 0; p0 < kk; p0 += run, ++tap) {
       const float* ar[R];
 #pragma GCC unroll 12
       for (int r = 0; r < R; ++r) ar[r] = t.a + t.a_off[r] + t.a_taps[tap];
       for (size_t p = 0; p < run; ++p) {
-        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs), _MM_HINT_T0);  // see kPrefetchB
-        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * brs + 16), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * panel_rs), _MM_HINT_T0);  // see kPrefetchB
+        _mm_prefetch(reinterpret_cast<const char*>(b + kPrefetchB * panel_rs + 16), _MM_HINT_T0);
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma GCC unroll 12
@@ -123,13 +127,15 @@ void tile(const GemmTile& t) {
           acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
           if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(av, b1, acc[r][V - 1]);
         }
-        b += brs;
+        b += panel_rs;
       }
     }
   } else {
     const float* a = t.a;
     const size_t rs = A == ASource::direct ? t.a_rs : 1, step = A == ASource::direct ? 1 : kMR;
     const long hi = Indirect ? 16 + t.b_hi : 16;  // the second vector's offset (see GemmTile::b_hi)
+    const size_t rs3 = 3 * rs;
+    const float *a4 = R > 4 ? a + 4 * rs : a, *a8 = R > 8 ? a + 8 * rs : a;  // only rows < R exist
     for (size_t p = 0; p < kk; ++p) {
       const float* bk = Indirect ? t.b + t.b_off[p] : b;
       if (!Indirect) {  // see kPrefetchB
@@ -145,11 +151,16 @@ void tile(const GemmTile& t) {
       __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, bk + hi) : b0;
 #pragma GCC unroll 12
       for (int r = 0; r < R; ++r) {
-        __m512 ar = _mm512_set1_ps(a[r * rs]);
+        // direct: rows 4q..4q+3 as (a + 4q*rs) + {0, 1, 2, 3}*rs: three moving bases and two
+        // fixed offsets instead of twelve row pointers, so nothing spills.
+        const float* ap = A == ASource::direct ? (r < 4 ? a : r < 8 ? a4 : a8) : a;
+        const size_t off = A == ASource::direct ? (r % 4 == 3 ? rs3 : (r % 4) * rs) : r;
+        __m512 ar = _mm512_set1_ps(ap[off]);
         acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
         if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(ar, b1, acc[r][V - 1]);
       }
       a += step;
+      if (A == ASource::direct) ++a4, ++a8;
       b += brs;
     }
   }
