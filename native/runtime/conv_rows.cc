@@ -305,11 +305,12 @@ PhaseAxis phase_axis(size_t phase, size_t stride, size_t dil, size_t pad, size_t
 }  // namespace
 
 // Same-process A/B against the paths before (2 threads): ResNet-20's 32 -> 64 s2 1.13-1.16x,
-// ResNet-18's 64 -> 128 s2 at 56 1.15x, 128 -> 256 s2 at 28 1.17x and at 12 1.14x. Left out:
-// 16 input channels (16 -> 32 s2: 0.95-1.06x, the GEMM is half a register tile wide) and larger
-// weights, which each group's GEMM streams from L3 again per phase (256 -> 512: 0.90-0.94x
-// against the image groups, which stream it once).
-constexpr size_t kPhasesMinChannels = 32;
+// ResNet-18's 64 -> 128 s2 at 56 1.15x, 128 -> 256 s2 at 28 1.17x and at 12 1.14x. 16 input
+// channels (the GEMM half a register tile wide with AVX-512) joined once the gathered tile
+// stopped spilling: ResNet-20's 16 -> 32 s2 1.32-1.35x (AVX2 1.17-1.19x), a 5x5 s2 over 16
+// channels 2.0x. Left out: larger weights, which each group's GEMM streams from L3 again per
+// phase (256 -> 512: 0.90-0.94x against the image groups, which stream it once).
+constexpr size_t kPhasesMinChannels = 16;
 constexpr size_t kPhasesMaxWeight = size_t{512} << 10;
 
 bool rows_phases_apply(const Conv2dDims& d, const ConvKernels& kern) {
