@@ -94,9 +94,11 @@ struct GemmTile {
   Act act;
 };
 
-// The register-tile size of each ISA's micro-kernel.
+// The register-tile size of each ISA's micro-kernel, and how many rows of B ahead its k loop
+// fetches (0: it leaves that to the hardware prefetcher).
 struct GemmShape {
   size_t mr, nr;
+  size_t b_ahead = 0;
 };
 
 // Declares the same set of kernels in one ISA namespace. Each ISA library (ref, avx2, avx512)
@@ -161,7 +163,7 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
 void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add);  // as avx512's
 }  // namespace avx2
 namespace avx512 {
-constexpr GemmShape kGemmShape{12, 32};
+constexpr GemmShape kGemmShape{12, 32, 16};
 void gemm_tile_f32(const GemmTile& t);
 double fma_peak_f32(size_t iters);
 // Packing into the tile's layout: `a` points at op(A)[i0, p0] and mc rows become ceil(mc/MR)

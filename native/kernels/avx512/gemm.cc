@@ -20,7 +20,7 @@ static_assert(kGemmShape.mr == 12 && kGemmShape.nr == 32, "tile() is written for
 // convolution windows read in place, 128 bytes from anywhere, usually unaligned) are fetched
 // the same distance ahead, all three lines a row can touch: ResNet-18's 64 -> 128 stride-2
 // forward 1.39x, the 7x7 stem at 224 1.13x (same-process A/B, 2 threads).
-constexpr size_t kPrefetchB = 16;
+constexpr size_t kPrefetchB = kGemmShape.b_ahead;
 
 __mmask16 lanes(size_t n) { return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u); }
 
