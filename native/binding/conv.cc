@@ -90,8 +90,10 @@ ConvKernels kernels(KilnAddon& k) {
 #if defined(KILN_X86_ISA_LIBS)
   if (k.table.gemm.isa == Isa::avx512) {
     kern.transpose = &avx512::transpose_f32, kern.im2row = &avx512::im2row_f32, kern.row2im_add = &avx512::row2im_add_f32;
+    kern.weight_small = &avx512::conv_weight_small_f32, kern.weight_small_scratch = &avx512::conv_weight_small_scratch;
   } else if (k.table.gemm.isa == Isa::avx2) {
     kern.transpose = &avx2::transpose_f32, kern.im2row = &avx2::im2row_f32, kern.row2im_add = &avx2::row2im_add_f32;
+    kern.weight_small = &avx2::conv_weight_small_f32, kern.weight_small_scratch = &avx2::conv_weight_small_scratch;
   }
 #endif
   return kern;

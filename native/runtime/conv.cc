@@ -372,6 +372,17 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
 
 namespace {
 
+// dw += the sum of the chunks' partial weight gradients, in chunk order, in double.
+void add_partials(ThreadPool& pool, float* dw, const std::vector<float*>& partial, size_t dw_len) {
+  parallel_range(pool, dw_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      double sum = 0.0;
+      for (const float* p : partial) sum += p[i];
+      dw[i] = static_cast<float>(dw[i] + sum);
+    }
+  });
+}
+
 // The weight gradient when dw is small and the images many (ResNet-20: dw is 16 x 144, the sum
 // runs over 128 x 1024 positions): the images are cut into a number of chunks that depends on N
 // only; one thread sums a chunk's images into its own partial dw, image by image (its columns
@@ -406,13 +417,37 @@ bool backward_weight_chunked(ThreadPool& pool, Workspace& ws, const ConvKernels&
       gemm_serial(kern.gemm, s.apack[t], s.bpack[t], partial[chunk], dy + n * out_img, cols, gi);
     }
   });
-  parallel_range(pool, dw_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; ++i) {
-      double sum = 0.0;
-      for (size_t c = 0; c < chunks; ++c) sum += partial[c][i];
-      dw[i] = static_cast<float>(dw[i] + sum);
-    }
+  add_partials(pool, dw, partial, dw_len);
+  return true;
+}
+
+// The weight gradient of a stride-1 convolution over few input channels (ResNet-20's first
+// layer, 3 -> 16): the ISA's direct kernel (kernels/simd/conv_weight_small.h) sums a chunk of
+// images per task, chunks as in backward_weight_chunked. Up to kSmallWeightChannels input
+// channels, where the pixel-major lowering does not apply (kRowsMinChannels in conv_rows.cc),
+// and a dw of at most kSmallWeightMax floats (its per-lane partials, 16 floats per value, stay
+// in L2).
+constexpr size_t kSmallWeightChannels = 7;
+constexpr size_t kSmallWeightMax = size_t{4} << 10;
+
+bool weight_small_applies(const Conv2dDims& d, const ConvKernels& kern) {
+  return kern.weight_small && d.stride_h == 1 && d.stride_w == 1 && d.dil_h == 1 && d.dil_w == 1 && d.S <= 7 &&
+         d.C <= kSmallWeightChannels && d.K * d.C * d.R * d.S <= kSmallWeightMax && d.P > 0 && d.Q > 0;
+}
+
+bool backward_weight_small(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
+                           const float* dy, const Conv2dDims& d) {
+  const size_t dw_len = d.K * d.C * d.R * d.S, chunks = std::min<size_t>(d.N, kWeightChunks);
+  const size_t tasks = std::min(static_cast<size_t>(pool.size()), chunks), scratch = kern.weight_small_scratch(d);
+  std::vector<float*> partial(chunks), buf(tasks);
+  for (size_t t = 0; t < tasks; ++t)
+    if (!(buf[t] = ws.floats(kSlot + t, scratch))) return false;
+  for (size_t c = 0; c < chunks; ++c)
+    if (!(partial[c] = ws.floats(kSlot + tasks + c, dw_len))) return false;
+  parallel_claim(pool, chunks, [&](size_t t, size_t chunk) {
+    kern.weight_small(partial[chunk], buf[t], x, dy, d, chunk * d.N / chunks, (chunk + 1) * d.N / chunks);
   });
+  add_partials(pool, dw, partial, dw_len);
   return true;
 }
 
@@ -459,7 +494,9 @@ bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& 
   if (winograd_applies(d, kern.winograd, true)) return winograd_backward_weight(pool, ws, kern.winograd, kern.sum, dw, db, x, dy, d);
   const size_t PQ = d.P * d.Q, out_img = d.K * PQ;
   const size_t dw_len = d.K * d.C * d.R * d.S;
-  if ((rows_applies(d, kern) && dw_len <= rows_weight_max) || rows_weight_gathers(d, kern)) {
+  if (weight_small_applies(d, kern)) {
+    if (!backward_weight_small(pool, ws, kern, dw, x, dy, d)) return false;
+  } else if ((rows_applies(d, kern) && dw_len <= rows_weight_max) || rows_weight_gathers(d, kern)) {
     if (!rows_backward_weight(pool, ws, kern, dw, x, dy, d, kSlot)) return false;
   } else {
     const bool chunked = dw_len <= kWeightChunkedMax && d.N >= 2;

@@ -22,6 +22,10 @@ struct ConvKernels {
   void (*transpose)(float* dst, size_t ldd, const float* src, size_t lds, size_t rows, size_t cols, bool add) = nullptr;
   void (*im2row)(float* rows, const float* xp, size_t wq, const Conv2dDims& d) = nullptr;
   void (*row2im_add)(float* xp, const float* rows, size_t wq, const Conv2dDims& d) = nullptr;
+  // The weight gradient over few input channels, read from NCHW (kernels.h); nullptr at ref.
+  void (*weight_small)(float* dw, float* scratch, const float* x, const float* dy, const Conv2dDims& d, size_t n0,
+                       size_t n1) = nullptr;
+  size_t (*weight_small_scratch)(const Conv2dDims& d) = nullptr;
 };
 
 // Each returns false only when the workspace could not be allocated (outputs then untouched).

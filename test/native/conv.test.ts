@@ -63,6 +63,11 @@ const fixed: Conv2dSpec[] = [
   // taps (48 channels with AVX-512's 32-column tiles, 24 with AVX2's 16)
   { n: 3, c: 48, h: 11, w: 11, k: 20, kernel: 3, stride: 2, padding: 1 },
   { n: 2, c: 24, h: 12, w: 10, k: 12, kernel: 3, stride: 2 },
+  // the direct weight gradient over few input channels at stride 1 (kernels/simd/conv_weight_small.h):
+  // 20 images in 16 chunks, 7-wide taps (3 output channels per register block with AVX-512, 1
+  // with AVX2: 10 leaves a partial block), rows of 21 (a masked last vector); 7 channels and 5x5
+  { n: 20, c: 3, h: 9, w: 21, k: 10, kernel: 7, padding: 3 },
+  { n: 3, c: 7, h: 11, w: 11, k: 9, kernel: 5, padding: [2, 1, 2, 0] },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */
