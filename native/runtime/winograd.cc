@@ -177,9 +177,9 @@ bool transform_weights(ThreadPool& pool, Workspace& ws, float** out, const float
 // The weight gradient's chunks: blocks are summed into a chunk's partial dU on one thread, the
 // partials added in chunk order (in double); the chunks depend on the shape only. Half as many
 // for a dU up to kFewChunksDu: each chunk writes its partial and the end sums them all, and
-// 8 instead of 16 chunks ran ResNet-20's 32 -> 32 1.20-1.21x (same-process A/B, 1 and 2
-// threads) and 64 -> 64 1.05-1.11x; with a larger dU (128 channels at 12x12: 2.4 MiB) the
-// longer chunks divided less evenly, 0.85-0.90x.
+// 8 instead of 16 chunks ran ResNet-20's 32 -> 32 1.19-1.21x (same-process A/B, 1 and 2
+// threads), 16 -> 16 0.98-1.06x, ResNet-18-at-96's 64 -> 64 at 24x24 1.11-1.13x; with a larger
+// dU (128 channels at 12x12: 2.4 MiB) the longer chunks divided less evenly, 0.85-0.90x.
 constexpr size_t kWeightChunks = 16;
 constexpr size_t kFewChunks = 8;
 constexpr size_t kFewChunksDu = size_t{1} << 20;
