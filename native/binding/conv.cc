@@ -91,6 +91,8 @@ ConvKernels kernels(KilnAddon& k) {
   if (k.table.gemm.isa == Isa::avx512) {
     kern.transpose = &avx512::transpose_f32, kern.im2row = &avx512::im2row_f32, kern.row2im_add = &avx512::row2im_add_f32;
     kern.weight_small = &avx512::conv_weight_small_f32, kern.weight_small_scratch = &avx512::conv_weight_small_scratch;
+    kern.forward_small = &avx512::conv_forward_small_f32, kern.forward_small_scratch = &avx512::conv_forward_small_scratch;
+    kern.forward_small_lanes = 16;
   } else if (k.table.gemm.isa == Isa::avx2) {
     kern.transpose = &avx2::transpose_f32, kern.im2row = &avx2::im2row_f32, kern.row2im_add = &avx2::row2im_add_f32;
     kern.weight_small = &avx2::conv_weight_small_f32, kern.weight_small_scratch = &avx2::conv_weight_small_scratch;

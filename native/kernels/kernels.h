@@ -283,7 +283,9 @@ void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float
 // row2im_add: the backward, xp += every window of rows added back where im2row took it from.
 // conv_weight_small: dw:(K, C, R, S) = the weight gradient of images [n0, n1) (overwritten), for
 // stride 1, dilation 1 and S <= 7, with conv_weight_small_scratch floats of scratch
-// (kernels/simd/conv_weight_small.h).
+// (kernels/simd/conv_weight_small.h). conv_forward_small (AVX-512): y = conv(x, w) + b for images
+// [n0, n1), stride 1 and dilation 1, with conv_forward_small_scratch floats
+// (kernels/simd/conv_forward_small.h).
 namespace avx2 {
 void im2row_f32(float* rows, const float* xp, size_t wq, const Conv2dDims& d);
 void row2im_add_f32(float* xp, const float* rows, size_t wq, const Conv2dDims& d);
@@ -299,6 +301,9 @@ void row2im_add_f32(float* xp, const float* rows, size_t wq, const Conv2dDims& d
 void conv_weight_small_f32(float* dw, float* scratch, const float* x, const float* dy, const Conv2dDims& d, size_t n0,
                            size_t n1);
 size_t conv_weight_small_scratch(const Conv2dDims& d);
+void conv_forward_small_f32(float* y, float* scratch, const float* x, const float* w, const float* b,
+                            const Conv2dDims& d, size_t n0, size_t n1);
+size_t conv_forward_small_scratch(const Conv2dDims& d);
 // as ref::max_pool2d_forward_f32, bit for bit (stride 1 and 2 along w in vectors)
 void max_pool2d_forward_f32(float* y, int32_t* argmax, const float* x, const Pool2dDims& d, size_t c0, size_t c1);
 }  // namespace avx512

@@ -26,6 +26,11 @@ struct ConvKernels {
   void (*weight_small)(float* dw, float* scratch, const float* x, const float* dy, const Conv2dDims& d, size_t n0,
                        size_t n1) = nullptr;
   size_t (*weight_small_scratch)(const Conv2dDims& d) = nullptr;
+  // and its forward pass (AVX-512 only: see conv.cc), over vectors of forward_small_lanes
+  void (*forward_small)(float* y, float* scratch, const float* x, const float* w, const float* b, const Conv2dDims& d,
+                        size_t n0, size_t n1) = nullptr;
+  size_t (*forward_small_scratch)(const Conv2dDims& d) = nullptr;
+  size_t forward_small_lanes = 0;
 };
 
 // Each returns false only when the workspace could not be allocated (outputs then untouched).

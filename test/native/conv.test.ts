@@ -68,6 +68,11 @@ const fixed: Conv2dSpec[] = [
   // with AVX2: 10 leaves a partial block), rows of 21 (a masked last vector); 7 channels and 5x5
   { n: 20, c: 3, h: 9, w: 21, k: 10, kernel: 7, padding: 3 },
   { n: 3, c: 7, h: 11, w: 11, k: 9, kernel: 5, padding: [2, 1, 2, 0] },
+  // and its forward pass with AVX-512 (kernels/simd/conv_forward_small.h): rows of 28 (a full and a
+  // masked vector), 18 vectors in blocks of 4 (the last one half empty), 13 output channels in
+  // blocks of 6; a valid 5x5 over one channel with rows of 12
+  { n: 3, c: 2, h: 9, w: 28, k: 13, kernel: 3, padding: 1 },
+  { n: 2, c: 1, h: 20, w: 16, k: 6, kernel: 5, padding: 'valid' },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */

@@ -1,5 +1,5 @@
-// AVX-512 pixel-major convolution windows (../simd/im2row.h) and the small weight gradient
-// (../simd/conv_weight_small.h) over 16 lanes.
+// AVX-512 pixel-major convolution windows (../simd/im2row.h), the small forward pass and weight
+// gradient (../simd/conv_forward_small.h, conv_weight_small.h) over 16 lanes.
 #include <algorithm>
 
 #include "../kernels.h"
@@ -7,6 +7,7 @@
 
 namespace kiln::avx512 {
 
+#include "../simd/conv_forward_small.h"
 #include "../simd/conv_weight_small.h"
 #include "../simd/im2row.h"
 
@@ -16,5 +17,12 @@ void conv_weight_small_f32(float* dw, float* scratch, const float* x, const floa
 }
 
 size_t conv_weight_small_scratch(const Conv2dDims& d) { return conv_weight_small_scratch_floats(d); }
+
+void conv_forward_small_f32(float* y, float* scratch, const float* x, const float* w, const float* b,
+                            const Conv2dDims& d, size_t n0, size_t n1) {
+  conv_forward_small(y, scratch, x, w, b, d, n0, n1);
+}
+
+size_t conv_forward_small_scratch(const Conv2dDims& d) { return conv_forward_small_scratch_floats(d); }
 
 }  // namespace kiln::avx512

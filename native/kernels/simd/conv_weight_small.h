@@ -9,6 +9,9 @@
 // library's conv_rows.cc, after vmath.h.
 #pragma once
 
+// internal linkage: each ISA library's copy stays its own (no exported, interposable symbols)
+namespace {
+
 // Floats of scratch conv_weight_small needs: per-lane partial sums for all of dw, and one image
 // of x with its rows padded (zeros left and right, and a vector's worth past the end so that the
 // shifted loads of the last vector stay inside).
@@ -103,3 +106,5 @@ inline void conv_weight_small(float* dw, float* scratch, const float* x, const f
     default: return weight_small_images<7>(dw, scratch, x, dy, d, n0, n1);
   }
 }
+
+}  // namespace
