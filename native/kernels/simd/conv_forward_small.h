@@ -10,6 +10,8 @@
 // avx512/conv_rows.cc, after vmath.h.
 #pragma once
 
+#include "padded_row.h"
+
 // internal linkage: each ISA library's copy stays its own (no exported, interposable symbols)
 namespace {
 
@@ -88,11 +90,7 @@ inline void conv_forward_small(float* y, float* scratch, const float* x, const f
           std::fill(o, o + wp, 0.0f);
           continue;
         }
-        const float* in = x + n * in_img + (c * d.H + i - d.pad_h) * d.W;
-        const size_t w0 = std::min(d.pad_w, wp), w1 = std::min(wp, d.pad_w + d.W);
-        std::fill(o, o + w0, 0.0f);
-        if (w0 < w1) std::copy(in, in + (w1 - w0), o + w0);
-        std::fill(o + std::max(w0, w1), o + wp, 0.0f);
+        padded_row(o, wp, x + n * in_img + (c * d.H + i - d.pad_h) * d.W, d.W, d.pad_w);
       }
     // the output vectors of the image, row by row, kSlots at a time
     const size_t total = d.P * vectors;

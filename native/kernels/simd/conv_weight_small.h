@@ -9,6 +9,8 @@
 // library's conv_rows.cc, after vmath.h.
 #pragma once
 
+#include "padded_row.h"
+
 // internal linkage: each ISA library's copy stays its own (no exported, interposable symbols)
 namespace {
 
@@ -37,7 +39,7 @@ inline void weight_small_block(V* lp, const float* xpad, size_t wp, const float*
 #pragma GCC unroll 8
   for (size_t kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 7
-    for (size_t s = 0; s < S; ++s) acc[kk][s] = Full || kk < kn ? lp[(kk * d.C * d.R + 0) * S + s] : zero();
+    for (size_t s = 0; s < S; ++s) acc[kk][s] = Full || kk < kn ? lp[kk * d.C * d.R * S + s] : zero();
   for (size_t p = 0; p < d.P; ++p) {
     if (p + r < d.pad_h || p + r - d.pad_h >= d.H) continue;  // x's row is padding: adds nothing
     const float* xr = xpad + (c * d.H + (p + r - d.pad_h)) * wp;
@@ -60,7 +62,7 @@ inline void weight_small_block(V* lp, const float* xpad, size_t wp, const float*
   for (size_t kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 7
     for (size_t s = 0; s < S; ++s)
-      if (Full || kk < kn) lp[(kk * d.C * d.R + 0) * S + s] = acc[kk][s];
+      if (Full || kk < kn) lp[kk * d.C * d.R * S + s] = acc[kk][s];
 }
 
 template <size_t S>
@@ -73,14 +75,7 @@ inline void weight_small_images(float* dw, float* scratch, const float* x, const
   for (size_t i = 0; i < d.K * CRS; ++i) lp[i] = zero();
   for (size_t n = n0; n < n1; ++n) {
     // x's rows with pad_w zeros on the left and zeros after the last column
-    for (size_t ch = 0; ch < d.C * d.H; ++ch) {
-      float* o = xpad + ch * wp;
-      const float* in = x + n * in_img + ch * d.W;
-      const size_t w0 = std::min(d.pad_w, wp), w1 = std::min(wp, d.pad_w + d.W);
-      std::fill(o, o + w0, 0.0f);
-      if (w0 < w1) std::copy(in, in + (w1 - w0), o + w0);
-      std::fill(o + std::max(w0, w1), o + wp, 0.0f);
-    }
+    for (size_t ch = 0; ch < d.C * d.H; ++ch) padded_row(xpad + ch * wp, wp, x + n * in_img + ch * d.W, d.W, d.pad_w);
     for (size_t k0 = 0; k0 < d.K; k0 += KB)
       for (size_t c = 0; c < d.C; ++c)
         for (size_t r = 0; r < d.R; ++r) {
