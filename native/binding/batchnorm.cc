@@ -1,8 +1,11 @@
 // Batch normalization exports (NCHW, float32, statistics per channel over N*H*W; as PyTorch's
 // BatchNorm2d; backward accumulates):
-//   batchNormForward(y, saveMean, saveInvstd, x, gamma, beta, runningMean, runningVar, params)
-//   batchNormBackward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvstd, params)
+//   batchNormForward(y, saveMean, saveInvstd, x, gamma, beta, runningMean, runningVar, params, residual?)
+//   batchNormBackward(dx, dgamma, dbeta, dy, x, y, gamma, saveMean, saveInvstd, params, overwrite?,
+//                     dresidual?, overwriteResidual?)
 // params: n, c, h, w, training (required), momentum (0.1), eps (1e-5), relu (false: a fused ReLU).
+// residual (same shape as x) is added before the ReLU: y = relu(bn(x) + residual), a residual
+// block's tail in one pass; backward then adds the masked dy to dresidual (its gradient).
 // gamma/beta null mean 1/0; running buffers may be null when training (then not tracked); every
 // gradient output may be null (skipped). Evaluation fills saveMean/saveInvstd from the running
 // statistics, so backward takes the same arguments in both modes.
@@ -77,15 +80,17 @@ BatchNormKernels kernels(const KilnAddon& k) {
 }
 
 Napi::Value Forward(const Napi::CallbackInfo& info) {
-  Args args(info, "batchNormForward", 9);
+  Args args(info, "batchNormForward", 9, 10);
   auto y = args.f32(0, "y"), save_mean = args.f32(1, "saveMean"), save_invstd = args.f32(2, "saveInvstd");
   auto x = args.f32(3, "x");
   auto gamma = args.f32_or_null(4, "gamma"), beta = args.f32_or_null(5, "beta");
   auto running_mean = args.f32_or_null(6, "runningMean"), running_var = args.f32_or_null(7, "runningVar");
   const Call call = read_params(args, info[8]);
+  auto residual = args.f32_or_null(9, "residual");
   const BatchNormDims& d = call.d;
   args.expect_length("y", y, call.x_len, "n*c*h*w");
   args.expect_length("x", x, call.x_len, "n*c*h*w");
+  if (!residual.IsEmpty()) args.expect_length("residual", residual, call.x_len, "n*c*h*w");
   check_channels(args, d.C, {{"saveMean", &save_mean}, {"saveInvstd", &save_invstd}, {"gamma", &gamma}, {"beta", &beta},
                              {"runningMean", &running_mean}, {"runningVar", &running_var}});
   if (!call.training) {
@@ -101,38 +106,42 @@ Napi::Value Forward(const Napi::CallbackInfo& info) {
   check_disjoint(args,
                  {{"y", &y}, {"saveMean", &save_mean}, {"saveInvstd", &save_invstd}, {"runningMean", &running_mean},
                   {"runningVar", &running_var}},
-                 {{"x", &x}, {"gamma", &gamma}, {"beta", &beta}});
+                 {{"x", &x}, {"residual", &residual}, {"gamma", &gamma}, {"beta", &beta}});
 
   KilnAddon& k = KilnAddon::of(info);
   const bool simd = k.table.batch_norm_apply.isa != Isa::ref;
   const BatchNormKernels kern = kernels(k);
   float *py = y.Data(), *pm = save_mean.Data(), *pi = save_invstd.Data();
   float *prm = data_or_null(running_mean), *prv = data_or_null(running_var);
-  const float *px = x.Data(), *pg = data_or_null(gamma), *pb = data_or_null(beta);
+  const float *px = x.Data(), *pr = data_or_null(residual), *pg = data_or_null(gamma), *pb = data_or_null(beta);
   for_channels(k.pool, d, [&](size_t c0, size_t c1) {
     if (call.training) {
-      if (simd) batch_norm_forward_train(kern, py, pm, pi, prm, prv, px, pg, pb, d, c0, c1);
-      else ref::batch_norm_forward_train_f32(py, pm, pi, prm, prv, px, pg, pb, d, c0, c1);
+      if (simd) batch_norm_forward_train(kern, py, pm, pi, prm, prv, px, pr, pg, pb, d, c0, c1);
+      else ref::batch_norm_forward_train_f32(py, pm, pi, prm, prv, px, pr, pg, pb, d, c0, c1);
     } else {
       batch_norm_save_running(pm, pi, prm, prv, d, c0, c1);
-      if (simd) batch_norm_forward_eval(kern, py, px, pg, pb, prm, prv, d, c0, c1);
-      else ref::batch_norm_forward_eval_f32(py, px, pg, pb, prm, prv, d, c0, c1);
+      if (simd) batch_norm_forward_eval(kern, py, px, pr, pg, pb, prm, prv, d, c0, c1);
+      else ref::batch_norm_forward_eval_f32(py, px, pr, pg, pb, prm, prv, d, c0, c1);
     }
   });
   return info.Env().Undefined();
 }
 
 Napi::Value Backward(const Napi::CallbackInfo& info) {
-  Args args(info, "batchNormBackward", 10, 11);
+  Args args(info, "batchNormBackward", 10, 13);
   auto dx = args.f32_or_null(0, "dx"), dgamma = args.f32_or_null(1, "dgamma"), dbeta = args.f32_or_null(2, "dbeta");
   auto dy = args.f32(3, "dy"), x = args.f32(4, "x");
   auto y = args.f32_or_null(5, "y"), gamma = args.f32_or_null(6, "gamma");
   auto save_mean = args.f32(7, "saveMean"), save_invstd = args.f32(8, "saveInvstd");
   const Call call = read_params(args, info[9]);
-  // overwrite: dx holds garbage (a fresh buffer) and is written, not added to
-  const bool overwrite = args.flag(10, "overwrite");
+  // overwrite: dx holds garbage (a fresh buffer) and is written, not added to; the same for dresidual
+  BatchNormOverwrite overwrite;
+  overwrite.dx = args.flag(10, "overwrite");
+  auto dres = args.f32_or_null(11, "dresidual");
+  overwrite.dres = args.flag(12, "overwriteResidual");
   const BatchNormDims& d = call.d;
   if (!dx.IsEmpty()) args.expect_length("dx", dx, call.x_len, "n*c*h*w");
+  if (!dres.IsEmpty()) args.expect_length("dresidual", dres, call.x_len, "n*c*h*w");
   args.expect_length("dy", dy, call.x_len, "n*c*h*w");
   args.expect_length("x", x, call.x_len, "n*c*h*w");
   if (!y.IsEmpty()) args.expect_length("y", y, call.x_len, "n*c*h*w");
@@ -141,26 +150,28 @@ Napi::Value Backward(const Napi::CallbackInfo& info) {
   }
   check_channels(args, d.C, {{"dgamma", &dgamma}, {"dbeta", &dbeta}, {"gamma", &gamma}, {"saveMean", &save_mean},
                              {"saveInvstd", &save_invstd}});
-  check_disjoint(args, {{"dx", &dx}, {"dgamma", &dgamma}, {"dbeta", &dbeta}},
+  check_disjoint(args, {{"dx", &dx}, {"dresidual", &dres}, {"dgamma", &dgamma}, {"dbeta", &dbeta}},
                  {{"dy", &dy}, {"x", &x}, {"y", &y}, {"gamma", &gamma}, {"saveMean", &save_mean},
                   {"saveInvstd", &save_invstd}});
 
   KilnAddon& k = KilnAddon::of(info);
   const bool simd = k.table.batch_norm_grad_sums.isa != Isa::ref;
   const BatchNormKernels kern = kernels(k);
-  float *pdx = data_or_null(dx), *pdg = data_or_null(dgamma), *pdb = data_or_null(dbeta);
+  float *pdx = data_or_null(dx), *pdr = data_or_null(dres), *pdg = data_or_null(dgamma), *pdb = data_or_null(dbeta);
   const float *pdy = dy.Data(), *px = x.Data(), *pyv = data_or_null(y), *pg = data_or_null(gamma);
   const float *pm = save_mean.Data(), *pi = save_invstd.Data();
-  if (!pdx && !pdg && !pdb) return info.Env().Undefined();
+  if (!pdx && !pdr && !pdg && !pdb) return info.Env().Undefined();
   for_channels(k.pool, d, [&](size_t c0, size_t c1) {
     if (simd) {
-      batch_norm_backward(kern, pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, overwrite, d, c0, c1);
+      batch_norm_backward(kern, pdx, pdr, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, overwrite, d, c0, c1);
       return;
     }
-    if (pdx && overwrite) {  // the reference only adds: zero its channels first
-      for (size_t n = 0; n < d.N; ++n) std::fill_n(pdx + (n * d.C + c0) * d.HW, (c1 - c0) * d.HW, 0.0f);
+    // the reference only adds: zero the overwritten outputs' channels first
+    for (auto [out, fresh] : {std::pair{pdx, overwrite.dx}, std::pair{pdr, overwrite.dres}}) {
+      if (!out || !fresh) continue;
+      for (size_t n = 0; n < d.N; ++n) std::fill_n(out + (n * d.C + c0) * d.HW, (c1 - c0) * d.HW, 0.0f);
     }
-    ref::batch_norm_backward_f32(pdx, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, d, c0, c1);
+    ref::batch_norm_backward_f32(pdx, pdr, pdg, pdb, pdy, px, pyv, pg, pm, pi, call.training, d, c0, c1);
   });
   return info.Env().Undefined();
 }

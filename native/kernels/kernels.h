@@ -130,17 +130,20 @@ struct GemmShape {
   /* sums[2p] += sum of (x - shift[p]), sums[2p+1] += sum of (x - shift[p])^2 */               \
   void batch_norm_moments_f32(double* sums, const float* x, const float* shift, size_t planes, \
                               size_t hw);                                                      \
-  /* y = (x - mean[p]) * scale[p] + bias[p], then max(., 0) if relu */                         \
-  void batch_norm_apply_f32(float* y, const float* x, const double* mean, const float* scale,  \
-                            const float* bias, bool relu, size_t planes, size_t hw);           \
+  /* y = (x - mean[p]) * scale[p] + bias[p], plus res (the residual, in float; nullptr: */   \
+  /* none), then max(., 0) if relu */                                                          \
+  void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean,    \
+                            const float* scale, const float* bias, bool relu, size_t planes,   \
+                            size_t hw);                                                        \
   /* sums[2p] += sum of g, sums[2p+1] += sum of g * (x - mean[p]); g = dy masked by y > 0 */   \
   /* when y != nullptr (the fused ReLU), else g = dy */                                        \
   void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, \
                                 const float* mean, size_t planes, size_t hw);                  \
-  /* dx += a[p] * g + b[p] * (x - mean[p]) + c[p], g as above */                               \
-  void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const float* y,   \
-                                 const float* mean, const float* a, const float* b,            \
-                                 const float* c, size_t planes, size_t hw);                    \
+  /* dx += a[p] * g + b[p] * (x - mean[p]) + c[p], g as above; dres += g (the residual's */ \
+  /* gradient). Either output may be nullptr (skipped). */                                     \
+  void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x,      \
+                                 const float* y, const float* mean, const float* a,            \
+                                 const float* b, const float* c, size_t planes, size_t hw);    \
   }
 
 KILN_DECLARE_KERNELS(ref)
@@ -262,19 +265,21 @@ void shortcut_a_backward_f32(float* dx, const float* dy, const ShortcutDims& d, 
 
 // Training: batch statistics (biased variance normalizes; the unbiased one updates running_var),
 // saves mean and 1/sqrt(var + eps) per channel for backward. gamma/beta may be nullptr (1 and 0);
-// running_* may be nullptr (not tracked). Channels [c0, c1).
+// running_* may be nullptr (not tracked). res:(N,C,H,W), when not nullptr, is added to the
+// normalized value (in float, as a separate add would) before the ReLU: a residual block's
+// bn2 + shortcut + ReLU in one pass. Channels [c0, c1).
 void batch_norm_forward_train_f32(float* y, float* save_mean, float* save_invstd, float* running_mean,
-                                  float* running_var, const float* x, const float* gamma, const float* beta,
-                                  const BatchNormDims& d, size_t c0, size_t c1);
+                                  float* running_var, const float* x, const float* res, const float* gamma,
+                                  const float* beta, const BatchNormDims& d, size_t c0, size_t c1);
 // Evaluation: normalizes with the running statistics.
-void batch_norm_forward_eval_f32(float* y, const float* x, const float* gamma, const float* beta,
+void batch_norm_forward_eval_f32(float* y, const float* x, const float* res, const float* gamma, const float* beta,
                                  const float* running_mean, const float* running_var, const BatchNormDims& d,
                                  size_t c0, size_t c1);
-// dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy) (each may be nullptr). With d.relu, dy is
-// first masked by y > 0 (y is the fused forward's output). training: mean/invstd are the saved batch
-// statistics and dx includes their gradient; otherwise they are the running ones (constants).
-void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* y,
-                             const float* gamma, const float* mean, const float* invstd, bool training,
+// dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy), dres += dy (each may be nullptr). With
+// d.relu, dy is first masked by y > 0 (y is the fused forward's output). training: mean/invstd are
+// the saved batch statistics and dx includes their gradient; otherwise they are the running ones.
+void batch_norm_backward_f32(float* dx, float* dres, float* dgamma, float* dbeta, const float* dy, const float* x,
+                             const float* y, const float* gamma, const float* mean, const float* invstd, bool training,
                              const BatchNormDims& d, size_t c0, size_t c1);
 }  // namespace ref
 

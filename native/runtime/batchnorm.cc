@@ -28,8 +28,8 @@ void for_groups(const BatchNormDims& d, size_t c0, size_t c1, Fn fn) {
 }  // namespace
 
 void batch_norm_forward_train(const BatchNormKernels& k, float* y, float* save_mean, float* save_invstd,
-                              float* running_mean, float* running_var, const float* x, const float* gamma,
-                              const float* beta, const BatchNormDims& d, size_t c0, size_t c1) {
+                              float* running_mean, float* running_var, const float* x, const float* res,
+                              const float* gamma, const float* beta, const BatchNormDims& d, size_t c0, size_t c1) {
   if (d.N == 0 || d.HW == 0) return;  // the binding rejects these in training (no statistics)
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   for_groups(d, c0, c1, [&](size_t g0, size_t gn) {
@@ -64,12 +64,12 @@ void batch_norm_forward_train(const BatchNormKernels& k, float* y, float* save_m
     }
     for (size_t n = 0; n < d.N; ++n) {
       const size_t off = (n * d.C + g0) * d.HW;
-      k.apply(y + off, x + off, mean, scale, bias, d.relu, gn, d.HW);
+      k.apply(y + off, x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn, d.HW);
     }
   });
 }
 
-void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x, const float* gamma,
+void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x, const float* res, const float* gamma,
                              const float* beta, const float* running_mean, const float* running_var,
                              const BatchNormDims& d, size_t c0, size_t c1) {
   for_groups(d, c0, c1, [&](size_t g0, size_t gn) {
@@ -83,14 +83,15 @@ void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x
     }
     for (size_t n = 0; n < d.N; ++n) {
       const size_t off = (n * d.C + g0) * d.HW;
-      k.apply(y + off, x + off, mean, scale, bias, d.relu, gn, d.HW);
+      k.apply(y + off, x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn, d.HW);
     }
   });
 }
 
-void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dgamma, float* dbeta, const float* dy,
-                         const float* x, const float* y, const float* gamma, const float* mean, const float* invstd,
-                         bool training, bool overwrite, const BatchNormDims& d, size_t c0, size_t c1) {
+void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dres, float* dgamma, float* dbeta,
+                         const float* dy, const float* x, const float* y, const float* gamma, const float* mean,
+                         const float* invstd, bool training, BatchNormOverwrite overwrite, const BatchNormDims& d,
+                         size_t c0, size_t c1) {
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   const bool need_sums = dgamma || dbeta || (dx && training);
   auto at = [&](auto* p, size_t n, size_t g0) { return p ? p + (n * d.C + g0) * d.HW : p; };  // image n, channel g0
@@ -115,11 +116,13 @@ void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dgamma, fl
       b[j] = training ? static_cast<float>(-ac * is * is * sum_gx / m) : 0.0f;
       cc[j] = training ? static_cast<float>(-ac * sum_g / m) : 0.0f;
     }
-    if (!dx) return;
+    if (!dx && !dres) return;
     for (size_t n = 0; n < d.N; ++n) {
-      // overwrite: dx holds garbage; zeroed here, a few planes at a time, while they are in L1
-      if (overwrite) std::memset(at(dx, n, g0), 0, gn * d.HW * sizeof(float));
-      k.grad_input(at(dx, n, g0), at(dy, n, g0), at(x, n, g0), at(mask, n, g0), mean + g0, a, b, cc, gn, d.HW);
+      // overwrite: the output holds garbage; zeroed here, a few planes at a time, while they are in L1
+      if (dx && overwrite.dx) std::memset(at(dx, n, g0), 0, gn * d.HW * sizeof(float));
+      if (dres && overwrite.dres) std::memset(at(dres, n, g0), 0, gn * d.HW * sizeof(float));
+      k.grad_input(at(dx, n, g0), at(dres, n, g0), at(dy, n, g0), at(x, n, g0), at(mask, n, g0), mean + g0, a, b, cc,
+                   gn, d.HW);
     }
   });
 }

@@ -75,11 +75,15 @@ abstract class Block extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    const main = this.main();
     let y = x;
-    for (const [, m] of this.main()) y = m.forward(y);
-    if (this.plain) return ops.relu(y);
+    for (const [, m] of main.slice(0, -1)) y = m.forward(y);
+    const last = main[main.length - 1]![1];
+    if (this.plain) return ops.relu(last.forward(y));
     const s = this.shortcutModule ? this.shortcutModule.forward(x) : x;
-    return ops.addRelu(y, s);
+    // the last batch norm, the shortcut's add and the ReLU in one pass (ops.batchNorm2dAddRelu)
+    if (last instanceof BatchNorm2d) return last.forwardAddRelu(y, s);
+    return ops.addRelu(last.forward(y), s);
   }
 
   outputShape(input: readonly number[]): readonly number[] {

@@ -126,9 +126,13 @@ export interface KilnNative {
     runningMean: Float32Array | null,
     runningVar: Float32Array | null,
     params: BatchNormParams,
+    /** added to the normalized values before the ReLU: y = relu(bn(x) + residual), a residual
+     * block's tail in one pass */
+    residual?: Float32Array | null,
   ): void;
-  /** dx += ..., dgamma += ..., dbeta += ... (each output may be null); y is the forward output,
-   * needed when params.relu (else null). With overwrite, dx = ... (its old contents ignored). */
+  /** dx += ..., dgamma += ..., dbeta += ..., dresidual += dy masked by y > 0 (each output may be
+   * null); y is the forward output, needed when params.relu (else null). With overwrite, dx = ...
+   * (its old contents ignored); overwriteResidual, the same for dresidual. */
   batchNormBackward(
     dx: Float32Array | null,
     dgamma: Float32Array | null,
@@ -141,6 +145,8 @@ export interface KilnNative {
     saveInvstd: Float32Array,
     params: BatchNormParams,
     overwrite?: boolean,
+    dresidual?: Float32Array | null,
+    overwriteResidual?: boolean,
   ): void;
 
   // ---- sequence ops over the last axis of (rows, d) float32 rows; backward passes accumulate ----

@@ -96,12 +96,22 @@ export class BatchNorm2d extends Module {
 
   forward(x: Tensor): Tensor {
     if (this.training) this.numBatchesTracked[0]! += 1;
-    return ops.batchNorm2d(x, this.weight, this.bias, { mean: this.runningMean, var: this.runningVar }, {
-      training: this.training,
-      momentum: this.opts.momentum ?? 0.1,
-      eps: this.opts.eps ?? 1e-5,
-      relu: this.opts.relu ?? false,
-    });
+    return ops.batchNorm2d(x, this.weight, this.bias, this.running(), { ...this.settings(), relu: this.opts.relu ?? false });
+  }
+
+  /** relu(this(x) + residual) in one pass: a residual block's tail (this layer without its own ReLU). */
+  forwardAddRelu(x: Tensor, residual: Tensor): Tensor {
+    if (this.opts.relu) throw new Error(`${this.describe()}: forwardAddRelu needs a batch norm without its own ReLU`);
+    if (this.training) this.numBatchesTracked[0]! += 1;
+    return ops.batchNorm2dAddRelu(x, residual, this.weight, this.bias, this.running(), this.settings());
+  }
+
+  private running() {
+    return { mean: this.runningMean, var: this.runningVar };
+  }
+
+  private settings() {
+    return { training: this.training, momentum: this.opts.momentum ?? 0.1, eps: this.opts.eps ?? 1e-5 };
   }
 
   outputShape(input: readonly number[]): readonly number[] {

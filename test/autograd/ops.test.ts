@@ -111,6 +111,27 @@ describe('autograd ops match finite differences', () => {
     gradcheck('batchNorm2d+relu train', [xs], (x_) => ops.batchNorm2d(x_!, null, null, null, { training: true, relu: true }), { h: 1e-3, tol: 3e-2 });
   });
 
+  it('batchNorm2dAddRelu (a residual block\'s tail): finite differences, and the values and gradients of batchNorm2d then addRelu bit for bit', () => {
+    const xs = spread([2, 3, 4, 4], 21), r = param([2, 3, 4, 4], 22, -0.004, 0.004);
+    const gamma = param([3], 23, 0.5, 1.5), beta = param([3], 24, -0.002, 0.002);
+    for (const training of [true, false]) {
+      const running = (c = 3) => ({ mean: new Float32Array(c).fill(0.05), var: new Float32Array(c).fill(0.4) });
+      gradcheck(`batchNorm2dAddRelu ${training ? 'train' : 'eval'}`, [xs, r, gamma, beta], (x_, r_, g_, b_) => ops.batchNorm2dAddRelu(x_!, r_!, g_!, b_!, running(), { training }), { h: 1e-3, tol: 3e-2 });
+      const x = param([3, 5, 6, 7], 25), res = param([3, 5, 6, 7], 26), g = param([5], 27), b = param([5], 28);
+      const u = new Tensor(uniform(x.size, 29), x.shape);
+      const run = (f: () => Tensor) => {
+        for (const t of [x, res, g, b]) t.grad = null;
+        const y = f();
+        backward(ops.sum(ops.mul(y, u)));
+        return [y, x, res, g, b].map((t, i) => Array.from(i === 0 ? t.data : t.grad!));
+      };
+      const fused = run(() => ops.batchNorm2dAddRelu(x, res, g, b, running(5), { training }));
+      const plain = run(() => ops.addRelu(ops.batchNorm2d(x, g, b, running(5), { training }), res));
+      expect(fused).toEqual(plain);
+      expect(fused[0]!.some((v) => v === 0) && fused[0]!.some((v) => v > 0)).toBe(true);
+    }
+  });
+
   it('reshape, flatten and the option-A shortcut', () => {
     const x = param([2, 3, 5, 5], 18);
     gradcheck('flatten', [x], (x_) => ops.flatten(x_!));

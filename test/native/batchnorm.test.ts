@@ -223,6 +223,71 @@ describe.each(isas)('batch norm on %s', (isa) => {
   });
 });
 
+// The residual form: y = relu(bn(x) + residual) (a residual block's tail) and, backward, the
+// masked dy added to dresidual. It must give the bits of batch norm, then a float add and ReLU.
+describe.each(isas)('batch norm with a residual on %s', (isa) => {
+  const resCases: Case[] = [cases[0]!, cases[1]!, cases[3]!, cases[4]!];
+  const resShapes: Shape[] = [[1, 1, 1, 2], [3, 3, 7, 7], [2, 17, 33, 33], [8, 16, 13, 13], [2, 5, 40, 40]];
+  const table = resShapes.flatMap((s, i) => resCases.map((k, j) => [label(k), s, k, 50 + 10 * i + j] as const));
+  it.each(table)(`${isa} %s with a residual equals batch norm, add, ReLU for (n, c, h, w) = %j`, (_, s, k, seed) => {
+    native.setIsa(isa);
+    const inp = inputs(s, k, seed);
+    const res = uniform(inp.x.length, seed + 9, -2, 2);
+    const p = params(s, k);
+    // the separate ops: batch norm without the ReLU, then the add and the ReLU in float
+    const plain = runNative(s, { ...k, relu: false }, inp);
+    const want = plain.y.map((v, i) => {
+      const sum = Math.fround(v + res[i]!);
+      return k.relu ? Math.max(sum, 0) : sum;
+    });
+    const y = new Float32Array(inp.x.length), mean = new Float32Array(s[1]), invstd = new Float32Array(s[1]);
+    const rm = inp.runningMean?.slice() ?? null, rv = inp.runningVar?.slice() ?? null;
+    native.batchNormForward(y, mean, invstd, inp.x, inp.gamma, inp.beta, rm, rv, p, res);
+    bitwiseEqual(y, want, 'y');
+    bitwiseEqual(mean, plain.saveMean, 'saveMean');
+    bitwiseEqual(invstd, plain.saveInvstd, 'saveInvstd');
+    if (rm) bitwiseEqual(rm, plain.runningMean!, 'runningMean');
+    if (rv) bitwiseEqual(rv, plain.runningVar!, 'runningVar');
+    // and the float64 reference: pre-activation + residual
+    const f = batchNormForwardRef(inp.x, inp.gamma, inp.beta, inp.runningMean, inp.runningVar, { ...p, relu: false });
+    const ref = f.pre.map((v, i) => (k.relu ? Math.max(v + res[i]!, 0) : v + res[i]!));
+    allClose(y, ref, { atol: 1e-6, rtol: 2e-6, scale: f.yScale.map((v, i) => v + Math.abs(res[i]!)), what: 'y vs float64' });
+
+    // backward: dx, dgamma, dbeta are batch norm's under the mask y > 0; dresidual gets the masked dy
+    const dyMasked = inp.dy.map((v, i) => (k.relu && !(y[i]! > 0) ? 0 : v));
+    const alone = { dx: new Float32Array(y.length), dgamma: new Float32Array(s[1]), dbeta: new Float32Array(s[1]) };
+    native.batchNormBackward(alone.dx, alone.dgamma, alone.dbeta, dyMasked, inp.x, null, inp.gamma, mean, invstd, { ...p, relu: false });
+    const dx = uniform(y.length, seed + 10), dgamma = new Float32Array(s[1]), dbeta = new Float32Array(s[1]);
+    const old = uniform(y.length, seed + 11, -3, 3), dres = old.slice();
+    native.batchNormBackward(dx, dgamma, dbeta, inp.dy, inp.x, k.relu ? y : null, inp.gamma, mean, invstd, p, true, dres);
+    bitwiseEqual(dx, alone.dx, 'dx (overwritten)');
+    bitwiseEqual(dgamma, alone.dgamma, 'dgamma');
+    bitwiseEqual(dbeta, alone.dbeta, 'dbeta');
+    bitwiseEqual(dres, old.map((v, i) => Math.fround(v + dyMasked[i]!)), 'dresidual (accumulated)');
+    // overwritten, and alone (no dx): the masked dy itself
+    const fresh = new Float32Array(y.length).fill(NaN);
+    native.batchNormBackward(null, null, null, inp.dy, inp.x, k.relu ? y : null, inp.gamma, mean, invstd, p, false, fresh, true);
+    bitwiseEqual(fresh, Float32Array.from(dyMasked), 'dresidual (overwritten, alone)');
+  });
+
+  it(`${isa} the residual form is bitwise identical for 1, 2 and 3 threads`, () => {
+    native.setIsa(isa);
+    const s: Shape = [4, 37, 40, 40];
+    const k = cases[1]!;
+    const inp = inputs(s, k, 3);
+    const res = uniform(inp.x.length, 4, -2, 2);
+    const results = [1, 2, 3].map((t) => {
+      native.setThreads(t);
+      const y = new Float32Array(inp.x.length), mean = new Float32Array(37), invstd = new Float32Array(37);
+      native.batchNormForward(y, mean, invstd, inp.x, inp.gamma, inp.beta, null, null, params(s, k), res);
+      const dx = new Float32Array(y.length), dres = new Float32Array(y.length), dgamma = new Float32Array(37);
+      native.batchNormBackward(dx, dgamma, null, inp.dy, inp.x, y, inp.gamma, mean, invstd, params(s, k), true, dres, true);
+      return [y, dx, dres, dgamma];
+    });
+    for (const r of results.slice(1)) r.forEach((a, i) => bitwiseEqual(a, results[0]![i]!, ['y', 'dx', 'dresidual', 'dgamma'][i]!));
+  });
+});
+
 describe.each(isas)('batch norm gradients on %s', (isa) => {
   const gradCases: Case[] = [
     { training: true, relu: false, affine: true, running: false },
@@ -378,8 +443,11 @@ describe('batch norm arguments', () => {
     rejects((b) => backward(b, { dgamma: new Float32Array(5) }), RangeError, /dgamma expected length 3 \(c\), got 5/);
     rejects((b) => backward(b, { saveMean: new Float32Array(5) }), RangeError, /saveMean expected length 3 \(c\), got 5/);
     rejects((b) => backward(b, { y: null }, { ...p, relu: true }), TypeError, /y expected Float32Array when params\.relu is true \(the ReLU mask\), got null/);
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, p, new Float32Array(149)), RangeError, /^batchNormForward: residual expected length 150 \(n\*c\*h\*w\), got 149$/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, new Float32Array(151)), RangeError, /^batchNormBackward: dresidual expected length 150 \(n\*c\*h\*w\), got 151$/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, b.dx, 1 as never), TypeError, /overwriteResidual expected a boolean, got number 1/);
     const untyped = native.batchNormForward as (...args: unknown[]) => void;
-    rejects((b) => untyped(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null), TypeError, /batchNormForward: expected 9 arguments, got 8/);
+    rejects((b) => untyped(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null), TypeError, /batchNormForward: expected 9 to 10 arguments, got 8/);
   });
 
   it('rejects outputs that overlap inputs or each other, and writes nothing', () => {
@@ -391,5 +459,8 @@ describe('batch norm arguments', () => {
     rejects((b) => backward(b, { dx: b.dy }), RangeError, /^batchNormBackward: dx expected not to overlap dy/);
     rejects((b) => backward(b, { dgamma: b.saveInvstd }), RangeError, /dgamma expected not to overlap saveInvstd/);
     rejects((b) => backward(b, { dbeta: b.dgamma }), RangeError, /dgamma expected not to overlap dbeta/);
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, p, b.y), RangeError, /^batchNormForward: y expected not to overlap residual/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, b.dy), RangeError, /^batchNormBackward: dresidual expected not to overlap dy/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, b.dx), RangeError, /^batchNormBackward: dx expected not to overlap dresidual/);
   });
 });

@@ -82,19 +82,21 @@ __m256 grad(const float* dy, const float* y, size_t i, Lanes l) {
   return y ? _mm256_and_ps(g, _mm256_cmp_ps(load(y + i, l), _mm256_setzero_ps(), _CMP_GT_OQ)) : g;
 }
 
-template <bool Relu>
-void apply(float* y, const float* x, const double* mean, const float* scale, const float* bias, size_t planes,
-           size_t hw) {
+template <bool Relu, bool Res>
+void apply(float* y, const float* x, const float* res, const double* mean, const float* scale, const float* bias,
+           size_t planes, size_t hw) {
   const __m256 zero = _mm256_setzero_ps();
   for (size_t p = 0; p < planes; ++p) {
     const float hi = static_cast<float>(mean[p]), lo = static_cast<float>(mean[p] - hi);  // see avx512
     const __m256 vh = _mm256_set1_ps(hi), vl = _mm256_set1_ps(lo);
     const __m256 vs = _mm256_set1_ps(scale[p]), vb = _mm256_set1_ps(bias[p]);
     const float* xp = x + p * hw;
+    const float* rp = Res ? res + p * hw : nullptr;
     float* yp = y + p * hw;
     vectors(hw, [&](size_t i, Lanes l) {
       const __m256 d = _mm256_sub_ps(_mm256_sub_ps(load(xp + i, l), vh), vl);
       __m256 r = _mm256_fmadd_ps(d, vs, vb);
+      if (Res) r = _mm256_add_ps(r, load(rp + i, l));
       if (Relu) r = _mm256_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
       store(yp + i, r, l);
     });
@@ -121,10 +123,11 @@ void batch_norm_moments_f32(double* sums, const float* x, const float* shift, si
   }
 }
 
-void batch_norm_apply_f32(float* y, const float* x, const double* mean, const float* scale, const float* bias,
-                          bool relu, size_t planes, size_t hw) {
-  if (relu) apply<true>(y, x, mean, scale, bias, planes, hw);
-  else apply<false>(y, x, mean, scale, bias, planes, hw);
+void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean, const float* scale,
+                          const float* bias, bool relu, size_t planes, size_t hw) {
+  static constexpr decltype(&apply<false, false>) kApply[2][2] = {{apply<false, false>, apply<false, true>},
+                                                                  {apply<true, false>, apply<true, true>}};
+  kApply[relu][res != nullptr](y, x, res, mean, scale, bias, planes, hw);
 }
 
 void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const float* mean,
@@ -147,16 +150,20 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
   }
 }
 
-void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const float* y, const float* mean,
-                               const float* a, const float* b, const float* c, size_t planes, size_t hw) {
+void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x, const float* y,
+                               const float* mean, const float* a, const float* b, const float* c, size_t planes,
+                               size_t hw) {
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
     const float* yp = y ? y + o : nullptr;
     const __m256 vm = _mm256_set1_ps(mean[p]), va = _mm256_set1_ps(a[p]);
     const __m256 vb = _mm256_set1_ps(b[p]), vc = _mm256_set1_ps(c[p]);
     vectors(hw, [&](size_t i, Lanes l) {
+      const __m256 g = grad(dy + o, yp, i, l);
+      if (dres) store(dres + o + i, _mm256_add_ps(load(dres + o + i, l), g), l);
+      if (!dx) return;
       const __m256 d = _mm256_sub_ps(load(x + o + i, l), vm);
-      const __m256 t = _mm256_fmadd_ps(va, grad(dy + o, yp, i, l), _mm256_fmadd_ps(vb, d, vc));
+      const __m256 t = _mm256_fmadd_ps(va, g, _mm256_fmadd_ps(vb, d, vc));
       store(dx + o + i, _mm256_add_ps(load(dx + o + i, l), t), l);
     });
   }

@@ -86,9 +86,9 @@ __m512 grad(const float* dy, const float* y, size_t i, __mmask16 m) {
   return _mm512_maskz_loadu_ps(m, dy + i);
 }
 
-template <bool Relu, bool Prefetch>
-void apply(float* y, const float* x, const double* mean, const float* scale, const float* bias, size_t planes,
-           size_t hw) {
+template <bool Relu, bool Res, bool Prefetch>
+void apply(float* y, const float* x, const float* res, const double* mean, const float* scale, const float* bias,
+           size_t planes, size_t hw) {
   const __m512 zero = _mm512_setzero_ps();
   for (size_t p = 0; p < planes; ++p) {
     // mean = hi + lo in two floats: x - hi is exact near the mean (Sterbenz), so a channel with
@@ -97,11 +97,16 @@ void apply(float* y, const float* x, const double* mean, const float* scale, con
     const __m512 vh = _mm512_set1_ps(hi), vl = _mm512_set1_ps(lo);
     const __m512 vs = _mm512_set1_ps(scale[p]), vb = _mm512_set1_ps(bias[p]);
     const float* xp = x + p * hw;
+    const float* rp = Res ? res + p * hw : nullptr;
     float* yp = y + p * hw;
     vectors(hw, [&](size_t i, __mmask16 m) {
-      if (Prefetch) ahead(xp + i);
+      if (Prefetch) {
+        ahead(xp + i);
+        if (Res) ahead(rp + i);
+      }
       const __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xp + i), vh), vl);
       __m512 r = _mm512_fmadd_ps(d, vs, vb);
+      if (Res) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, rp + i));
       if (Relu) r = _mm512_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
       _mm512_mask_storeu_ps(yp + i, m, r);
     });
@@ -130,16 +135,13 @@ void batch_norm_moments_f32(double* sums, const float* x, const float* shift, si
   }
 }
 
-void batch_norm_apply_f32(float* y, const float* x, const double* mean, const float* scale, const float* bias,
-                          bool relu, size_t planes, size_t hw) {
-  const bool prefetch = hw >= kPrefetchPlane;
-  if (relu) {
-    if (prefetch) apply<true, true>(y, x, mean, scale, bias, planes, hw);
-    else apply<true, false>(y, x, mean, scale, bias, planes, hw);
-  } else {
-    if (prefetch) apply<false, true>(y, x, mean, scale, bias, planes, hw);
-    else apply<false, false>(y, x, mean, scale, bias, planes, hw);
-  }
+void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean, const float* scale,
+                          const float* bias, bool relu, size_t planes, size_t hw) {
+  // [relu][residual][prefetch]
+  static constexpr decltype(&apply<false, false, false>) kApply[2][2][2] = {
+      {{apply<false, false, false>, apply<false, false, true>}, {apply<false, true, false>, apply<false, true, true>}},
+      {{apply<true, false, false>, apply<true, false, true>}, {apply<true, true, false>, apply<true, true, true>}}};
+  kApply[relu][res != nullptr][hw >= kPrefetchPlane](y, x, res, mean, scale, bias, planes, hw);
 }
 
 void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const float* mean,
@@ -167,8 +169,9 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
   }
 }
 
-void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const float* y, const float* mean,
-                               const float* a, const float* b, const float* c, size_t planes, size_t hw) {
+void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x, const float* y,
+                               const float* mean, const float* a, const float* b, const float* c, size_t planes,
+                               size_t hw) {
   const bool prefetch = hw >= kPrefetchPlane;
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
@@ -177,11 +180,16 @@ void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const
     const __m512 vb = _mm512_set1_ps(b[p]), vc = _mm512_set1_ps(c[p]);
     vectors(hw, [&](size_t i, __mmask16 m) {
       if (prefetch) {
-        ahead(dy + o + i), ahead(x + o + i), ahead(dx + o + i);
+        ahead(dy + o + i);
         if (yp) ahead(yp + i);
+        if (dx) ahead(x + o + i), ahead(dx + o + i);
+        if (dres) ahead(dres + o + i);
       }
+      const __m512 g = grad(dy + o, yp, i, m);
+      if (dres) _mm512_mask_storeu_ps(dres + o + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dres + o + i), g));
+      if (!dx) return;
       const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + o + i), vm);
-      const __m512 t = _mm512_fmadd_ps(va, grad(dy + o, yp, i, m), _mm512_fmadd_ps(vb, d, vc));
+      const __m512 t = _mm512_fmadd_ps(va, g, _mm512_fmadd_ps(vb, d, vc));
       _mm512_mask_storeu_ps(dx + o + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dx + o + i), t));
     });
   }

@@ -22,12 +22,14 @@ void for_channel(const BatchNormDims& d, size_t c, Fn fn) {
   }
 }
 
-// y = gamma * (x - mean) * invstd + beta, then the fused ReLU; NaN passes through it.
-void normalize(float* y, const float* x, const float* gamma, const float* beta, double mean, double invstd,
-               const BatchNormDims& d, size_t c) {
+// y = gamma * (x - mean) * invstd + beta, plus the residual (a float add, as a separate op's),
+// then the fused ReLU; NaN passes through it.
+void normalize(float* y, const float* x, const float* res, const float* gamma, const float* beta, double mean,
+               double invstd, const BatchNormDims& d, size_t c) {
   const double g = gamma ? gamma[c] : 1.0, b = beta ? beta[c] : 0.0;
   for_channel(d, c, [&](size_t i) {
     double v = g * (x[i] - mean) * invstd + b;
+    if (res) v = static_cast<float>(v) + res[i];  // a float sum, exact in double
     if (d.relu && v < 0) v = 0;
     y[i] = static_cast<float>(v);
   });
@@ -36,8 +38,8 @@ void normalize(float* y, const float* x, const float* gamma, const float* beta, 
 }  // namespace
 
 void batch_norm_forward_train_f32(float* y, float* save_mean, float* save_invstd, float* running_mean,
-                                  float* running_var, const float* x, const float* gamma, const float* beta,
-                                  const BatchNormDims& d, size_t c0, size_t c1) {
+                                  float* running_var, const float* x, const float* res, const float* gamma,
+                                  const float* beta, const BatchNormDims& d, size_t c0, size_t c1) {
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   for (size_t c = c0; c < c1; ++c) {
     // Two passes, the mean and then the centered squares: no cancellation when |mean| >> std.
@@ -54,20 +56,20 @@ void batch_norm_forward_train_f32(float* y, float* save_mean, float* save_invstd
     const double mom = d.momentum;
     if (running_mean) running_mean[c] = static_cast<float>((1 - mom) * running_mean[c] + mom * mean);
     if (running_var) running_var[c] = static_cast<float>((1 - mom) * running_var[c] + mom * var * m / (m - 1));
-    normalize(y, x, gamma, beta, mean, invstd, d, c);
+    normalize(y, x, res, gamma, beta, mean, invstd, d, c);
   }
 }
 
-void batch_norm_forward_eval_f32(float* y, const float* x, const float* gamma, const float* beta,
+void batch_norm_forward_eval_f32(float* y, const float* x, const float* res, const float* gamma, const float* beta,
                                  const float* running_mean, const float* running_var, const BatchNormDims& d,
                                  size_t c0, size_t c1) {
   for (size_t c = c0; c < c1; ++c) {
-    normalize(y, x, gamma, beta, running_mean[c], 1.0 / std::sqrt(static_cast<double>(running_var[c]) + d.eps), d, c);
+    normalize(y, x, res, gamma, beta, running_mean[c], 1.0 / std::sqrt(static_cast<double>(running_var[c]) + d.eps), d, c);
   }
 }
 
-void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float* dy, const float* x, const float* y,
-                             const float* gamma, const float* mean, const float* invstd, bool training,
+void batch_norm_backward_f32(float* dx, float* dres, float* dgamma, float* dbeta, const float* dy, const float* x,
+                             const float* y, const float* gamma, const float* mean, const float* invstd, bool training,
                              const BatchNormDims& d, size_t c0, size_t c1) {
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   for (size_t c = c0; c < c1; ++c) {
@@ -80,6 +82,7 @@ void batch_norm_backward_f32(float* dx, float* dgamma, float* dbeta, const float
     });
     if (dbeta) dbeta[c] = static_cast<float>(dbeta[c] + sum_g);
     if (dgamma) dgamma[c] = static_cast<float>(dgamma[c] + sum_gx);
+    if (dres) for_channel(d, c, [&](size_t i) { dres[i] = static_cast<float>(dres[i] + grad(i)); });
     if (!dx) continue;
     for_channel(d, c, [&](size_t i) {
       const double xhat = (x[i] - mu) * is;
@@ -106,11 +109,12 @@ void batch_norm_moments_f32(double* sums, const float* x, const float* shift, si
   }
 }
 
-void batch_norm_apply_f32(float* y, const float* x, const double* mean, const float* scale, const float* bias,
-                          bool relu, size_t planes, size_t hw) {
+void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean, const float* scale,
+                          const float* bias, bool relu, size_t planes, size_t hw) {
   for (size_t p = 0; p < planes; ++p) {
     for (size_t i = p * hw; i < (p + 1) * hw; ++i) {
-      const double v = (x[i] - mean[p]) * scale[p] + bias[p];
+      double v = (x[i] - mean[p]) * scale[p] + bias[p];
+      if (res) v = static_cast<float>(v) + res[i];
       y[i] = static_cast<float>(relu && v < 0 ? 0.0 : v);
     }
   }
@@ -130,11 +134,14 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
   }
 }
 
-void batch_norm_grad_input_f32(float* dx, const float* dy, const float* x, const float* y, const float* mean,
-                               const float* a, const float* b, const float* c, size_t planes, size_t hw) {
+void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x, const float* y,
+                               const float* mean, const float* a, const float* b, const float* c, size_t planes,
+                               size_t hw) {
   for (size_t p = 0; p < planes; ++p) {
     for (size_t i = p * hw; i < (p + 1) * hw; ++i) {
       const double g = y && !(y[i] > 0) ? 0.0 : dy[i];
+      if (dres) dres[i] = static_cast<float>(dres[i] + g);
+      if (!dx) continue;
       const double t = static_cast<double>(a[p]) * g + static_cast<double>(b[p]) * (x[i] - mean[p]) + c[p];
       dx[i] = static_cast<float>(dx[i] + t);
     }
