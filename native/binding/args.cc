@@ -122,6 +122,15 @@ Napi::Float32Array Args::f32_or_null_value(const Napi::Value& v, const char* nam
 
 Napi::Int32Array Args::i32(size_t i, const char* name) const { return i32_value(info_[i], name); }
 
+Napi::Int32Array Args::i32_or_null(size_t i, const char* name) const {
+  const Napi::Value v = info_[i];
+  if (v.IsNull() || v.IsUndefined()) return Napi::Int32Array();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    type_error(std::string(name) + " expected Int32Array or null, got " + describe(v));
+  }
+  return v.As<Napi::Int32Array>();
+}
+
 Napi::Int32Array Args::i32_value(const Napi::Value& v, const char* name) const {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
     type_error(std::string(name) + " expected Int32Array, got " + describe(v));

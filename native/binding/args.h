@@ -32,6 +32,8 @@ class Args {
   Napi::Float32Array f32_or_null(size_t i, const char* name) const;
   // An Int32Array (indices, e.g. the argmax of max pooling).
   Napi::Int32Array i32(size_t i, const char* name) const;
+  // An Int32Array, or null/undefined for an optional one (an empty handle: check IsEmpty()).
+  Napi::Int32Array i32_or_null(size_t i, const char* name) const;
   // An optional boolean: false when absent or undefined.
   bool flag(size_t i, const char* name) const;
 

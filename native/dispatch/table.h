@@ -29,13 +29,13 @@ struct KernelTable {
   Picked<GemmKernel> gemm;
   // batch norm over runs of consecutive planes (runtime/batchnorm.cc)
   Picked<void (*)(double*, const float*, const float*, size_t, size_t)> batch_norm_moments;
-  Picked<void (*)(float*, const float*, const float*, const double*, const float*, const float*, bool, size_t,
-                  size_t)>
+  Picked<void (*)(float*, uint8_t*, const float*, const float*, const double*, const float*, const float*, bool,
+                  size_t, size_t)>
       batch_norm_apply;
-  Picked<void (*)(double*, const float*, const float*, const float*, const float*, size_t, size_t)>
+  Picked<void (*)(double*, const float*, const float*, const float*, const uint8_t*, const float*, size_t, size_t)>
       batch_norm_grad_sums;
-  Picked<void (*)(float*, float*, const float*, const float*, const float*, const float*, const float*,
-                  const float*, const float*, size_t, size_t)>
+  Picked<void (*)(float*, float*, const float*, const float*, const float*, const uint8_t*, const float*,
+                  const float*, const float*, const float*, size_t, size_t)>
       batch_norm_grad_input;
   // the row pieces of the tiled attention (kernels/attention.h)
   Picked<void (*)(float*, size_t, size_t, size_t, const uint32_t*, float*, float*, float*)> attention_softmax_block;

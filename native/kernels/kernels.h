@@ -131,19 +131,23 @@ struct GemmShape {
   void batch_norm_moments_f32(double* sums, const float* x, const float* shift, size_t planes, \
                               size_t hw);                                                      \
   /* y = (x - mean[p]) * scale[p] + bias[p], plus res (the residual, in float; nullptr: */   \
-  /* none), then max(., 0) if relu */                                                          \
-  void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean,    \
-                            const float* scale, const float* bias, bool relu, size_t planes,   \
-                            size_t hw);                                                        \
-  /* sums[2p] += sum of g, sums[2p+1] += sum of g * (x - mean[p]); g = dy masked by y > 0 */   \
-  /* when y != nullptr (the fused ReLU), else g = dy */                                        \
+  /* none), then max(., 0) if relu; mask (nullptr: none) gets the bits of y > 0 (see */        \
+  /* batch_norm_mask_stride) */                                                                \
+  void batch_norm_apply_f32(float* y, uint8_t* mask, const float* x, const float* res,         \
+                            const double* mean, const float* scale, const float* bias,         \
+                            bool relu, size_t planes, size_t hw);                              \
+  /* sums[2p] += sum of g, sums[2p+1] += sum of g * (x - mean[p]); g = dy where the fused */   \
+  /* ReLU passed: the bits of mask when not nullptr, else y > 0 when y is not nullptr; else */ \
+  /* g = dy */                                                                                 \
   void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, \
-                                const float* mean, size_t planes, size_t hw);                  \
+                                const uint8_t* mask, const float* mean, size_t planes,         \
+                                size_t hw);                                                    \
   /* dx += a[p] * g + b[p] * (x - mean[p]) + c[p], g as above; dres += g (the residual's */ \
   /* gradient). Either output may be nullptr (skipped). */                                     \
   void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x,      \
-                                 const float* y, const float* mean, const float* a,            \
-                                 const float* b, const float* c, size_t planes, size_t hw);    \
+                                 const float* y, const uint8_t* mask, const float* mean,       \
+                                 const float* a, const float* b, const float* c,               \
+                                 size_t planes, size_t hw);                                    \
   }
 
 KILN_DECLARE_KERNELS(ref)
@@ -223,6 +227,13 @@ struct ShortcutDims {
   size_t offset;  // zero channels before the copied ones
 };
 
+// The fused ReLU's mask as bits, y > 0 for each value: a quarter of a float's bit per value, so a
+// backward pass reads 1/32 of what reading y back would. Plane p (= n * C + c) starts at byte
+// p * batch_norm_mask_stride(hw); its value i is bit i % 8 of byte i / 8. Bits past hw are
+// unspecified. The stride is whole 32-bit words (JS holds the mask in an Int32Array), which also
+// covers the 16-bit stores of the AVX-512 pass.
+constexpr size_t batch_norm_mask_stride(size_t hw) { return 4 * ((hw + 31) / 32); }
+
 // Batch normalization over (N, C, HW): statistics per channel over N*HW values.
 struct BatchNormDims {
   size_t N, C, HW;
@@ -268,19 +279,21 @@ void shortcut_a_backward_f32(float* dx, const float* dy, const ShortcutDims& d, 
 // running_* may be nullptr (not tracked). res:(N,C,H,W), when not nullptr, is added to the
 // normalized value (in float, as a separate add would) before the ReLU: a residual block's
 // bn2 + shortcut + ReLU in one pass. Channels [c0, c1).
-void batch_norm_forward_train_f32(float* y, float* save_mean, float* save_invstd, float* running_mean,
+// mask (nullptr: none; d.relu only) gets the bits of y > 0 (batch_norm_mask_stride).
+void batch_norm_forward_train_f32(float* y, uint8_t* mask, float* save_mean, float* save_invstd, float* running_mean,
                                   float* running_var, const float* x, const float* res, const float* gamma,
                                   const float* beta, const BatchNormDims& d, size_t c0, size_t c1);
 // Evaluation: normalizes with the running statistics.
-void batch_norm_forward_eval_f32(float* y, const float* x, const float* res, const float* gamma, const float* beta,
-                                 const float* running_mean, const float* running_var, const BatchNormDims& d,
-                                 size_t c0, size_t c1);
+void batch_norm_forward_eval_f32(float* y, uint8_t* mask, const float* x, const float* res, const float* gamma,
+                                 const float* beta, const float* running_mean, const float* running_var,
+                                 const BatchNormDims& d, size_t c0, size_t c1);
 // dx += ..., dgamma += sum(dy * xhat), dbeta += sum(dy), dres += dy (each may be nullptr). With
-// d.relu, dy is first masked by y > 0 (y is the fused forward's output). training: mean/invstd are
-// the saved batch statistics and dx includes their gradient; otherwise they are the running ones.
+// d.relu, dy is first masked by the fused forward's ReLU: its mask bits, or y > 0 without them (y
+// is the forward's output). training: mean/invstd are the saved batch statistics and dx includes
+// their gradient; otherwise they are the running ones.
 void batch_norm_backward_f32(float* dx, float* dres, float* dgamma, float* dbeta, const float* dy, const float* x,
-                             const float* y, const float* gamma, const float* mean, const float* invstd, bool training,
-                             const BatchNormDims& d, size_t c0, size_t c1);
+                             const float* y, const uint8_t* mask, const float* gamma, const float* mean,
+                             const float* invstd, bool training, const BatchNormDims& d, size_t c0, size_t c1);
 }  // namespace ref
 
 // The pixel-major lowering's window copies (runtime/conv_rows.cc; kernels/simd/im2row.h):

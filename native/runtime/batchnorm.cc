@@ -25,9 +25,15 @@ void for_groups(const BatchNormDims& d, size_t c0, size_t c1, Fn fn) {
   for (size_t g0 = c0; g0 < c1; g0 += size) fn(g0, std::min(size, c1 - g0));
 }
 
+// The mask bits of image n, channel c (batch_norm_mask_stride), or nullptr without a mask.
+template <typename Byte>
+Byte* mask_at(Byte* mask, const BatchNormDims& d, size_t n, size_t c) {
+  return mask ? mask + (n * d.C + c) * batch_norm_mask_stride(d.HW) : nullptr;
+}
+
 }  // namespace
 
-void batch_norm_forward_train(const BatchNormKernels& k, float* y, float* save_mean, float* save_invstd,
+void batch_norm_forward_train(const BatchNormKernels& k, float* y, uint8_t* mask, float* save_mean, float* save_invstd,
                               float* running_mean, float* running_var, const float* x, const float* res,
                               const float* gamma, const float* beta, const BatchNormDims& d, size_t c0, size_t c1) {
   if (d.N == 0 || d.HW == 0) return;  // the binding rejects these in training (no statistics)
@@ -64,14 +70,15 @@ void batch_norm_forward_train(const BatchNormKernels& k, float* y, float* save_m
     }
     for (size_t n = 0; n < d.N; ++n) {
       const size_t off = (n * d.C + g0) * d.HW;
-      k.apply(y + off, x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn, d.HW);
+      k.apply(y + off, mask_at(mask, d, n, g0), x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn,
+              d.HW);
     }
   });
 }
 
-void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x, const float* res, const float* gamma,
-                             const float* beta, const float* running_mean, const float* running_var,
-                             const BatchNormDims& d, size_t c0, size_t c1) {
+void batch_norm_forward_eval(const BatchNormKernels& k, float* y, uint8_t* mask, const float* x, const float* res,
+                             const float* gamma, const float* beta, const float* running_mean,
+                             const float* running_var, const BatchNormDims& d, size_t c0, size_t c1) {
   for_groups(d, c0, c1, [&](size_t g0, size_t gn) {
     double mean[kMaxGroup];
     float scale[kMaxGroup], bias[kMaxGroup];
@@ -83,24 +90,27 @@ void batch_norm_forward_eval(const BatchNormKernels& k, float* y, const float* x
     }
     for (size_t n = 0; n < d.N; ++n) {
       const size_t off = (n * d.C + g0) * d.HW;
-      k.apply(y + off, x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn, d.HW);
+      k.apply(y + off, mask_at(mask, d, n, g0), x + off, res ? res + off : nullptr, mean, scale, bias, d.relu, gn,
+              d.HW);
     }
   });
 }
 
 void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dres, float* dgamma, float* dbeta,
-                         const float* dy, const float* x, const float* y, const float* gamma, const float* mean,
-                         const float* invstd, bool training, BatchNormOverwrite overwrite, const BatchNormDims& d,
-                         size_t c0, size_t c1) {
+                         const float* dy, const float* x, const float* y, const uint8_t* mask, const float* gamma,
+                         const float* mean, const float* invstd, bool training, BatchNormOverwrite overwrite,
+                         const BatchNormDims& d, size_t c0, size_t c1) {
   const double m = static_cast<double>(d.N) * static_cast<double>(d.HW);
   const bool need_sums = dgamma || dbeta || (dx && training);
   auto at = [&](auto* p, size_t n, size_t g0) { return p ? p + (n * d.C + g0) * d.HW : p; };  // image n, channel g0
-  const float* mask = d.relu ? y : nullptr;  // the fused ReLU's output masks dy
+  // the fused ReLU masks dy: its mask bits, else its output (y > 0)
+  const float* y_mask = d.relu && !mask ? y : nullptr;
+  if (!d.relu) mask = nullptr;
   for_groups(d, c0, c1, [&](size_t g0, size_t gn) {
     double sums[2 * kMaxGroup] = {};  // per channel: sum g, sum g * (x - mean)
     if (need_sums) {
       for (size_t n = 0; n < d.N; ++n) {
-        k.grad_sums(sums, at(dy, n, g0), at(x, n, g0), at(mask, n, g0), mean + g0, gn, d.HW);
+        k.grad_sums(sums, at(dy, n, g0), at(x, n, g0), at(y_mask, n, g0), mask_at(mask, d, n, g0), mean + g0, gn, d.HW);
       }
     }
     // dx = a/M * (M g - sum g - xhat * sum g xhat) with a = gamma * invstd and xhat = (x - mean) *
@@ -121,8 +131,8 @@ void batch_norm_backward(const BatchNormKernels& k, float* dx, float* dres, floa
       // overwrite: the output holds garbage; zeroed here, a few planes at a time, while they are in L1
       if (dx && overwrite.dx) std::memset(at(dx, n, g0), 0, gn * d.HW * sizeof(float));
       if (dres && overwrite.dres) std::memset(at(dres, n, g0), 0, gn * d.HW * sizeof(float));
-      k.grad_input(at(dx, n, g0), at(dres, n, g0), at(dy, n, g0), at(x, n, g0), at(mask, n, g0), mean + g0, a, b, cc,
-                   gn, d.HW);
+      k.grad_input(at(dx, n, g0), at(dres, n, g0), at(dy, n, g0), at(x, n, g0), at(y_mask, n, g0),
+                   mask_at(mask, d, n, g0), mean + g0, a, b, cc, gn, d.HW);
     }
   });
 }

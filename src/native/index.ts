@@ -129,6 +129,9 @@ export interface KilnNative {
     /** added to the normalized values before the ReLU: y = relu(bn(x) + residual), a residual
      * block's tail in one pass */
     residual?: Float32Array | null,
+    /** params.relu only: receives the ReLU's mask as bits, n*c*ceil(h*w/32) words (bit i % 32 of
+     * word i / 32 of each plane, little-endian), for the backward pass */
+    reluMask?: Int32Array | null,
   ): void;
   /** dx += ..., dgamma += ..., dbeta += ..., dresidual += dy masked by y > 0 (each output may be
    * null); y is the forward output, needed when params.relu (else null). With overwrite, dx = ...
@@ -147,6 +150,8 @@ export interface KilnNative {
     overwrite?: boolean,
     dresidual?: Float32Array | null,
     overwriteResidual?: boolean,
+    /** the forward pass's reluMask: read instead of y (which may then be null) */
+    reluMask?: Int32Array | null,
   ): void;
 
   // ---- sequence ops over the last axis of (rows, d) float32 rows; backward passes accumulate ----

@@ -93,6 +93,34 @@ function runNative(s: Shape, k: Case, inp: Inputs) {
 
 type Outputs = ReturnType<typeof runNative>;
 
+/** The ReLU mask's bit for value i of an (n, c, h, w) tensor: ceil(h*w / 32) words per plane. */
+function maskBit(mask: Int32Array, s: Shape, i: number): boolean {
+  const hw = s[2] * s[3];
+  const plane = Math.floor(i / hw), j = i % hw;
+  return ((mask[plane * Math.ceil(hw / 32) + (j >> 5)]! >>> (j & 31)) & 1) === 1;
+}
+
+/** With the fused ReLU: the forward pass with a reluMask gives the same y and sets exactly the
+ * bits of y > 0; backward from the mask (y null) gives the bits of backward from y. */
+function checkMask(s: Shape, k: Case, inp: Inputs, o: Outputs, residual: Float32Array | null = null): void {
+  const [n, c, h, w] = s;
+  const p = params(s, k);
+  const y = new Float32Array(o.y.length), mean = new Float32Array(c), invstd = new Float32Array(c);
+  const mask = new Int32Array(n * c * Math.ceil((h * w) / 32)).fill(-1);
+  native.batchNormForward(y, mean, invstd, inp.x, inp.gamma, inp.beta, inp.runningMean?.slice() ?? null, inp.runningVar?.slice() ?? null, p, residual, mask);
+  bitwiseEqual(y, o.y, 'y with a reluMask');
+  let wrong = 0;
+  for (let i = 0; i < y.length; i++) if (maskBit(mask, s, i) !== y[i]! > 0) wrong++;
+  expect(wrong, 'mask bits that disagree with y > 0').toBe(0);
+  // (training centers every channel; in evaluation a channel may sit on one side)
+  if (k.training && y.length > 8) expect(y.some((v) => v > 0) && y.some((v) => !(v > 0)), 'the ReLU both passes and blocks').toBe(true);
+  const g = { dx: new Float32Array(y.length), dgamma: new Float32Array(c), dbeta: new Float32Array(c), dres: new Float32Array(y.length) };
+  const fromY = { dx: new Float32Array(y.length), dgamma: new Float32Array(c), dbeta: new Float32Array(c), dres: new Float32Array(y.length) };
+  native.batchNormBackward(g.dx, g.dgamma, g.dbeta, inp.dy, inp.x, null, inp.gamma, mean, invstd, p, false, g.dres, false, mask);
+  native.batchNormBackward(fromY.dx, fromY.dgamma, fromY.dbeta, inp.dy, inp.x, y, inp.gamma, mean, invstd, p, false, fromY.dres);
+  for (const key of ['dx', 'dgamma', 'dbeta', 'dres'] as const) bitwiseEqual(g[key], fromY[key], `${key} from the mask`);
+}
+
 /** Checks every output of runNative against the float64 reference. */
 function checkAgainstReference(s: Shape, k: Case, inp: Inputs, o: Outputs): void {
   const p = params(s, k);
@@ -142,7 +170,9 @@ describe.each(isas)('batch norm on %s', (isa) => {
   it.each(table)(`${isa} %s matches float64 forward and backward for (n, c, h, w) = %j`, (_, s, k, seed) => {
     native.setIsa(isa);
     const inp = inputs(s, k, seed);
-    checkAgainstReference(s, k, inp, runNative(s, k, inp));
+    const o = runNative(s, k, inp);
+    checkAgainstReference(s, k, inp, o);
+    if (k.relu) checkMask(s, k, inp, o);
   });
 
   it(`${isa} forward and backward are bitwise identical for 1, 2, 3 and 5 threads`, () => {
@@ -268,6 +298,7 @@ describe.each(isas)('batch norm with a residual on %s', (isa) => {
     const fresh = new Float32Array(y.length).fill(NaN);
     native.batchNormBackward(null, null, null, inp.dy, inp.x, k.relu ? y : null, inp.gamma, mean, invstd, p, false, fresh, true);
     bitwiseEqual(fresh, Float32Array.from(dyMasked), 'dresidual (overwritten, alone)');
+    if (k.relu) checkMask(s, k, inp, { ...plain, y }, res);
   });
 
   it(`${isa} the residual form is bitwise identical for 1, 2 and 3 threads`, () => {
@@ -442,12 +473,19 @@ describe('batch norm arguments', () => {
     rejects((b) => backward(b, { dy: new Float32Array(10) }), RangeError, /dy expected length 150/);
     rejects((b) => backward(b, { dgamma: new Float32Array(5) }), RangeError, /dgamma expected length 3 \(c\), got 5/);
     rejects((b) => backward(b, { saveMean: new Float32Array(5) }), RangeError, /saveMean expected length 3 \(c\), got 5/);
-    rejects((b) => backward(b, { y: null }, { ...p, relu: true }), TypeError, /y expected Float32Array when params\.relu is true \(the ReLU mask\), got null/);
+    rejects((b) => backward(b, { y: null }, { ...p, relu: true }), TypeError, /y expected Float32Array when params\.relu is true and reluMask is null \(the ReLU mask\), got null/);
     rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, p, new Float32Array(149)), RangeError, /^batchNormForward: residual expected length 150 \(n\*c\*h\*w\), got 149$/);
     rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, new Float32Array(151)), RangeError, /^batchNormBackward: dresidual expected length 150 \(n\*c\*h\*w\), got 151$/);
     rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, p, false, b.dx, 1 as never), TypeError, /overwriteResidual expected a boolean, got number 1/);
+    const relu = { ...p, relu: true };
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, relu, null, new Int32Array(5)), RangeError, /^batchNormForward: reluMask expected length 6 \(n\*c\*ceil\(h\*w\/32\)\), got 5$/);
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, p, null, new Int32Array(6)), TypeError, /^batchNormForward: reluMask expected null when params\.relu is false, got Int32Array$/);
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, relu, null, b.y as never), TypeError, /reluMask expected Int32Array or null, got Float32Array\(150\)/);
+    rejects((b) => native.batchNormForward(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null, relu, null, new Int32Array(b.y.buffer, 0, 6)), RangeError, /^batchNormForward: reluMask expected not to overlap y/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, relu, false, null, false, new Int32Array(b.dx.buffer, 8, 6)), RangeError, /^batchNormBackward: reluMask expected not to overlap dx/);
+    rejects((b) => native.batchNormBackward(b.dx, null, null, b.dy, b.x, null, null, b.saveMean, b.saveInvstd, relu, false, null, false, new Int32Array(7)), RangeError, /reluMask expected length 6/);
     const untyped = native.batchNormForward as (...args: unknown[]) => void;
-    rejects((b) => untyped(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null), TypeError, /batchNormForward: expected 9 to 10 arguments, got 8/);
+    rejects((b) => untyped(b.y, b.saveMean, b.saveInvstd, b.x, null, null, null, null), TypeError, /batchNormForward: expected 9 to 11 arguments, got 8/);
   });
 
   it('rejects outputs that overlap inputs or each other, and writes nothing', () => {

@@ -76,15 +76,23 @@ struct TwoSums {
   }
 };
 
-// g = dy, or dy where y > 0 (the fused ReLU's mask); lanes outside l are 0
-__m256 grad(const float* dy, const float* y, size_t i, Lanes l) {
+// The 8 mask bits of the vector at plane index i (a multiple of 8), one per lane: all ones where set.
+__m256 load_bits(const uint8_t* bits, size_t i) {
+  const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i b = _mm256_and_si256(_mm256_set1_epi32(bits[i / 8]), lane_bit);
+  return _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, lane_bit));
+}
+
+// g = dy where the fused ReLU passed (the plane's mask bits, else y > 0), or dy; lanes outside l are 0
+__m256 grad(const float* dy, const float* y, const uint8_t* bits, size_t i, Lanes l) {
   const __m256 g = load(dy + i, l);
+  if (bits) return _mm256_and_ps(g, load_bits(bits, i));
   return y ? _mm256_and_ps(g, _mm256_cmp_ps(load(y + i, l), _mm256_setzero_ps(), _CMP_GT_OQ)) : g;
 }
 
 template <bool Relu, bool Res>
-void apply(float* y, const float* x, const float* res, const double* mean, const float* scale, const float* bias,
-           size_t planes, size_t hw) {
+void apply(float* y, uint8_t* mask, const float* x, const float* res, const double* mean, const float* scale,
+           const float* bias, size_t planes, size_t hw) {
   const __m256 zero = _mm256_setzero_ps();
   for (size_t p = 0; p < planes; ++p) {
     const float hi = static_cast<float>(mean[p]), lo = static_cast<float>(mean[p] - hi);  // see avx512
@@ -93,11 +101,16 @@ void apply(float* y, const float* x, const float* res, const double* mean, const
     const float* xp = x + p * hw;
     const float* rp = Res ? res + p * hw : nullptr;
     float* yp = y + p * hw;
+    uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
     vectors(hw, [&](size_t i, Lanes l) {
       const __m256 d = _mm256_sub_ps(_mm256_sub_ps(load(xp + i, l), vh), vl);
       __m256 r = _mm256_fmadd_ps(d, vs, vb);
       if (Res) r = _mm256_add_ps(r, load(rp + i, l));
-      if (Relu) r = _mm256_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
+      if (Relu) {
+        // y > 0 is r > 0 (NaN: false both ways); lanes outside l are cleared
+        if (bits) bits[i / 8] = static_cast<uint8_t>(_mm256_movemask_ps(keep(_mm256_cmp_ps(r, zero, _CMP_GT_OQ), l)));
+        r = _mm256_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
+      }
       store(yp + i, r, l);
     });
   }
@@ -123,24 +136,25 @@ void batch_norm_moments_f32(double* sums, const float* x, const float* shift, si
   }
 }
 
-void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean, const float* scale,
-                          const float* bias, bool relu, size_t planes, size_t hw) {
+void batch_norm_apply_f32(float* y, uint8_t* mask, const float* x, const float* res, const double* mean,
+                          const float* scale, const float* bias, bool relu, size_t planes, size_t hw) {
   static constexpr decltype(&apply<false, false>) kApply[2][2] = {{apply<false, false>, apply<false, true>},
                                                                   {apply<true, false>, apply<true, true>}};
-  kApply[relu][res != nullptr](y, x, res, mean, scale, bias, planes, hw);
+  kApply[relu][res != nullptr](y, mask, x, res, mean, scale, bias, planes, hw);
 }
 
-void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const float* mean,
-                              size_t planes, size_t hw) {
+void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const uint8_t* mask,
+                              const float* mean, size_t planes, size_t hw) {
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
-    const float* yp = y ? y + o : nullptr;
+    const uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
+    const float* yp = y && !bits ? y + o : nullptr;
     const __m256 vm = _mm256_set1_ps(mean[p]);
     TwoSums t;
     blocks(
         hw,
         [&](size_t i, Lanes l, int set) {
-          const __m256 g = grad(dy + o, yp, i, l);  // 0 outside l, and so is g * (x - mean)
+          const __m256 g = grad(dy + o, yp, bits, i, l);  // 0 outside l, and so is g * (x - mean)
           t.a[set] = _mm256_add_ps(t.a[set], g);
           t.b[set] = _mm256_fmadd_ps(g, _mm256_sub_ps(load(x + o + i, l), vm), t.b[set]);
         },
@@ -151,15 +165,16 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
 }
 
 void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x, const float* y,
-                               const float* mean, const float* a, const float* b, const float* c, size_t planes,
-                               size_t hw) {
+                               const uint8_t* mask, const float* mean, const float* a, const float* b, const float* c,
+                               size_t planes, size_t hw) {
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
-    const float* yp = y ? y + o : nullptr;
+    const uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
+    const float* yp = y && !bits ? y + o : nullptr;
     const __m256 vm = _mm256_set1_ps(mean[p]), va = _mm256_set1_ps(a[p]);
     const __m256 vb = _mm256_set1_ps(b[p]), vc = _mm256_set1_ps(c[p]);
     vectors(hw, [&](size_t i, Lanes l) {
-      const __m256 g = grad(dy + o, yp, i, l);
+      const __m256 g = grad(dy + o, yp, bits, i, l);
       if (dres) store(dres + o + i, _mm256_add_ps(load(dres + o + i, l), g), l);
       if (!dx) return;
       const __m256 d = _mm256_sub_ps(load(x + o + i, l), vm);

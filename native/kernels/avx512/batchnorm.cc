@@ -8,6 +8,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "../kernels.h"
@@ -80,15 +82,27 @@ struct TwoSums {
   }
 };
 
-// g = dy, or dy where y > 0 (the fused ReLU's mask); masked-off lanes are 0
-__m512 grad(const float* dy, const float* y, size_t i, __mmask16 m) {
-  if (y) m = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
+// The 16 mask bits of the vector at plane index i (a multiple of 16): bytes i/8 and i/8 + 1.
+__mmask16 load_bits(const uint8_t* bits, size_t i) {
+  uint16_t v;
+  std::memcpy(&v, bits + i / 8, sizeof v);
+  return v;
+}
+void store_bits(uint8_t* bits, size_t i, __mmask16 m) {
+  const uint16_t v = m;
+  std::memcpy(bits + i / 8, &v, sizeof v);
+}
+
+// g = dy where the fused ReLU passed (the plane's mask bits, else y > 0), or dy; masked-off lanes are 0
+__m512 grad(const float* dy, const float* y, const uint8_t* bits, size_t i, __mmask16 m) {
+  if (bits) m &= load_bits(bits, i);
+  else if (y) m = _mm512_mask_cmp_ps_mask(m, _mm512_maskz_loadu_ps(m, y + i), _mm512_setzero_ps(), _CMP_GT_OQ);
   return _mm512_maskz_loadu_ps(m, dy + i);
 }
 
 template <bool Relu, bool Res, bool Prefetch>
-void apply(float* y, const float* x, const float* res, const double* mean, const float* scale, const float* bias,
-           size_t planes, size_t hw) {
+void apply(float* y, uint8_t* mask, const float* x, const float* res, const double* mean, const float* scale,
+           const float* bias, size_t planes, size_t hw) {
   const __m512 zero = _mm512_setzero_ps();
   for (size_t p = 0; p < planes; ++p) {
     // mean = hi + lo in two floats: x - hi is exact near the mean (Sterbenz), so a channel with
@@ -99,6 +113,7 @@ void apply(float* y, const float* x, const float* res, const double* mean, const
     const float* xp = x + p * hw;
     const float* rp = Res ? res + p * hw : nullptr;
     float* yp = y + p * hw;
+    uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
     vectors(hw, [&](size_t i, __mmask16 m) {
       if (Prefetch) {
         ahead(xp + i);
@@ -107,7 +122,11 @@ void apply(float* y, const float* x, const float* res, const double* mean, const
       const __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, xp + i), vh), vl);
       __m512 r = _mm512_fmadd_ps(d, vs, vb);
       if (Res) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, rp + i));
-      if (Relu) r = _mm512_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
+      if (Relu) {
+        // y > 0 is r > 0 (NaN: false both ways)
+        if (bits) store_bits(bits, i, _mm512_mask_cmp_ps_mask(m, r, zero, _CMP_GT_OQ));
+        r = _mm512_max_ps(zero, r);  // the second operand on NaN: NaN passes, as in ref
+      }
       _mm512_mask_storeu_ps(yp + i, m, r);
     });
   }
@@ -135,21 +154,22 @@ void batch_norm_moments_f32(double* sums, const float* x, const float* shift, si
   }
 }
 
-void batch_norm_apply_f32(float* y, const float* x, const float* res, const double* mean, const float* scale,
-                          const float* bias, bool relu, size_t planes, size_t hw) {
+void batch_norm_apply_f32(float* y, uint8_t* mask, const float* x, const float* res, const double* mean,
+                          const float* scale, const float* bias, bool relu, size_t planes, size_t hw) {
   // [relu][residual][prefetch]
   static constexpr decltype(&apply<false, false, false>) kApply[2][2][2] = {
       {{apply<false, false, false>, apply<false, false, true>}, {apply<false, true, false>, apply<false, true, true>}},
       {{apply<true, false, false>, apply<true, false, true>}, {apply<true, true, false>, apply<true, true, true>}}};
-  kApply[relu][res != nullptr][hw >= kPrefetchPlane](y, x, res, mean, scale, bias, planes, hw);
+  kApply[relu][res != nullptr][hw >= kPrefetchPlane](y, mask, x, res, mean, scale, bias, planes, hw);
 }
 
-void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const float* mean,
-                              size_t planes, size_t hw) {
+void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, const float* y, const uint8_t* mask,
+                              const float* mean, size_t planes, size_t hw) {
   const bool prefetch = hw >= kPrefetchPlane;
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
-    const float* yp = y ? y + o : nullptr;
+    const uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
+    const float* yp = y && !bits ? y + o : nullptr;
     const __m512 vm = _mm512_set1_ps(mean[p]);
     TwoSums t;
     blocks(
@@ -159,7 +179,7 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
             ahead(dy + o + i), ahead(x + o + i);
             if (yp) ahead(yp + i);
           }
-          const __m512 g = grad(dy + o, yp, i, m);
+          const __m512 g = grad(dy + o, yp, bits, i, m);
           t.a[set] = _mm512_add_ps(t.a[set], g);
           t.b[set] = _mm512_fmadd_ps(g, _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + o + i), vm), t.b[set]);
         },
@@ -170,12 +190,13 @@ void batch_norm_grad_sums_f32(double* sums, const float* dy, const float* x, con
 }
 
 void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const float* x, const float* y,
-                               const float* mean, const float* a, const float* b, const float* c, size_t planes,
-                               size_t hw) {
+                               const uint8_t* mask, const float* mean, const float* a, const float* b, const float* c,
+                               size_t planes, size_t hw) {
   const bool prefetch = hw >= kPrefetchPlane;
   for (size_t p = 0; p < planes; ++p) {
     const size_t o = p * hw;
-    const float* yp = y ? y + o : nullptr;
+    const uint8_t* bits = mask ? mask + p * batch_norm_mask_stride(hw) : nullptr;
+    const float* yp = y && !bits ? y + o : nullptr;
     const __m512 vm = _mm512_set1_ps(mean[p]), va = _mm512_set1_ps(a[p]);
     const __m512 vb = _mm512_set1_ps(b[p]), vc = _mm512_set1_ps(c[p]);
     vectors(hw, [&](size_t i, __mmask16 m) {
@@ -185,7 +206,7 @@ void batch_norm_grad_input_f32(float* dx, float* dres, const float* dy, const fl
         if (dx) ahead(x + o + i), ahead(dx + o + i);
         if (dres) ahead(dres + o + i);
       }
-      const __m512 g = grad(dy + o, yp, i, m);
+      const __m512 g = grad(dy + o, yp, bits, i, m);
       if (dres) _mm512_mask_storeu_ps(dres + o + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dres + o + i), g));
       if (!dx) return;
       const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + o + i), vm);
