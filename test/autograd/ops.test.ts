@@ -95,6 +95,33 @@ describe('autograd ops match finite differences', () => {
     gradcheck('conv2d 1x1', [x, param([5, 3, 1, 1], 11)], (x_, w_) => ops.conv2d(x_!, w_!, null));
   });
 
+  it("conv2d with padding 'valid': 3x3 with bias, and 3x3 stride 2 where the last row and column are never read (zero gradient)", () => {
+    const x = param([2, 3, 7, 9], 30);
+    gradcheck('conv2d 3x3 valid', [x, param([4, 3, 3, 3], 31), param([4], 32)], (x_, w_, b_) => ops.conv2d(x_!, w_!, b_!, { padding: 'valid' }));
+    // 8 = 2*2 + 3 + 1: with stride 2 the windows cover rows/columns 0..6 and skip 7
+    const x8 = param([2, 3, 8, 8], 33);
+    gradcheck('conv2d 3x3 s2 valid', [x8, param([2, 3, 3, 3], 34)], (x_, w_) => ops.conv2d(x_!, w_!, null, { stride: 2, padding: 'valid' }), { samples: 24 });
+    expect(ops.conv2d(x8, param([2, 3, 3, 3], 34), null, { stride: 2, padding: 'valid' }).shape).toEqual([2, 2, 3, 3]);
+    const last: number[] = [];
+    for (let nc = 0; nc < 6; nc++) for (let i = 0; i < 8; i++) last.push(x8.grad![nc * 64 + 7 * 8 + i]!, x8.grad![nc * 64 + i * 8 + 7]!);
+    expect(last.every((g) => g === 0)).toBe(true);
+  });
+
+  it('concat along axis 1: NCHW and (N, F) inputs, three inputs, and an input that needs no gradient', () => {
+    const a = param([2, 3, 4, 5], 35), b = param([2, 1, 4, 5], 36), c = param([2, 2, 4, 5], 37);
+    gradcheck('concat NCHW', [a, b, c], (a_, b_, c_) => ops.concat([a_!, b_!, c_!]), { samples: 20 });
+    const y = ops.concat([a, b, c]);
+    expect(y.shape).toEqual([2, 6, 4, 5]);
+    // image 1, channel 3 is b's only channel
+    expect(Array.from(y.data.subarray((6 + 3) * 20, (6 + 4) * 20))).toEqual(Array.from(b.data.subarray(20, 40)));
+    const f = param([3, 4], 38), g = param([3, 7], 39);
+    gradcheck('concat (N, F)', [f, g], (f_, g_) => ops.concat([f_!, g_!]));
+    const fixed = new Tensor(uniform(3 * 2, 40), [3, 2]);
+    gradcheck('concat with a constant', [f, fixed, g], (f_, k_, g_) => ops.concat([f_!, k_!, g_!]));
+    expect(fixed.grad).toBeNull();
+    expect(() => ops.concat([a, f])).toThrow(/^concat: inputs \[2, 3, 4, 5\], \[3, 4\] differ outside axis 1$/);
+  });
+
   it('max, average and global average pooling', () => {
     gradcheck('maxPool2d 3x3 s2 p1', [spread([2, 3, 7, 7], 12)], (x) => ops.maxPool2d(x!, { kernel: 3, stride: 2, padding: 1 }), { h: 1e-3 });
     const x = param([2, 3, 7, 8], 13);
