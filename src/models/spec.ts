@@ -1,7 +1,7 @@
 // Model specs: a preset with its options, or a custom layer graph. Every spec is checked before
 // anything is allocated (unknown presets and options, out-of-range values, shapes that do not
 // fit), with messages that name what is wrong.
-import { invalid } from '../errors.js';
+import { invalid, KilnError } from '../errors.js';
 import { GraphModel, checkGraph, type GraphNode, type GraphSpec } from '../nn/graph.js';
 import type { Module } from '../nn/module.js';
 import { summarize, type Summary } from '../nn/summary.js';
@@ -17,9 +17,17 @@ export interface Preset {
   /** the shape of one example, from the options */
   input(o: Record<string, unknown>): number[];
   options: Record<string, OptionType & { default: unknown; description: string }>;
-  /** checks that involve several options at once; throws with a message */
-  check?(o: Record<string, unknown>, name: string): void;
+  /** checks that involve several options at once, or an option given where it has no effect
+   * (`given`: the options as the spec wrote them, before defaults); throws with a message */
+  check?(o: Record<string, unknown>, name: string, given: Record<string, unknown>): void;
+  /** presets that are layer graphs: the graph, checked node by node with the options */
+  graph?(o: Record<string, unknown>): GraphSpec;
   build(o: Record<string, unknown>): Module;
+}
+
+/** A plain network has no shortcuts: a shortcut option given with plain: true would be ignored. */
+function checkPlain(o: Record<string, unknown>, name: string, given: Record<string, unknown>): void {
+  if (o.plain === true && given.shortcut !== undefined) invalid(`model ${name}: option 'shortcut' (${JSON.stringify(given.shortcut)}) has no effect with plain: true, which removes the shortcuts; leave one of them out`);
 }
 
 const common = {
@@ -38,6 +46,7 @@ function cifarPreset(depth: number): Preset {
       inChannels: { type: 'int', min: 1, max: 64, default: 3, description: 'input channels' },
       size: { type: 'int', min: 8, max: 512, default: 32, description: 'input height and width' },
     },
+    check: checkPlain,
     build: (o) => resnetCifar(depth, { classes: o.classes as number, shortcut: o.shortcut as Shortcut, plain: o.plain as boolean, inChannels: o.inChannels as number, seed: o.seed as number }),
   };
 }
@@ -54,6 +63,7 @@ function imagenetPreset(depth: number): Preset {
       inChannels: { type: 'int', min: 1, max: 64, default: 3, description: 'input channels (1 for grayscale)' },
       size: { type: 'int', min: 32, max: 1024, default: 224, description: 'input height and width' },
     },
+    check: checkPlain,
     build: (o) => resnetImagenet(depth, { classes: o.classes as number, shortcut: o.shortcut as Shortcut, plain: o.plain as boolean, inChannels: o.inChannels as number, seed: o.seed as number }),
   };
 }
@@ -127,7 +137,9 @@ function transformerPreset(kind: 'seq2seq' | 'lm' | 'classifier'): Preset {
       : kind === 'classifier'
         ? { classes: { ...common.classes, default: 2 } }
         : {};
-  const options = { ...transformerOptions, ...layers, ...extra } as unknown as Preset['options'];
+  // the classifier's head maps to classes, not to the vocabulary: there is nothing to tie
+  const tied = kind === 'classifier' ? { tied: { ...transformerOptions.tied, description: 'must be false: the classifier has no output projection over the vocabulary to share the embedding with' } } : {};
+  const options = { ...transformerOptions, ...tied, ...layers, ...extra } as unknown as Preset['options'];
   return {
     description:
       kind === 'seq2seq' ? 'Transformer encoder-decoder (Vaswani et al. 2017) for sequence-to-sequence tasks'
@@ -137,6 +149,7 @@ function transformerPreset(kind: 'seq2seq' | 'lm' | 'classifier'): Preset {
     options,
     check: (o, name) => {
       if ((o.dim as number) % (o.heads as number) !== 0) invalid(`model ${name}: option 'dim' (${String(o.dim)}) expected to be divisible by 'heads' (${String(o.heads)})`);
+      if (kind === 'classifier' && o.tied === true) invalid(`model ${name}: option 'tied' expected false, got true: the classifier's head maps to classes, not to the vocabulary, so there is no output projection to share the embedding with`);
     },
     build: (o) => {
       const t: TransformerOptions = {
@@ -169,6 +182,7 @@ export const presets: Record<string, Preset> = {
       hidden: { type: 'ints', min: 1, max: 65_536, default: [256, 128], description: 'hidden layer widths' },
       dropout: { type: 'number', min: 0, max: 0.95, default: 0, description: 'dropout after each hidden layer' },
     },
+    graph: mlpGraph,
     build: (o) => new GraphModel(mlpGraph(o)),
   },
   'transformer-seq2seq': transformerPreset('seq2seq'),
@@ -177,7 +191,9 @@ export const presets: Record<string, Preset> = {
   lenet: {
     description: 'a LeNet-5 style CNN: two 5x5 convolutions with max pooling, three linear layers',
     input: (o) => [o.inChannels as number, o.size as number, o.size as number],
-    options: { ...common, ...imageOptions },
+    // 16 is the smallest size whose second pooling still has a 2x2 window to pool (28 is padded to 32)
+    options: { ...common, ...imageOptions, size: { ...imageOptions.size, min: 16, description: 'input height and width (28 is padded to 32, as in the original)' } },
+    graph: lenetGraph,
     build: (o) => new GraphModel(lenetGraph(o)),
   },
 };
@@ -198,7 +214,17 @@ export function presetOptions(name: string, given: Record<string, unknown> = {})
     if (t.type === 'ints' && !(Array.isArray(v) && v.length > 0 && v.every((x) => Number.isSafeInteger(x) && x >= t.min && x <= t.max))) invalid(`${where} expected a non-empty list of integers in [${t.min}, ${t.max}], got ${JSON.stringify(v)}`);
     out[key] = v;
   }
-  preset.check?.(out, name);
+  preset.check?.(out, name, given);
+  if (preset.graph) {
+    // a graph preset is checked like a custom graph, shapes only, so that no option value can
+    // pass here and fail when the model is built
+    try {
+      checkGraph(preset.graph(out));
+    } catch (e) {
+      if (e instanceof KilnError) invalid(`model ${name}: ${e.message}`);
+      throw e;
+    }
+  }
   return out;
 }
 
@@ -213,7 +239,8 @@ function resolved(spec: ModelSpec): { build: () => Module; input: number[] } {
   return { build: () => preset.build(o), input: preset.input(o) };
 }
 
-/** Checks a spec (nothing allocated) and returns the shape of one example it takes. A preset's
+/** Checks a spec (nothing allocated) and returns the shape of one example it takes. Graph presets
+ * (mlp, lenet) are checked node by node like custom graphs; the ResNet and Transformer presets'
  * option ranges keep every shape valid (the smallest input still reaches the classifier). */
 export function checkModel(spec: ModelSpec): number[] {
   return resolved(spec).input;

@@ -33,12 +33,14 @@ interface OpDef {
   /** the parameters it accepts, and which are required */
   params: Record<string, 'int' | 'number' | 'bool' | 'padding' | 'int?' | 'number?' | 'bool?' | 'padding?'>;
   arity: 1 | 'many';
-  shape(p: Record<string, unknown>, inputs: Shape[], where: string): Shape;
+  /** `where` names the node and its first input with that input's shape (enough for one-input
+   * ops); `node` names the node alone and `ids` its inputs, for ops that compare inputs. */
+  shape(p: Record<string, unknown>, inputs: Shape[], where: string, node: string, ids: string[]): Shape;
   build?(p: Record<string, unknown>, inputs: Shape[], rng: Rng, seed: number): Module;
 }
 
 function nchw(where: string, s: Shape): [number, number, number, number] {
-  if (s.length !== 4) invalid(`${where} expected a 4-d input (N, C, H, W), got ${shapeText(s)}`);
+  if (s.length !== 4) invalid(`${where}: expected a 4-d input (N, C, H, W)`);
   return s as unknown as [number, number, number, number];
 }
 
@@ -80,9 +82,15 @@ export const graphOps: Record<string, OpDef> = {
     build: (p, [s]) => new BatchNorm2d(s![1]!, { relu: (p.relu as boolean) ?? false, momentum: num(p, 'momentum', 0.1)!, eps: num(p, 'eps', 1e-5)! }),
   },
   linear: {
-    params: { out: 'int', bias: 'bool?' },
+    // `in` (optional, PyTorch's in_features) states the width the layer expects; without it the
+    // width is taken from the input
+    params: { in: 'int?', out: 'int', bias: 'bool?' },
     arity: 1,
-    shape: (p, [s]) => [...s!.slice(0, -1), p.out as number],
+    shape: (p, [s], where) => {
+      const width = s![s!.length - 1]!;
+      if (p.in !== undefined && p.in !== width) invalid(`${where}: parameter 'in' is ${String(p.in)} but the input's last axis is ${width}`);
+      return [...s!.slice(0, -1), p.out as number];
+    },
     build: (p, [s], rng) => new Linear(s![s!.length - 1]!, p.out as number, rng, (p.bias as boolean) ?? true),
   },
   relu: { params: {}, arity: 1, shape: (_, [s]) => s!, build: () => new ReLU() },
@@ -102,23 +110,23 @@ export const graphOps: Record<string, OpDef> = {
   avgpool2d: {
     params: poolParams,
     arity: 1,
-    shape: (p, s, where) => graphOps.maxpool2d!.shape(p, s, where),
+    shape: (p, s, where, node, ids) => graphOps.maxpool2d!.shape(p, s, where, node, ids),
     build: (p) => new AvgPool2d(pool(p)),
   },
   add: {
     params: {},
     arity: 'many',
-    shape: (_, inputs, where) => {
-      for (const s of inputs.slice(1)) if (s.length !== inputs[0]!.length || s.some((d, i) => d !== inputs[0]![i])) invalid(`${where}: inputs have shapes ${inputs.map(shapeText).join(' and ')}; add needs equal shapes`);
+    shape: (_, inputs, _where, node, ids) => {
+      sameShapes(node, 'add', inputs, ids, () => false, 'equal shapes');
       return inputs[0]!;
     },
   },
   concat: {
     params: {},
     arity: 'many',
-    shape: (_, inputs, where) => {
+    shape: (_, inputs, _where, node, ids) => {
       const f = inputs[0]!;
-      for (const s of inputs.slice(1)) if (s.length !== f.length || s.some((d, i) => i !== 1 && d !== f[i])) invalid(`${where}: inputs have shapes ${inputs.map(shapeText).join(' and ')}; concat needs equal shapes outside axis 1`);
+      sameShapes(node, 'concat', inputs, ids, (i) => i === 1, 'equal shapes outside axis 1');
       return [f[0]!, inputs.reduce((a, s) => a + s[1]!, 0), ...f.slice(2)];
     },
   },
@@ -132,6 +140,17 @@ export const graphOps: Record<string, OpDef> = {
     },
   },
 };
+
+/** Every input's shape against the first's (axes where `free` is true may differ); an error names
+ * the node, both inputs and both shapes. */
+function sameShapes(node: string, op: string, inputs: Shape[], ids: string[], free: (axis: number) => boolean, need: string): void {
+  const f = inputs[0]!;
+  inputs.forEach((s, k) => {
+    if (s.length !== f.length || s.some((d, i) => !free(i) && d !== f[i])) {
+      invalid(`${node}: input '${ids[k]}' has shape ${shapeText(s)} but input '${ids[0]}' has ${shapeText(f)}; ${op} needs ${need}`);
+    }
+  });
+}
 
 function checkParams(node: GraphNode, def: OpDef, where: string): Record<string, unknown> {
   const p = node.params ?? {};
@@ -176,7 +195,7 @@ export function checkGraph(spec: GraphSpec, batch = 1): Map<string, { inputs: Sh
       return s;
     });
     const p = checkParams(node, def, where);
-    const output = def.shape(p, inputs, `${where}, input '${node.inputs[0]}' ${shapeText(inputs[0]!)}`);
+    const output = def.shape(p, inputs, `${where}, input '${node.inputs[0]}' ${shapeText(inputs[0]!)}`, where, node.inputs);
     shapes.set(node.id, output);
     out.set(node.id, { inputs, output });
   });

@@ -2,10 +2,14 @@
 import { describe, expect, it } from 'vitest';
 
 import { backward } from '../../src/autograd/backward.js';
-import { buildModel, checkModel, modelSummary, presetOptions, type ModelSpec } from '../../src/models/spec.js';
+import { noGrad } from '../../src/autograd/graph.js';
+import { KilnError } from '../../src/errors.js';
+import { buildModel, checkModel, lenetGraph, modelSummary, presetOptions, presets, type ModelSpec } from '../../src/models/spec.js';
+import { checkGraph } from '../../src/nn/graph.js';
 import * as ops from '../../src/ops/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { uniform } from '../helpers/rng.js';
+import { thrown } from '../helpers/throws.js';
 
 const residualGraph: ModelSpec = {
   graph: {
@@ -47,20 +51,78 @@ describe('model specs', () => {
     expect(s.rows.find((r) => r.name === 'down')!.receptiveField).toBe(7);
   });
 
+  // The whole message, not a substring (toThrow('text') accepts any message containing it); the
+  // same message from checkModel (nothing allocated) and from buildModel.
   it.each<[string, ModelSpec, string]>([
-    ['unknown preset', { preset: 'resnet21' }, "model: unknown preset 'resnet21'"],
-    ['unknown option', { preset: 'resnet20', options: { width: 2 } }, "model resnet20: unknown option 'width'"],
-    ['option out of range', { preset: 'resnet20', options: { classes: 1 } }, "model resnet20: option 'classes' expected an integer in [2, 100000], got 1"],
-    ['bad enum', { preset: 'resnet20', options: { shortcut: 'D' } }, "model resnet20: option 'shortcut' expected one of A, B, C, got \"D\""],
-    ['unknown op', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'conv3d', inputs: ['input'] }] } }, "node 'a' (conv3d): unknown op"],
-    ['unknown input', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'relu', inputs: ['b'] }] } }, "node 'a' (relu): input 'b' is not 'input' or an earlier node"],
-    ['duplicate id', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'relu', inputs: ['input'] }, { id: 'a', op: 'relu', inputs: ['a'] }] } }, 'graph: node 1 needs a unique id'],
-    ['missing parameter', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { kernel: 3 }, inputs: ['input'] }] } }, "node 'c' (conv2d): parameter 'out' is required"],
-    ['kernel too large', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 11 }, inputs: ['input'] }] } }, "node 'c' (conv2d), input 'input' [1, 3, 8, 8]: conv2d: kernel spans 11 along h (size 11, dilation 1) but the padded input is only 8"],
-    ['shapes disagree', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 3, stride: 2, padding: 1 }, inputs: ['input'] }, { id: 's', op: 'add', inputs: ['c', 'input'] }] } }, "node 's' (add), input 'c' [1, 4, 4, 4]: inputs have shapes [1, 4, 4, 4] and [1, 3, 8, 8]; add needs equal shapes"],
-    ['linear on the wrong width', { graph: { input: [10], nodes: [{ id: 'fc', op: 'linear', params: { out: 4, size: 3 }, inputs: ['input'] }] } }, "node 'fc' (linear): unknown parameter 'size' (linear takes out, bias)"],
-  ])('rejects %s with a message naming it', (_, spec, message) => {
-    expect(() => checkModel(spec)).toThrow(message);
-    expect(() => buildModel(spec)).toThrow(message);
+    ['an unknown preset', { preset: 'resnet21' }, "model: unknown preset 'resnet21'; expected one of resnet20, resnet32, resnet44, resnet56, resnet110, resnet18-imagenet, resnet34-imagenet, resnet50-imagenet, resnet101-imagenet, resnet152-imagenet, mlp, transformer-seq2seq, transformer-lm, transformer-classifier, lenet"],
+    ['neither a preset nor a graph', { foo: 1 } as never, 'model: expected { preset, options } or { graph }'],
+    ['an unknown option', { preset: 'resnet20', options: { width: 2 } }, "model resnet20: unknown option 'width' (options: classes, seed, shortcut, plain, inChannels, size)"],
+    ['an option out of range', { preset: 'resnet20', options: { classes: 1 } }, "model resnet20: option 'classes' expected an integer in [2, 100000], got 1"],
+    ['a bad enum value', { preset: 'resnet20', options: { shortcut: 'D' } }, "model resnet20: option 'shortcut' expected one of A, B, C, got \"D\""],
+    ['a graph input that is not a shape', { graph: { input: [0], nodes: [{ id: 'a', op: 'relu', inputs: ['input'] }] } }, 'graph: input expected a shape of positive integers such as [3, 32, 32], got [0]'],
+    ['a graph without nodes', { graph: { input: [3], nodes: [] } }, 'graph: nodes expected a non-empty array'],
+    ['an unknown op', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'conv3d', inputs: ['input'] }] } }, "node 'a' (conv3d): unknown op; expected one of conv2d, batchnorm2d, linear, relu, flatten, dropout, globalavgpool2d, maxpool2d, avgpool2d, add, concat, shortcutA"],
+    ['an unknown input', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'relu', inputs: ['b'] }] } }, "node 'a' (relu): input 'b' is not 'input' or an earlier node"],
+    ['a duplicate id', { graph: { input: [3, 8, 8], nodes: [{ id: 'a', op: 'relu', inputs: ['input'] }, { id: 'a', op: 'relu', inputs: ['a'] }] } }, "graph: node 1 needs a unique id other than 'input', got \"a\""],
+    ['one input to add', { graph: { input: [3], nodes: [{ id: 'a', op: 'add', inputs: ['input'] }] } }, "node 'a' (add): takes two or more inputs, got 1"],
+    ['an output that is not a node', { graph: { input: [3], output: 'z', nodes: [{ id: 'a', op: 'relu', inputs: ['input'] }] } }, "graph: output 'z' is not a node"],
+    ['a missing parameter', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { kernel: 3 }, inputs: ['input'] }] } }, "node 'c' (conv2d): parameter 'out' is required"],
+    ['an unknown parameter', { graph: { input: [10], nodes: [{ id: 'fc', op: 'linear', params: { out: 4, size: 3 }, inputs: ['input'] }] } }, "node 'fc' (linear): unknown parameter 'size' (linear takes in, out, bias)"],
+    ['a bad parameter value', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 3, padding: 'full' }, inputs: ['input'] }] } }, "node 'c' (conv2d): parameter 'padding' expected a non-negative integer, 'same' or 'valid', got \"full\""],
+    ['a kernel larger than its input', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 11 }, inputs: ['input'] }] } }, "node 'c' (conv2d), input 'input' [1, 3, 8, 8]: conv2d: kernel spans 11 along h (size 11, dilation 1) but the padded input is only 8 (8 + 0 + 0)"],
+    ['a convolution on flattened features', { graph: { input: [3, 8, 8], nodes: [{ id: 'f', op: 'flatten', inputs: ['input'] }, { id: 'c', op: 'conv2d', params: { out: 4, kernel: 3 }, inputs: ['f'] }] } }, "node 'c' (conv2d), input 'f' [1, 192]: expected a 4-d input (N, C, H, W)"],
+    ['add over inputs whose shapes disagree', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 3, stride: 2, padding: 1 }, inputs: ['input'] }, { id: 's', op: 'add', inputs: ['c', 'input'] }] } }, "node 's' (add): input 'input' has shape [1, 3, 8, 8] but input 'c' has [1, 4, 4, 4]; add needs equal shapes"],
+    ['concat over inputs whose spatial sizes disagree', { graph: { input: [3, 8, 8], nodes: [{ id: 'c', op: 'conv2d', params: { out: 4, kernel: 3, padding: 1 }, inputs: ['input'] }, { id: 'd', op: 'conv2d', params: { out: 2, kernel: 3, stride: 2, padding: 1 }, inputs: ['input'] }, { id: 'cat', op: 'concat', inputs: ['c', 'input', 'd'] }] } }, "node 'cat' (concat): input 'd' has shape [1, 2, 4, 4] but input 'c' has [1, 4, 8, 8]; concat needs equal shapes outside axis 1"],
+    ['linear on the wrong width (a direct input)', { graph: { input: [10], nodes: [{ id: 'fc', op: 'linear', params: { in: 3, out: 4 }, inputs: ['input'] }] } }, "node 'fc' (linear), input 'input' [1, 10]: parameter 'in' is 3 but the input's last axis is 10"],
+    ['linear on the wrong width (after a concat)', { graph: { input: [6], nodes: [{ id: 'a', op: 'linear', params: { out: 4 }, inputs: ['input'] }, { id: 'b', op: 'linear', params: { out: 8 }, inputs: ['input'] }, { id: 'cat', op: 'concat', inputs: ['a', 'b'] }, { id: 'head', op: 'linear', params: { in: 8, out: 2 }, inputs: ['cat'] }] } }, "node 'head' (linear), input 'cat' [1, 12]: parameter 'in' is 8 but the input's last axis is 12"],
+    ['a LeNet too small for its second pooling', { preset: 'lenet', options: { size: 13 } }, "model lenet: option 'size' expected an integer in [16, 512], got 13"],
+    ['a shortcut option on a plain CIFAR network', { preset: 'resnet20', options: { plain: true, shortcut: 'B' } }, "model resnet20: option 'shortcut' (\"B\") has no effect with plain: true, which removes the shortcuts; leave one of them out"],
+    ['a shortcut option on a plain ImageNet network', { preset: 'resnet18-imagenet', options: { plain: true, shortcut: 'A' } }, "model resnet18-imagenet: option 'shortcut' (\"A\") has no effect with plain: true, which removes the shortcuts; leave one of them out"],
+    ['a tied classifier', { preset: 'transformer-classifier', options: { tied: true } }, "model transformer-classifier: option 'tied' expected false, got true: the classifier's head maps to classes, not to the vocabulary, so there is no output projection to share the embedding with"],
+  ])('rejects %s with the exact message', (_, spec, message) => {
+    for (const run of [checkModel, buildModel] as Array<(s: ModelSpec) => unknown>) {
+      const e = thrown(() => run(spec));
+      expect(e).toBeInstanceOf(KilnError);
+      expect((e as KilnError).code).toBe('KILN_ERR_VALIDATION');
+      expect(e.message).toBe(message);
+    }
+  });
+
+  it("a LeNet's smallest size is the smallest its graph takes; every size in range passes the shape check and builds", () => {
+    // at 15 the second convolution leaves 1x1, which a 2x2 pooling cannot take
+    expect(thrown(() => checkGraph(lenetGraph({ inChannels: 1, size: 15, classes: 10, seed: 0 }))).message).toBe("node 'pool2' (maxpool2d), input 'relu2' [1, 16, 1, 1]: pool2d: window 2 along h is larger than the padded input 1");
+    for (let size = 16; size <= 512; size++) expect(checkModel({ preset: 'lenet', options: { size } })).toEqual([1, size, size]);
+    for (const size of [16, 17, 28, 33]) {
+      const model = buildModel({ preset: 'lenet', options: { size, classes: 7 } });
+      expect(noGrad(() => model.forward(new Tensor(uniform(2 * size * size, size), [2, 1, size, size]))).shape).toEqual([2, 7]);
+    }
+  });
+
+  it('a graph preset is shape-checked with its options before anything is built, the message naming the preset and node', () => {
+    let built = 0;
+    presets['test-narrow'] = {
+      description: 'a test preset whose graph fails for size < 5',
+      input: (o) => [1, o.size as number, o.size as number],
+      options: { size: { type: 'int', min: 1, max: 8, default: 8, description: 'input size' } },
+      graph: (o) => ({ input: [1, o.size as number, o.size as number], nodes: [{ id: 'c', op: 'conv2d', params: { out: 2, kernel: 5 }, inputs: ['input'] }] }),
+      build: () => (built++, buildModel({ preset: 'lenet' })),
+    };
+    try {
+      expect(checkModel({ preset: 'test-narrow', options: { size: 5 } })).toEqual([1, 5, 5]);
+      const e = thrown(() => buildModel({ preset: 'test-narrow', options: { size: 4 } }));
+      expect(e.message).toBe("model test-narrow: node 'c' (conv2d), input 'input' [1, 1, 4, 4]: conv2d: kernel spans 5 along h (size 5, dilation 1) but the padded input is only 4 (4 + 0 + 0)");
+      expect((e as KilnError).code).toBe('KILN_ERR_VALIDATION');
+      expect(built).toBe(0);
+    } finally {
+      delete presets['test-narrow'];
+    }
+  });
+
+  it('accepts what the option checks must not reject: plain or a shortcut alone, tied: false on a classifier, a linear with the right in', () => {
+    expect(buildModel({ preset: 'resnet20', options: { plain: true } }).parameterCount()).toBe(buildModel({ preset: 'resnet20', options: { shortcut: 'A' } }).parameterCount());
+    expect(checkModel({ preset: 'resnet20', options: { plain: false, shortcut: 'C' } })).toEqual([3, 32, 32]);
+    expect(checkModel({ preset: 'transformer-classifier', options: { tied: false } })).toEqual([128]);
+    const spec: ModelSpec = { graph: { input: [10], nodes: [{ id: 'fc', op: 'linear', params: { in: 10, out: 4 }, inputs: ['input'] }] } };
+    expect(buildModel(spec).parameterCount()).toBe(44);
   });
 });

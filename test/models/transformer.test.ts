@@ -12,6 +12,7 @@ import { Sgd } from '../../src/optim/sgd.js';
 import { Rng } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { gradcheck, param } from '../helpers/gradcheck.js';
+import { thrown } from '../helpers/throws.js';
 
 const ids = (rows: number[][]) => Tensor.from(rows.flat(), [rows.length, rows[0]!.length]);
 
@@ -63,7 +64,9 @@ describe('Transformer models', () => {
   });
 
   it('validates options together and counts parameters from the spec', () => {
-    expect(() => checkModel({ preset: 'transformer-lm', options: { dim: 10, heads: 4 } })).toThrow("model transformer-lm: option 'dim' (10) expected to be divisible by 'heads' (4)");
+    // the whole message (toThrow('text') would accept any message containing it)
+    expect(thrown(() => checkModel({ preset: 'transformer-lm', options: { dim: 10, heads: 4 } })).message).toBe("model transformer-lm: option 'dim' (10) expected to be divisible by 'heads' (4)");
+    expect(thrown(() => checkModel({ preset: 'transformer-classifier', options: { tied: true } })).message).toBe("model transformer-classifier: option 'tied' expected false, got true: the classifier's head maps to classes, not to the vocabulary, so there is no output projection to share the embedding with");
     const s = modelSummary({ preset: 'transformer-seq2seq', options: { vocab: 1000, dim: 128, heads: 4, ffn: 512, encoderLayers: 2, decoderLayers: 2, maxLen: 32 } }, 64);
     // embeddings 2 x 1000x128, encoder layers 4 d^2+4d + 2 d f + f + d + 4d, decoder layers add cross-attention and a norm, generator 128x1000
     const d = 128, f = 512;
