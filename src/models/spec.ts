@@ -200,12 +200,14 @@ export const presets: Record<string, Preset> = {
 
 /** The options with defaults filled in, after checking each against its preset's schema. */
 export function presetOptions(name: string, given: Record<string, unknown> = {}): Record<string, unknown> {
-  const preset = presets[name];
+  const preset = Object.hasOwn(presets, name) ? presets[name] : undefined;
   if (!preset) invalid(`model: unknown preset '${name}'; expected one of ${Object.keys(presets).join(', ')}`);
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) invalid(`model ${name}: options expected an object, got ${JSON.stringify(given)}`);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(given)) if (!(key in preset.options)) invalid(`model ${name}: unknown option '${key}' (options: ${Object.keys(preset.options).join(', ')})`);
+  for (const key of Object.keys(given)) if (!Object.hasOwn(preset.options, key)) invalid(`model ${name}: unknown option '${key}' (options: ${Object.keys(preset.options).join(', ')})`);
   for (const [key, t] of Object.entries(preset.options)) {
-    const v = given[key] ?? t.default;
+    // only a missing option takes the default: null is a value, and out of range
+    const v = given[key] === undefined ? t.default : given[key];
     const where = `model ${name}: option '${key}'`;
     if (t.type === 'int' && !(Number.isSafeInteger(v) && (v as number) >= t.min && (v as number) <= t.max)) invalid(`${where} expected an integer in [${t.min}, ${t.max}], got ${JSON.stringify(v)}`);
     if (t.type === 'number' && !(typeof v === 'number' && v >= t.min && v <= t.max)) invalid(`${where} expected a number in [${t.min}, ${t.max}], got ${JSON.stringify(v)}`);
@@ -229,11 +231,12 @@ export function presetOptions(name: string, given: Record<string, unknown> = {})
 }
 
 function resolved(spec: ModelSpec): { build: () => Module; input: number[] } {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) invalid('model: expected { preset, options } or { graph }');
   if ('graph' in spec) {
     checkGraph(spec.graph);
     return { build: () => new GraphModel(spec.graph), input: spec.graph.input };
   }
-  if (!spec || typeof spec.preset !== 'string') invalid("model: expected { preset, options } or { graph }");
+  if (typeof spec.preset !== 'string') invalid("model: expected { preset, options } or { graph }");
   const o = presetOptions(spec.preset, spec.options);
   const preset = presets[spec.preset]!;
   return { build: () => preset.build(o), input: preset.input(o) };

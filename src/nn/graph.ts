@@ -78,7 +78,13 @@ export const graphOps: Record<string, OpDef> = {
   batchnorm2d: {
     params: { relu: 'bool?', momentum: 'number?', eps: 'number?' },
     arity: 1,
-    shape: (_, [s], where) => (nchw(where, s!), s!),
+    shape: (p, [s], where, node) => {
+      // the ranges the native kernel enforces, checked here so that a spec never fails there
+      const m = num(p, 'momentum', 0.1)!, eps = num(p, 'eps', 1e-5)!;
+      if (!(m >= 0 && m <= 1)) invalid(`${node}: parameter 'momentum' expected a number in [0, 1], got ${m}`);
+      if (!(Math.fround(eps) > 0)) invalid(`${node}: parameter 'eps' expected a number > 0 (as a float32), got ${eps}`);
+      return (nchw(where, s!), s!);
+    },
     build: (p, [s]) => new BatchNorm2d(s![1]!, { relu: (p.relu as boolean) ?? false, momentum: num(p, 'momentum', 0.1)!, eps: num(p, 'eps', 1e-5)! }),
   },
   linear: {
@@ -95,7 +101,14 @@ export const graphOps: Record<string, OpDef> = {
   },
   relu: { params: {}, arity: 1, shape: (_, [s]) => s!, build: () => new ReLU() },
   flatten: { params: {}, arity: 1, shape: (_, [s]) => [s![0]!, sizeOf(s!) / s![0]!], build: () => new Flatten() },
-  dropout: { params: { p: 'number' }, arity: 1, shape: (_, [s]) => s!, build: (p, _s, _r, seed) => new Dropout(p.p as number, seed) },
+  dropout: {
+    params: { p: 'number' },
+    arity: 1,
+    shape: (p, [s], _where, node) => {
+      if (!((p.p as number) >= 0 && (p.p as number) < 1)) invalid(`${node}: parameter 'p' expected a probability in [0, 1), got ${String(p.p)}`);
+      return s!;
+    },
+    build: (p, _s, _r, seed) => new Dropout(p.p as number, seed) },
   globalavgpool2d: { params: {}, arity: 1, shape: (_, [s], where) => nchw(where, s!).slice(0, 2), build: () => new GlobalAvgPool2d() },
   maxpool2d: {
     params: poolParams,
@@ -154,7 +167,8 @@ function sameShapes(node: string, op: string, inputs: Shape[], ids: string[], fr
 
 function checkParams(node: GraphNode, def: OpDef, where: string): Record<string, unknown> {
   const p = node.params ?? {};
-  for (const key of Object.keys(p)) if (!(key in def.params)) invalid(`${where}: unknown parameter '${key}' (${node.op} takes ${Object.keys(def.params).join(', ') || 'none'})`);
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) invalid(`${where}: params expected an object, got ${JSON.stringify(p)}`);
+  for (const key of Object.keys(p)) if (!Object.hasOwn(def.params, key)) invalid(`${where}: unknown parameter '${key}' (${node.op} takes ${Object.keys(def.params).join(', ') || 'none'})`);
   for (const [key, type] of Object.entries(def.params)) {
     const v = p[key];
     const optional = type.endsWith('?');
@@ -175,16 +189,20 @@ function checkParams(node: GraphNode, def: OpDef, where: string): Record<string,
 
 /** Checks a graph spec from shapes alone; returns each node's input and output shapes (batch 1). */
 export function checkGraph(spec: GraphSpec, batch = 1): Map<string, { inputs: Shape[]; output: Shape }> {
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) invalid(`graph: expected an object { input, nodes, output?, seed? }, got ${JSON.stringify(spec)}`);
   if (!Array.isArray(spec.input) || spec.input.length === 0 || spec.input.some((d) => !Number.isSafeInteger(d) || d < 1)) {
     invalid(`graph: input expected a shape of positive integers such as [3, 32, 32], got ${JSON.stringify(spec.input)}`);
   }
   if (!Array.isArray(spec.nodes) || spec.nodes.length === 0) invalid('graph: nodes expected a non-empty array');
+  // the presets' seed range (the generator keeps 32 bits)
+  if (spec.seed !== undefined && !(Number.isSafeInteger(spec.seed) && spec.seed >= 0 && spec.seed <= 2 ** 31 - 1)) invalid(`graph: seed expected an integer in [0, 2147483647], got ${JSON.stringify(spec.seed)}`);
   const shapes = new Map<string, Shape>([[INPUT, [batch, ...spec.input]]]);
   const out = new Map<string, { inputs: Shape[]; output: Shape }>();
   spec.nodes.forEach((node, i) => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) invalid(`graph: node ${i} expected an object { id, op, inputs, params? }, got ${JSON.stringify(node)}`);
     const where = `node '${node.id ?? i}' (${node.op})`;
     if (typeof node.id !== 'string' || node.id === '' || shapes.has(node.id)) invalid(`graph: node ${i} needs a unique id other than 'input', got ${JSON.stringify(node.id)}`);
-    const def = graphOps[node.op];
+    const def = Object.hasOwn(graphOps, node.op) ? graphOps[node.op] : undefined;
     if (!def) invalid(`${where}: unknown op; expected one of ${Object.keys(graphOps).join(', ')}`);
     if (!Array.isArray(node.inputs) || node.inputs.length === 0) invalid(`${where}: inputs expected a non-empty array of node ids`);
     if (def.arity === 1 && node.inputs.length !== 1) invalid(`${where}: takes one input, got ${node.inputs.length}`);
