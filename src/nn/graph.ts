@@ -62,7 +62,8 @@ const pool = (p: Record<string, unknown>) => ({
   ceilMode: (p.ceilMode as boolean | undefined) ?? false,
   countIncludePad: (p.countIncludePad as boolean | undefined) ?? true,
 });
-const poolParams = { kernel: 'int', stride: 'int?', padding: 'int?', ceilMode: 'bool?', countIncludePad: 'bool?' } as const;
+// countIncludePad only means something to average pooling: max pooling does not take it
+const poolParams = { kernel: 'int', stride: 'int?', padding: 'int?', ceilMode: 'bool?' } as const;
 
 export const graphOps: Record<string, OpDef> = {
   conv2d: {
@@ -121,7 +122,7 @@ export const graphOps: Record<string, OpDef> = {
     build: (p) => new MaxPool2d(pool(p)),
   },
   avgpool2d: {
-    params: poolParams,
+    params: { ...poolParams, countIncludePad: 'bool?' },
     arity: 1,
     shape: (p, s, where, node, ids) => graphOps.maxpool2d!.shape(p, s, where, node, ids),
     build: (p) => new AvgPool2d(pool(p)),
@@ -218,6 +219,15 @@ export function checkGraph(spec: GraphSpec, batch = 1): Map<string, { inputs: Sh
     out.set(node.id, { inputs, output });
   });
   if (spec.output !== undefined && !out.has(spec.output)) invalid(`graph: output '${spec.output}' is not a node`);
+  // every node must feed the output: GraphModel runs them all, and a dead branch's parameters
+  // would be allocated and never trained
+  const output = spec.output ?? spec.nodes[spec.nodes.length - 1]!.id;
+  const used = new Set([output]);
+  for (let i = spec.nodes.length - 1; i >= 0; i--) {
+    const node = spec.nodes[i]!;
+    if (!used.has(node.id)) invalid(`graph: node '${node.id}' (${node.op}) does not lead to the output '${output}'; its result would never be used`);
+    for (const id of node.inputs) used.add(id);
+  }
   return out;
 }
 
