@@ -5,6 +5,7 @@
 //   setThreads(n)    resize it (1..256)
 //   buildInfo()      which build system and compiler made this binary
 //   schedIdle()      put the calling OS thread under SCHED_IDLE (Linux); see SchedIdle
+//   workspaceStats() the scratch workspace's bytes reserved and how many times it allocated
 #include "addon.h"
 
 #if defined(__linux__)
@@ -55,6 +56,7 @@ KilnAddon::KilnAddon(Napi::Env env, Napi::Object exports) : pool(default_thread_
                            InstanceMethod("setThreads", &KilnAddon::SetThreads),
                            InstanceMethod("buildInfo", &KilnAddon::BuildInfo),
                            InstanceMethod("schedIdle", &KilnAddon::SchedIdle),
+                           InstanceMethod("workspaceStats", &KilnAddon::WorkspaceStats),
                        });
   init_elementwise(env, exports);
   init_reduce(env, exports);
@@ -158,6 +160,16 @@ Napi::Value KilnAddon::SchedIdle(const Napi::CallbackInfo& info) {
   bool ok = false;
 #endif
   return Napi::Boolean::New(info.Env(), ok);
+}
+
+// The workspace grows to the largest call of each kind and is then reused: a training loop whose
+// growths stop moving after its first step allocates no scratch per call (a test checks it).
+Napi::Value KilnAddon::WorkspaceStats(const Napi::CallbackInfo& info) {
+  Args args(info, "workspaceStats", 0);
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("bytes", static_cast<double>(workspace.stats().bytes));
+  out.Set("growths", static_cast<double>(workspace.stats().growths));
+  return out;
 }
 
 Napi::Value KilnAddon::BuildInfo(const Napi::CallbackInfo& info) {

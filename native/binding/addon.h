@@ -20,7 +20,7 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
 
   KernelTable table;
   ThreadPool pool;
-  Workspace workspace;  // packed panels, reused across calls
+  Workspace workspace;  // kernel scratch (packed panels, per-task buffers, offset tables), reused across calls
   Isa active = Isa::ref;
   bool forced = false;  // true when KILN_ISA or setIsa() chose the level
 
@@ -31,6 +31,7 @@ class KilnAddon : public Napi::Addon<KilnAddon> {
   Napi::Value SetThreads(const Napi::CallbackInfo& info);
   Napi::Value BuildInfo(const Napi::CallbackInfo& info);
   Napi::Value SchedIdle(const Napi::CallbackInfo& info);
+  Napi::Value WorkspaceStats(const Napi::CallbackInfo& info);
   void select(Isa cap, bool forced_by_user);
 };
 

@@ -1,11 +1,13 @@
 #include "params.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace kiln {
 
-Params::Params(const Args& args, const Napi::Value& v, std::initializer_list<const char*> keys)
-    : args_(args), keys_(keys), values_(keys.size()) {
+Params::Params(const Args& args, const Napi::Value& v, std::initializer_list<const char*> keys) : args_(args) {
+  if (keys.size() > kMaxKeys) throw Napi::Error::New(v.Env(), "Params: more keys than kMaxKeys (a binding bug)");
+  for (const char* key : keys) keys_[count_++] = key;
   if (!v.IsObject() || v.IsArray() || v.IsFunction() || v.IsTypedArray()) {
     args.type_error("params expected an object, got " + describe(v));
   }
@@ -13,35 +15,45 @@ Params::Params(const Args& args, const Napi::Value& v, std::initializer_list<con
   Napi::Array names = obj.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); ++i) {
     Napi::Value n = names.Get(i);
-    std::string key = n.ToString().Utf8Value();
-    size_t k = index(key.c_str());
-    if (k == keys_.size()) {
+    // The name read into a buffer on the stack: a name that fills it is longer than every known
+    // key, so unknown (then read whole, for the message).
+    char key[32];
+    size_t len = 0;
+    const bool read = napi_get_value_string_utf8(n.Env(), n.ToString(), key, sizeof key, &len) == napi_ok;
+    size_t k = read && len < sizeof key - 1 ? index(key) : count_;
+    if (k == count_) {
       std::string list;
-      for (const char* known : keys_) list += std::string(list.empty() ? "" : ", ") + known;
-      args.range_error("params." + key + " is not a parameter (expected one of " + list + ")");
+      for (size_t j = 0; j < count_; ++j) list += std::string(j == 0 ? "" : ", ") + keys_[j];
+      args.range_error("params." + n.ToString().Utf8Value() + " is not a parameter (expected one of " + list + ")");
     }
     values_[k] = obj.Get(n);
   }
 }
 
+Params::Label Params::label(const char* key) {
+  Label l;
+  std::snprintf(l.text, sizeof l.text, "params.%s", key);
+  return l;
+}
+
 size_t Params::index(const char* key) const {
-  for (size_t k = 0; k < keys_.size(); ++k)
+  for (size_t k = 0; k < count_; ++k)
     if (std::strcmp(key, keys_[k]) == 0) return k;
-  return keys_.size();
+  return count_;
 }
 
 Napi::Value Params::get(const char* key) const {
   size_t k = index(key);
-  return k < keys_.size() && !values_[k].IsEmpty() ? values_[k] : args_.undefined();
+  return k < count_ && !values_[k].IsEmpty() ? values_[k] : args_.undefined();
 }
 
 size_t Params::size(const char* key, size_t fallback) const {
   Napi::Value v = get(key);
-  return v.IsUndefined() ? fallback : args_.size_value(v, name(key).c_str());
+  return v.IsUndefined() ? fallback : args_.size_value(v, label(key).text);
 }
 
 size_t Params::required_size(const char* key) const {
-  return args_.size_value(get(key), name(key).c_str());
+  return args_.size_value(get(key), label(key).text);
 }
 
 size_t Params::positive_size(const char* key) const {
@@ -59,7 +71,7 @@ bool Params::flag(const char* key, bool fallback) const {
 
 float Params::number(const char* key, float fallback) const {
   Napi::Value v = get(key);
-  return v.IsUndefined() ? fallback : args_.finite_float_value(v, name(key).c_str());
+  return v.IsUndefined() ? fallback : args_.finite_float_value(v, label(key).text);
 }
 
 std::string Params::choice(const char* key, std::initializer_list<const char*> options) const {

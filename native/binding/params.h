@@ -3,13 +3,14 @@
 // integer, got number -1". Unknown keys are rejected, so a typo never passes silently.
 // NOTE: the object is read in one pass over its own keys (a handful), not with one property
 // lookup per known key: each Node-API call costs ~100 ns, and small kernels take microseconds.
+// Nothing here allocates unless an argument is wrong (then the message does): every kernel call
+// reads its params, and a training step makes thousands of calls.
 #pragma once
 
 #include <napi.h>
 
 #include <initializer_list>
 #include <string>
-#include <vector>
 
 #include "args.h"
 
@@ -35,11 +36,21 @@ class Params {
   // "params.<key>", for messages.
   static std::string name(const char* key) { return std::string("params.") + key; }
 
+  static constexpr size_t kMaxKeys = 24;
+
  private:
+  // "params.<key>" in a buffer on the stack, for the argument checks: they take the name before
+  // they know whether the value is wrong, and a std::string of 16+ characters would allocate.
+  struct Label {
+    char text[48];
+  };
+  static Label label(const char* key);
+
   size_t index(const char* key) const;
   const Args& args_;
-  std::vector<const char*> keys_;
-  std::vector<Napi::Value> values_;  // empty where the key is absent
+  const char* keys_[kMaxKeys];
+  Napi::Value values_[kMaxKeys];  // empty where the key is absent
+  size_t count_ = 0;
 };
 
 }  // namespace kiln

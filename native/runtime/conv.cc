@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "conv_rows.h"
 #include "im2col.h"
@@ -66,26 +65,24 @@ bool forward_small_applies(const Conv2dDims& d, const ConvKernels& kern) {
 bool forward_small(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                    const float* b, const Conv2dDims& d) {
   const size_t tasks = std::min(static_cast<size_t>(pool.size()), d.N), scratch = kern.forward_small_scratch(d);
-  std::vector<float*> buf(tasks);
+  float* buf[ThreadPool::kMaxThreads];
   for (size_t t = 0; t < tasks; ++t)
     if (!(buf[t] = ws.floats(kSlot + t, scratch))) return false;
   parallel_claim(pool, d.N, [&](size_t t, size_t n) { kern.forward_small(y, buf[t], x, w, b, d, n, n + 1); });
   return true;
 }
 
-// Per-task scratch for the image-per-thread passes: a column matrix and the GEMM's packing buffers.
+// Per-task scratch for the image-per-thread passes: a column matrix and the GEMM's packing
+// buffers (nullptr where not needed). The callers keep one per possible task, on the stack.
 struct TaskScratch {
-  std::vector<float*> col, apack, bpack;
+  float *col = nullptr, *apack = nullptr, *bpack = nullptr;
 };
 
 bool task_scratch(Workspace& ws, size_t tasks, size_t col_floats, const GemmScratch& g, TaskScratch* out) {
-  out->col.assign(tasks, nullptr);
-  out->apack.assign(tasks, nullptr);
-  out->bpack.assign(tasks, nullptr);
   for (size_t t = 0; t < tasks; ++t) {
-    if (col_floats && !(out->col[t] = ws.floats(kSlot + 3 * t, col_floats))) return false;
-    if (g.a_floats && !(out->apack[t] = ws.floats(kSlot + 3 * t + 1, g.a_floats))) return false;
-    if (g.b_floats && !(out->bpack[t] = ws.floats(kSlot + 3 * t + 2, g.b_floats))) return false;
+    if (col_floats && !(out[t].col = ws.floats(kSlot + 3 * t, col_floats))) return false;
+    if (g.a_floats && !(out[t].apack = ws.floats(kSlot + 3 * t + 1, g.a_floats))) return false;
+    if (g.b_floats && !(out[t].bpack = ws.floats(kSlot + 3 * t + 2, g.b_floats))) return false;
   }
   return true;
 }
@@ -99,10 +96,10 @@ bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const Gem
   const size_t threads = static_cast<size_t>(pool.size());
   if (N >= threads || gemm_splits_k(g)) {
     const size_t tasks = std::min(threads, N);
-    TaskScratch s;
-    if (!task_scratch(ws, tasks, col_floats, gemm_scratch(gk, g), &s)) return false;
+    TaskScratch s[ThreadPool::kMaxThreads];
+    if (!task_scratch(ws, tasks, col_floats, gemm_scratch(gk, g), s)) return false;
     // images are claimed one at a time (parallel.h): each writes only its own output
-    parallel_claim(pool, N, [&](size_t t, size_t n) { per_image(n, s.col[t], s.apack[t], s.bpack[t]); });
+    parallel_claim(pool, N, [&](size_t t, size_t n) { per_image(n, s[t].col, s[t].apack, s[t].bpack); });
     return true;
   }
   float* col = col_floats ? ws.floats(kSlot, col_floats) : nullptr;
@@ -124,7 +121,6 @@ bool for_images(ThreadPool& pool, Workspace& ws, const GemmKernel& gk, const Gem
 struct Wide {
   size_t Hp, Wp, N;  // each phase plane; wide output columns: (P-1)*Wp + Q
   size_t plane;      // Hp * Wp
-  std::vector<long> rows;
 };
 
 Wide wide_layout(const Conv2dDims& d) {
@@ -133,16 +129,19 @@ Wide wide_layout(const Conv2dDims& d) {
   w.Wp = d.Q + d.dil_w * (d.S - 1) / d.stride_w;
   w.plane = w.Hp * w.Wp;
   w.N = (d.P - 1) * w.Wp + d.Q;
-  w.rows.resize(d.C * d.R * d.S);
+  return w;
+}
+
+// rows:(C*R*S), the im2col row offsets into the phase planes (see Wide).
+void wide_rows(long* rows, const Conv2dDims& d, const Wide& w) {
   for (size_t c = 0; c < d.C; ++c)
     for (size_t r = 0; r < d.R; ++r)
       for (size_t s = 0; s < d.S; ++s) {
         const size_t a = r * d.dil_h % d.stride_h, b = s * d.dil_w % d.stride_w;
         const size_t phase = (c * d.stride_h + a) * d.stride_w + b;
-        w.rows[(c * d.R + r) * d.S + s] =
+        rows[(c * d.R + r) * d.S + s] =
             static_cast<long>(phase * w.plane + r * d.dil_h / d.stride_h * w.Wp + s * d.dil_w / d.stride_w);
       }
-  return w;
 }
 
 bool wide_applies(const Conv2dDims& d) {
@@ -198,15 +197,19 @@ void unwiden(float* y, const float* wide, const Conv2dDims& d, const Wide& w, bo
     }
 }
 
-// y = (or +=) conv(x, w) + b through the wide layout.
+// y = (or +=) conv(x, w) + b through the wide layout. Workspace slots from `slot`: 2 per task,
+// then the row offsets at slot + 2 * kMaxThreads.
 bool forward_wide(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                   const float* b, const Conv2dDims& d, bool add, size_t slot) {
   const Wide layout = wide_layout(d);
   const size_t in_img = d.C * d.H * d.W, out_img = d.K * d.P * d.Q, padded = d.C * d.stride_h * d.stride_w * layout.plane;
-  GemmDims g;  // wide(K, N) = w(K, CRS) B(CRS, N), B's rows at layout.rows in the phase planes
+  long* rows = ws.array<long>(slot + 2 * ThreadPool::kMaxThreads, d.C * d.R * d.S);
+  if (!rows) return false;
+  wide_rows(rows, d, layout);
+  GemmDims g;  // wide(K, N) = w(K, CRS) B(CRS, N), B's rows at `rows` in the phase planes
   g.M = d.K, g.N = layout.N, g.K = d.C * d.R * d.S;
   g.lda = g.K, g.ldc = layout.N;
-  g.b_rows = layout.rows.data();
+  g.b_rows = rows;
   g.epilogue.bias_row = b;
   const size_t scratch = padded + d.K * layout.N;  // per task: phase planes, wide output
   auto one = [&](size_t n, float* buf, auto&& run_gemm) {
@@ -219,7 +222,7 @@ bool forward_wide(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
   if (d.N >= threads) {
     const size_t tasks = std::min(threads, d.N);
     const GemmScratch gs = gemm_scratch(kern.gemm, g);
-    std::vector<float*> buf(tasks), apack(tasks);
+    float *buf[ThreadPool::kMaxThreads], *apack[ThreadPool::kMaxThreads] = {};
     for (size_t t = 0; t < tasks; ++t) {
       if (!(buf[t] = ws.floats(slot + 2 * t, scratch))) return false;
       if (gs.a_floats && !(apack[t] = ws.floats(slot + 2 * t + 1, gs.a_floats))) return false;
@@ -369,7 +372,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   if (!pointwise(d) && flips) {
     const Conv2dDims t = transposed(d);
     if (wide_applies(t)) {
-      // wt:(C, K, R, S)[c, k, r, s] = w[k, c, R-1-r, S-1-s]
+      // wt:(C, K, R, S)[c, k, r, s] = w[k, c, R-1-r, S-1-s], in a slot past forward_wide's
       float* wt = ws.floats(kSlot + 2 * ThreadPool::kMaxThreads + 2, d.K * d.C * d.R * d.S);
       if (!wt) return false;
       for (size_t k = 0; k < d.K; ++k)
@@ -408,12 +411,13 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
 
 namespace {
 
-// dw += the sum of the chunks' partial weight gradients, in chunk order, in double.
-void add_partials(ThreadPool& pool, float* dw, const std::vector<float*>& partial, size_t dw_len) {
+// dw += the sum of the chunks' partial weight gradients partial[0, chunks), in chunk order, in
+// double.
+void add_partials(ThreadPool& pool, float* dw, float* const* partial, size_t chunks, size_t dw_len) {
   parallel_range(pool, dw_len, kMapGrain, 16, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
       double sum = 0.0;
-      for (const float* p : partial) sum += p[i];
+      for (size_t c = 0; c < chunks; ++c) sum += partial[c][i];
       dw[i] = static_cast<float>(dw[i] + sum);
     }
   });
@@ -433,11 +437,11 @@ bool backward_weight_chunked(ThreadPool& pool, Workspace& ws, const ConvKernels&
   g.M = d.K, g.N = CRS, g.K = PQ;
   g.trans_b = true;
   g.lda = PQ, g.ldb = PQ, g.ldc = CRS;
-  TaskScratch s;
-  if (!task_scratch(ws, tasks, direct ? 0 : CRS * PQ, gemm_scratch(kern.gemm, g), &s)) return false;
+  TaskScratch s[ThreadPool::kMaxThreads];
+  if (!task_scratch(ws, tasks, direct ? 0 : CRS * PQ, gemm_scratch(kern.gemm, g), s)) return false;
   // one partial per chunk (at most kWeightChunks x 256 KiB), so that chunks can be claimed one at
   // a time (parallel.h); the partials are then added in chunk order, in double
-  std::vector<float*> partial(chunks);
+  float* partial[kWeightChunks];
   for (size_t c = 0; c < chunks; ++c)
     if (!(partial[c] = ws.floats(kSlot + 3 * tasks + c, dw_len))) return false;
   parallel_claim(pool, chunks, [&](size_t t, size_t chunk) {
@@ -446,14 +450,14 @@ bool backward_weight_chunked(ThreadPool& pool, Workspace& ws, const ConvKernels&
     for (size_t n = n0; n < n1; ++n) {
       const float* cols = x + n * in_img;
       if (!direct) {
-        im2col(s.col[t], PQ, cols, d);
-        cols = s.col[t];
+        im2col(s[t].col, PQ, cols, d);
+        cols = s[t].col;
       }
       gi.beta = n == n0 ? 0.0f : 1.0f;
-      gemm_serial(kern.gemm, s.apack[t], s.bpack[t], partial[chunk], dy + n * out_img, cols, gi);
+      gemm_serial(kern.gemm, s[t].apack, s[t].bpack, partial[chunk], dy + n * out_img, cols, gi);
     }
   });
-  add_partials(pool, dw, partial, dw_len);
+  add_partials(pool, dw, partial, chunks, dw_len);
   return true;
 }
 
@@ -471,7 +475,7 @@ bool backward_weight_small(ThreadPool& pool, Workspace& ws, const ConvKernels& k
                            const float* dy, const Conv2dDims& d) {
   const size_t dw_len = d.K * d.C * d.R * d.S, chunks = std::min<size_t>(d.N, kWeightChunks);
   const size_t tasks = std::min(static_cast<size_t>(pool.size()), chunks), scratch = kern.weight_small_scratch(d);
-  std::vector<float*> partial(chunks), buf(tasks);
+  float *partial[kWeightChunks], *buf[ThreadPool::kMaxThreads];
   for (size_t t = 0; t < tasks; ++t)
     if (!(buf[t] = ws.floats(kSlot + t, scratch))) return false;
   for (size_t c = 0; c < chunks; ++c)
@@ -479,7 +483,7 @@ bool backward_weight_small(ThreadPool& pool, Workspace& ws, const ConvKernels& k
   parallel_claim(pool, chunks, [&](size_t t, size_t chunk) {
     kern.weight_small(partial[chunk], buf[t], x, dy, d, chunk * d.N / chunks, (chunk + 1) * d.N / chunks);
   });
-  add_partials(pool, dw, partial, dw_len);
+  add_partials(pool, dw, partial, chunks, dw_len);
   return true;
 }
 

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
-#include <vector>
 
 #include "parallel.h"
 
@@ -26,6 +25,14 @@ constexpr size_t kRowsMinChannels = 8;
 constexpr size_t kRowsWeightChunks = 16;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Workspace slots, counted from the `slot` each pass is given: the packed weight at `slot`, each
+// task's buffers (task_buffers), the weight gradient's partials, then the offset tables through
+// which the GEMMs read windows in place.
+constexpr size_t kTaskSlots = 8;  // per task
+size_t task_slot(size_t slot) { return slot + 1; }
+size_t partial_slot(size_t slot) { return task_slot(slot) + kTaskSlots * ThreadPool::kMaxThreads; }
+size_t table_slot(size_t slot) { return partial_slot(slot) + kRowsWeightChunks; }
 
 // How a convolution is lowered pixel-major: the padded channels-last plane (Hq, Wq, C) holds
 // every input pixel a window reaches, and images go in groups of `group`.
@@ -82,15 +89,24 @@ void group_planes(const ConvKernels& kern, float* planes, size_t plane, const fl
 
 // The windows of `images` consecutive planes (`plane` floats apart) as GEMM offsets: per output
 // pixel the offset of its window's first tap, per tap (r, s) its offset from there; each tap is a
-// run of C floats.
-void window_offsets(const Conv2dDims& d, const RowsLayout& l, size_t images, size_t plane, std::vector<long>* pixels,
-                    std::vector<long>* taps) {
+// run of C floats. Both tables in the workspace, at table_slot(slot).
+struct Windows {
+  const long *pixels, *taps;  // (images*P*Q), (R*S)
+};
+
+bool window_offsets(Workspace& ws, size_t slot, const Conv2dDims& d, const RowsLayout& l, size_t images, size_t plane,
+                    Windows* out) {
+  long* pixels = ws.array<long>(table_slot(slot), images * l.PQ);
+  long* taps = ws.array<long>(table_slot(slot) + 1, d.R * d.S);
+  if (!pixels || !taps) return false;
   for (size_t i = 0; i < images; ++i)
     for (size_t p = 0; p < d.P; ++p)
       for (size_t q = 0; q < d.Q; ++q)
-        pixels->push_back(static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C));
+        pixels[(i * d.P + p) * d.Q + q] = static_cast<long>(i * plane + (p * d.stride_h * l.Wq + q * d.stride_w) * d.C);
   for (size_t r = 0; r < d.R; ++r)
-    for (size_t s = 0; s < d.S; ++s) taps->push_back(static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C));
+    for (size_t s = 0; s < d.S; ++s) taps[r * d.S + s] = static_cast<long>((r * d.dil_h * l.Wq + s * d.dil_w) * d.C);
+  out->pixels = pixels, out->taps = taps;
+  return true;
 }
 
 // A group size that makes the group count a multiple of the threads when there are more groups
@@ -126,20 +142,24 @@ const float* gather_dy(float* out, const float* dy, const Conv2dDims& d, size_t 
 }
 
 // Each task's scratch: one buffer per size, from consecutive workspace slots (task t's start at
-// base + t * kTaskSlots); nullptr for a size of 0.
-constexpr size_t kTaskSlots = 8;
-bool task_buffers(Workspace& ws, size_t base, size_t tasks, std::initializer_list<size_t> sizes,
-                  std::vector<std::vector<float*>>* out) {
-  out->assign(tasks, {});
-  for (size_t t = 0; t < tasks; ++t) {
-    size_t slot = base + t * kTaskSlots;
-    for (size_t n : sizes) {
-      float* p = n ? ws.floats(slot, n) : nullptr;
+// task_slot(slot) + t * kTaskSlots); nullptr for a size of 0. The callers keep one TaskBuffers per
+// possible task, on the stack.
+constexpr size_t kMaxTaskBuffers = 5;
+struct TaskBuffers {
+  float* buf[kMaxTaskBuffers];
+  float* operator[](size_t i) const { return buf[i]; }
+};
+
+template <size_t Count>
+bool task_buffers(Workspace& ws, size_t slot, size_t tasks, const size_t (&sizes)[Count], TaskBuffers* out) {
+  static_assert(Count <= kMaxTaskBuffers && kMaxTaskBuffers <= kTaskSlots, "a task's buffers fit in its slots");
+  for (size_t t = 0; t < tasks; ++t)
+    for (size_t i = 0; i < Count; ++i) {
+      const size_t n = sizes[i];
+      float* p = n ? ws.floats(task_slot(slot) + t * kTaskSlots + i, n) : nullptr;
       if (n && !p) return false;
-      (*out)[t].push_back(p);
-      ++slot;
+      out[t].buf[i] = p;
     }
-  }
   return true;
 }
 
@@ -207,22 +227,22 @@ bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, floa
           for (size_t j = 0, k = sv * NR; j < NR; ++j, ++k) o[j] = k < d.K ? w[(k * d.C + c) * d.R * d.S + rs] : 0.0f;
         }
   });
-  std::vector<long> pixels, taps;
-  window_offsets(d, l, group, plane, &pixels, &taps);
+  Windows win;
+  if (!window_offsets(ws, slot, d, l, group, plane, &win)) return false;
   GemmDims g;  // yt(group*PQ, K) = windows(group*PQ, RSC) wp(RSC, K) + b per column
   g.M = group * l.PQ, g.N = d.K, g.K = l.RSC;
   g.ldc = d.K;
-  g.a_rows = pixels.data(), g.a_taps = taps.data(), g.a_run = d.C;
+  g.a_rows = win.pixels, g.a_taps = win.taps, g.a_run = d.C;
   g.b_packed = true;
   g.epilogue.bias_col = b;
   const GemmScratch gs = gemm_scratch(kern.gemm, g);
   const size_t groups = ceil_div(d.N, group);
   const bool shared = groups < threads;
-  std::vector<std::vector<float*>> buf;  // per task: planes, yt, apack
-  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups), {group * plane, g.M * d.K, gs.a_floats}, &buf))
+  TaskBuffers buf[ThreadPool::kMaxThreads];  // per task: planes, yt, apack
+  if (!task_buffers(ws, slot, shared ? 1 : std::min(threads, groups), {group * plane, g.M * d.K, gs.a_floats}, buf))
     return false;
   return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
-    const std::vector<float*>& sc = buf[t];
+    const TaskBuffers& sc = buf[t];
     const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
     group_planes(kern, sc[0], plane, x, in_img, n0, gn, d.N, d, l);
     GemmDims gg = g;
@@ -248,14 +268,14 @@ bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern
   const GemmScratch gs = gemm_scratch(kern.gemm, g);
   const size_t groups = ceil_div(d.N, l.group), threads = static_cast<size_t>(pool.size());
   const bool shared = groups < threads;
-  std::vector<std::vector<float*>> buf;  // per task: plane, drows, dy gathered, apack, bpack
-  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups),
-                    {l.Hq * l.Wq * d.C, g.M * l.RSC, l.group > 1 ? d.K * g.M : 0, gs.a_floats, gs.b_floats}, &buf))
+  TaskBuffers buf[ThreadPool::kMaxThreads];  // per task: plane, drows, dy gathered, apack, bpack
+  if (!task_buffers(ws, slot, shared ? 1 : std::min(threads, groups),
+                    {l.Hq * l.Wq * d.C, g.M * l.RSC, l.group > 1 ? d.K * g.M : 0, gs.a_floats, gs.b_floats}, buf))
     return false;
   const size_t i0 = std::min(l.Hq, d.pad_h), i1 = std::min(l.Hq, d.pad_h + d.H);  // plane rows inside x
   const size_t j0 = std::min(l.Wq, d.pad_w), j1 = std::min(l.Wq, d.pad_w + d.W);
   return for_units(pool, groups, shared, [&](size_t t, size_t group, bool on_pool) {
-    const std::vector<float*>& s = buf[t];
+    const TaskBuffers& s = buf[t];
     const size_t n0 = group * l.group, gn = std::min(l.group, d.N - n0);
     GemmDims gg = g;
     gg.M = gg.lda = gn * l.PQ;
@@ -288,8 +308,11 @@ namespace {
 
 struct PhaseAxis {  // one axis (rows or columns) of one phase
   size_t lo = 0, count = 0;  // output coordinates i in [lo, lo + count) land inside the input
-  std::vector<size_t> taps;   // kernel indices r with r*dil = phase mod stride
+  size_t taps = 0;           // kernel indices r on the phase (on_phase)
 };
+
+// Whether kernel index r reaches `phase` of its axis: r*dil = phase mod stride.
+bool on_phase(size_t r, size_t phase, size_t stride, size_t dil) { return r * dil % stride == phase; }
 
 PhaseAxis phase_axis(size_t phase, size_t stride, size_t dil, size_t pad, size_t size, size_t taps) {
   PhaseAxis ax;
@@ -297,8 +320,7 @@ PhaseAxis phase_axis(size_t phase, size_t stride, size_t dil, size_t pad, size_t
   ax.lo = pad > phase ? (pad - phase + stride - 1) / stride : 0;
   const size_t hi = size + pad > phase ? (size - 1 + pad - phase) / stride + 1 : 0;
   ax.count = hi > ax.lo ? hi - ax.lo : 0;
-  for (size_t r = 0; r < taps; ++r)
-    if (r * dil % stride == phase) ax.taps.push_back(r);
+  for (size_t r = 0; r < taps; ++r) ax.taps += on_phase(r, phase, stride, dil);
   return ax;
 }
 
@@ -320,16 +342,21 @@ bool rows_phases_apply(const Conv2dDims& d, const ConvKernels& kern) {
 bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                                const float* w, const Conv2dDims& d, bool overwrite, size_t slot) {
   const size_t sh = d.stride_h, sw = d.stride_w, K = d.K, C = d.C, RS = d.R * d.S;
-  std::vector<PhaseAxis> rows(sh), cols(sw);
-  size_t top = 0, left = 0, hd = d.P, wd = d.Q, most = 1;  // dy plane padding and size; largest phase
-  for (size_t a = 0; a < sh; ++a) rows[a] = phase_axis(a, sh, d.dil_h, d.pad_h, d.H, d.R);
-  for (size_t b = 0; b < sw; ++b) cols[b] = phase_axis(b, sw, d.dil_w, d.pad_w, d.W, d.S);
+  auto row_axis = [&](size_t a) { return phase_axis(a, sh, d.dil_h, d.pad_h, d.H, d.R); };
+  auto col_axis = [&](size_t b) { return phase_axis(b, sw, d.dil_w, d.pad_w, d.W, d.S); };
+  size_t top = 0, left = 0, hd = d.P, wd = d.Q;  // dy plane padding and size
+  size_t most_rows = 0, most_cols = 0;           // the largest phase: most_rows x most_cols pixels
   for (size_t r = 0; r < d.R; ++r) top = std::max(top, r * d.dil_h / sh);
   for (size_t s = 0; s < d.S; ++s) left = std::max(left, s * d.dil_w / sw);
-  for (const PhaseAxis& ax : rows) hd = std::max(hd, ax.lo + ax.count);
-  for (const PhaseAxis& ax : cols) wd = std::max(wd, ax.lo + ax.count);
-  for (const PhaseAxis& ra : rows)
-    for (const PhaseAxis& cb : cols) most = std::max(most, ra.count * cb.count);
+  for (size_t a = 0; a < sh; ++a) {
+    const PhaseAxis ax = row_axis(a);
+    hd = std::max(hd, ax.lo + ax.count), most_rows = std::max(most_rows, ax.count);
+  }
+  for (size_t b = 0; b < sw; ++b) {
+    const PhaseAxis ax = col_axis(b);
+    wd = std::max(wd, ax.lo + ax.count), most_cols = std::max(most_cols, ax.count);
+  }
+  const size_t most = std::max<size_t>(1, most_rows * most_cols);
   hd += top, wd += left;
   // dy as the "input" of a layout: K channels of P x Q, placed at (top, left) in (hd, wd)
   Conv2dDims dd = d;
@@ -342,61 +369,70 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
       balanced_group(d.N, std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, most), kPlanesMaxFloats / plane})), threads);
   const size_t NR = kern.gemm.shape.nr, slivers = ceil_div(C, NR);
 
-  // Per phase: its packed weight (rows (tap, k), NR-column slivers over c), tap offsets, GEMM.
+  // Per phase that some tap reaches: its packed weight (rows (tap, k), NR-column slivers over c)
+  // and its GEMM. The GEMMs' offset tables are cut from three workspace tables: the taps (each
+  // tap is on one phase: RS in all), the pixels of the group's images in dy's planes, and where
+  // they go in dx (each dx pixel is on one phase: group*H*W in all).
   struct Phase {
-    size_t a, b, taps;
+    size_t a, b, taps;  // taps: the rows' times the columns'
+    size_t pixels;      // per image: the rows' count times the columns'
     float* wp;
-    std::vector<long> tap_off, pixels, out;
     GemmDims g;
   };
-  std::vector<Phase> phases;
-  size_t apack_floats = 0;
-  for (size_t a = 0; a < sh; ++a)
-    for (size_t b = 0; b < sw; ++b) {
-      const PhaseAxis &ra = rows[a], &cb = cols[b];
-      if (ra.count == 0 || cb.count == 0) continue;
-      Phase ph;
-      ph.a = a, ph.b = b, ph.taps = ra.taps.size() * cb.taps.size();
-      ph.wp = nullptr;
-      if (ph.taps) {
-        for (size_t r : ra.taps)
-          for (size_t s : cb.taps)
-            ph.tap_off.push_back(static_cast<long>(((top - r * d.dil_h / sh) * wd + (left - s * d.dil_w / sw)) * K));
-        for (size_t i = 0; i < group; ++i)
-          for (size_t y = 0; y < ra.count; ++y)
-            for (size_t x = 0; x < cb.count; ++x) {
-              ph.pixels.push_back(static_cast<long>(i * plane + ((ra.lo + y) * wd + cb.lo + x) * K));
-              // where the pixel sits in the group's channels-last dx (H, W, C) per image
-              ph.out.push_back(static_cast<long>(
-                  (i * d.H * d.W + ((ra.lo + y) * sh + a - d.pad_h) * d.W + (cb.lo + x) * sw + b - d.pad_w) * C));
-            }
-        GemmDims& g = ph.g;
-        g.M = group * ra.count * cb.count, g.N = C, g.K = ph.taps * K;
-        g.c_rows = ph.out.data();
-        g.a_rows = ph.pixels.data(), g.a_taps = ph.tap_off.data(), g.a_run = K;
-        g.b_packed = true;
-        apack_floats = std::max(apack_floats, gemm_scratch(kern.gemm, g).a_floats);
-      }
-      phases.push_back(std::move(ph));
-    }
+  Phase* phases = ws.array<Phase>(table_slot(slot), sh * sw);
+  long* tap_table = ws.array<long>(table_slot(slot) + 1, RS);
+  long* pixel_table = ws.array<long>(table_slot(slot) + 2, group * d.H * d.W);
+  long* out_table = ws.array<long>(table_slot(slot) + 3, group * d.H * d.W);
   // the phases' weights, packed side by side: RS*K rows of slivers in all
   float* wall = ws.floats(slot, slivers * NR * RS * K);
-  if (!wall) return false;
-  {
-    size_t off = 0;
-    for (Phase& ph : phases) {
-      if (!ph.taps) continue;
-      ph.wp = wall + off * slivers * NR;
-      off += ph.taps * K;
+  if (!phases || !tap_table || !pixel_table || !out_table || !wall) return false;
+  size_t count = 0, taps_used = 0, pixels_used = 0, apack_floats = 0;
+  // phases that no tap reaches (a dilation that is a multiple of the stride) hold zeros
+  bool untouched = false;
+  for (size_t a = 0; a < sh; ++a)
+    for (size_t b = 0; b < sw; ++b) {
+      const PhaseAxis ra = row_axis(a), cb = col_axis(b);
+      if (ra.count == 0 || cb.count == 0) continue;
+      if (ra.taps == 0 || cb.taps == 0) {
+        untouched = true;
+        continue;
+      }
+      Phase ph;
+      ph.a = a, ph.b = b, ph.taps = ra.taps * cb.taps, ph.pixels = ra.count * cb.count;
+      ph.wp = wall + taps_used * K * slivers * NR;
+      long* tap_off = tap_table + taps_used;
+      long* pixels = pixel_table + pixels_used;
+      long* out = out_table + pixels_used;
+      taps_used += ph.taps, pixels_used += group * ph.pixels;
+      size_t t = 0;
+      for (size_t r = 0; r < d.R; ++r)
+        for (size_t s = 0; s < d.S; ++s)
+          if (on_phase(r, a, sh, d.dil_h) && on_phase(s, b, sw, d.dil_w))
+            tap_off[t++] = static_cast<long>(((top - r * d.dil_h / sh) * wd + (left - s * d.dil_w / sw)) * K);
+      size_t e = 0;
+      for (size_t i = 0; i < group; ++i)
+        for (size_t y = 0; y < ra.count; ++y)
+          for (size_t x = 0; x < cb.count; ++x, ++e) {
+            pixels[e] = static_cast<long>(i * plane + ((ra.lo + y) * wd + cb.lo + x) * K);
+            // where the pixel sits in the group's channels-last dx (H, W, C) per image
+            out[e] = static_cast<long>(
+                (i * d.H * d.W + ((ra.lo + y) * sh + a - d.pad_h) * d.W + (cb.lo + x) * sw + b - d.pad_w) * C);
+          }
+      GemmDims& g = ph.g;
+      g.M = group * ph.pixels, g.N = C, g.K = ph.taps * K;
+      g.c_rows = out;
+      g.a_rows = pixels, g.a_taps = tap_off, g.a_run = K;
+      g.b_packed = true;
+      apack_floats = std::max(apack_floats, gemm_scratch(kern.gemm, g).a_floats);
+      phases[count++] = ph;
     }
-  }
-  parallel_range(pool, phases.size(), 1, 1, [&](size_t p0, size_t p1) {
+  parallel_range(pool, count, 1, 1, [&](size_t p0, size_t p1) {
     for (size_t pi = p0; pi < p1; ++pi) {
       const Phase& ph = phases[pi];
-      if (!ph.taps) continue;
       size_t t = 0;
-      for (size_t r : rows[ph.a].taps)
-        for (size_t s : cols[ph.b].taps) {
+      for (size_t r = 0; r < d.R; ++r)
+        for (size_t s = 0; s < d.S; ++s) {
+          if (!on_phase(r, ph.a, sh, d.dil_h) || !on_phase(s, ph.b, sw, d.dil_w)) continue;
           for (size_t k = 0; k < K; ++k)
             for (size_t sv = 0; sv < slivers; ++sv) {
               float* o = ph.wp + (sv * ph.taps * K + t * K + k) * NR;
@@ -408,21 +444,18 @@ bool rows_backward_data_phases(ThreadPool& pool, Workspace& ws, const ConvKernel
   });
   const size_t groups = ceil_div(d.N, group);
   const bool shared = groups < threads;
-  // phases that no tap reaches (a dilation that is a multiple of the stride) hold zeros
-  bool untouched = false;
-  for (const Phase& ph : phases) untouched = untouched || !ph.taps;
-  std::vector<std::vector<float*>> buf;  // per task: dy planes, dx channels-last, apack
-  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, groups), {group * plane, group * in_img, apack_floats}, &buf))
-    return false;
+  TaskBuffers buf[ThreadPool::kMaxThreads];  // per task: dy planes, dx channels-last, apack
+  const size_t tasks = shared ? 1 : std::min(threads, groups);
+  if (!task_buffers(ws, slot, tasks, {group * plane, group * in_img, apack_floats}, buf)) return false;
   return for_units(pool, groups, shared, [&](size_t t, size_t gi, bool on_pool) {
-    const std::vector<float*>& sc = buf[t];
+    const TaskBuffers& sc = buf[t];
     const size_t n0 = gi * group, gn = std::min(group, d.N - n0);
     group_planes(kern, sc[0], plane, dy, dy_img, n0, gn, d.N, dd, ld);
     if (untouched) std::fill(sc[1], sc[1] + gn * in_img, 0.0f);
-    for (const Phase& ph : phases) {
-      if (!ph.taps) continue;
+    for (size_t pi = 0; pi < count; ++pi) {
+      const Phase& ph = phases[pi];
       GemmDims g = ph.g;
-      g.M = gn * rows[ph.a].count * cols[ph.b].count;
+      g.M = gn * ph.pixels;
       if (!run_gemm(pool, ws, kern.gemm, on_pool, sc[2], nullptr, sc[1], sc[0], ph.wp, g)) return false;
     }
     for (size_t i = 0; i < gn; ++i)  // dx:(C, H*W) (+)= the channels-last (H*W, C), transposed
@@ -459,28 +492,28 @@ bool rows_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   const size_t group = single    ? std::max<size_t>(1, std::min(d.N, kSharedGroupFloats / (plane + d.K * l.PQ)))
                        : gathers ? std::max<size_t>(1, std::min({d.N, ceil_div(kGroupRows, l.PQ), kPlanesMaxFloats / plane}))
                                  : l.group;
-  std::vector<long> pixels, taps;
-  if (gathers) window_offsets(d, l, group, plane, &pixels, &taps);
+  Windows win{};
+  if (gathers && !window_offsets(ws, slot, d, l, group, plane, &win)) return false;
   // Images are cut into chunks that depend on N only; a chunk's partial dw is summed group by
   // group on one thread (or all), and the partials are added in chunk order in double.
   const size_t chunks = single ? 1 : std::min(d.N, kRowsWeightChunks), threads = static_cast<size_t>(pool.size());
   GemmDims g;  // partial(K, RSC) (+)= dy_g(K, group*PQ) rows(group*PQ, RSC)
   g.M = d.K, g.N = l.RSC, g.K = group * l.PQ;
   g.lda = g.K, g.ldb = l.RSC, g.ldc = l.RSC;
-  if (gathers) g.b_rows = pixels.data(), g.b_taps = taps.data(), g.b_run = d.C;
+  if (gathers) g.b_rows = win.pixels, g.b_taps = win.taps, g.b_run = d.C;
   const GemmScratch gs = gemm_scratch(kern.gemm, g);
   const bool shared = chunks < threads;
-  std::vector<std::vector<float*>> buf;  // per task: plane(s), rows, dy gathered, apack, bpack
-  if (!task_buffers(ws, slot + 1, shared ? 1 : std::min(threads, chunks),
+  TaskBuffers buf[ThreadPool::kMaxThreads];  // per task: plane(s), rows, dy gathered, apack, bpack
+  if (!task_buffers(ws, slot, shared ? 1 : std::min(threads, chunks),
                     {gathers ? group * plane : plane, gathers ? 0 : g.K * l.RSC, group > 1 ? d.K * g.K : 0, gs.a_floats,
                      gs.b_floats},
-                    &buf))
+                    buf))
     return false;
-  std::vector<float*> partial(chunks);
+  float* partial[kRowsWeightChunks];
   for (size_t c = 0; c < chunks; ++c)
-    if (!(partial[c] = ws.floats(slot + 1 + kTaskSlots * ThreadPool::kMaxThreads + c, dw_len))) return false;
+    if (!(partial[c] = ws.floats(partial_slot(slot) + c, dw_len))) return false;
   const bool ok = for_units(pool, chunks, shared, [&](size_t t, size_t chunk, bool on_pool) {
-    const std::vector<float*>& s = buf[t];
+    const TaskBuffers& s = buf[t];
     const size_t c0 = chunk * d.N / chunks, c1 = (chunk + 1) * d.N / chunks;
     for (size_t n0 = c0; n0 < c1; n0 += group) {
       const size_t gn = std::min(group, c1 - n0);

@@ -33,7 +33,7 @@ bool rows_applies(const Conv2dDims& d, const ConvKernels& kern);
 bool rows_forward_applies(const Conv2dDims& d, const ConvKernels& kern);
 
 // As conv2d_forward / conv2d_backward_data / conv2d_backward_weight (conv.h). `slot` is the first
-// workspace slot these may use (at most 1 + 8 * ThreadPool::kMaxThreads + 16 slots from there).
+// workspace slot these may use (at most 1 + 8 * ThreadPool::kMaxThreads + 16 + 4 slots from there).
 bool rows_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
                   const float* b, const Conv2dDims& d, size_t slot);
 bool rows_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,

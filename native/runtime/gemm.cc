@@ -10,8 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 #include <thread>
-#include <vector>
 
 namespace kiln {
 namespace {
@@ -76,6 +76,10 @@ constexpr size_t kDirectBAheadRows = 256;
 constexpr size_t kPackRows = 64;
 
 size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Workspace slots: each thread's packing buffers (2 per thread; split-K 4 per thread + 1), then
+// the row split's progress counters. conv.cc's slots start at 4 * kMaxThreads + 8.
+constexpr size_t kSlotProgress = 4 * ThreadPool::kMaxThreads + 4;
 
 // Spins until `done()`, for the short waits between the tasks of one GEMM (a few microseconds
 // when every task has a core). After a while it also yields the CPU: with more threads than free
@@ -196,15 +200,40 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
   }
 }
 
+// The K blocks of one GEMM (of the plan's depth), and its (jc, pc) blocks: column blocks of kNC
+// times K blocks.
+size_t k_block_count(const Plan& plan, const GemmDims& d) {
+  return std::max<size_t>(1, ceil_div(d.K, plan.kc_max));  // K == 0 still applies beta, bias, act
+}
+size_t block_count(const Plan& plan, const GemmDims& d) { return ceil_div(d.N, kNC) * k_block_count(plan, d); }
+
+// How far the tasks that split rows are with each block (gemm_blocked).
+struct Progress {
+  std::atomic<size_t> next{0}, packed{0}, done{0};
+};
+
+// block_count(plan, d) fresh Progress counters in the workspace (call from the calling thread).
+Progress* progress_counters(Workspace& ws, const Plan& plan, const GemmDims& d) {
+  const size_t n = block_count(plan, d);
+  // raw storage, the counters constructed in it (atomics are not plain data)
+  void* mem = ws.array<unsigned char>(kSlotProgress, n * sizeof(Progress));
+  if (!mem) return nullptr;
+  Progress* p = static_cast<Progress*>(mem);
+  for (size_t q = 0; q < n; ++q) new (p + q) Progress();
+  return p;
+}
+
 // One GEMM over `tasks` workers. run(n, fn) runs fn(0..n-1), on the pool or inline. `ws_a[t]`
 // and `ws_b[t]` are task t's packing buffers; when the threads split rows they share ws_b[0] and
-// ws_b[1] (tasks > 1), or ws_b[0] alone (one task).
+// ws_b[1] (tasks > 1), or ws_b[0] alone (one task). `progress`: block_count(plan, d) fresh counters
+// when tasks > 1 (from progress_counters), else unused.
 template <typename Run>
 void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& plan, float* const* ws_a,
-                  float* const* ws_b, float* c, const float* a, const float* b, const GemmDims& d) {
+                  float* const* ws_b, Progress* progress, float* c, const float* a, const float* b,
+                  const GemmDims& d) {
   const size_t MR = plan.MR, NR = plan.NR;
   const size_t m_slivers = ceil_div(d.M, MR);
-  const size_t k_blocks = std::max<size_t>(1, ceil_div(d.K, plan.kc_max));  // K == 0 still applies beta, bias, act
+  const size_t k_blocks = k_block_count(plan, d);
   // Packs rows [k0, k1) of slivers [s0, s1) of the column block at jc (nc wide) for K block
   // (pc, kc) into `out`.
   auto pack_slivers = [&](float* out, size_t jc, size_t nc, size_t s0, size_t s1, size_t pc, size_t kc, size_t k0,
@@ -247,12 +276,8 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
   // 2048 x 1024 x 256.) Every sliver a task waits for is claimed by a running task, and a task
   // waits for block q - 1 only from tasks that are all running (tasks == the pool's size), so the
   // waits end.
-  const size_t j_blocks = ceil_div(d.N, kNC), blocks = j_blocks * k_blocks;
+  const size_t blocks = block_count(plan, d);
   const size_t buffers = tasks > 1 ? 2 : 1;  // the callers give each task its own buffer
-  struct Progress {
-    std::atomic<size_t> next{0}, packed{0}, done{0};
-  };
-  std::vector<Progress> progress(blocks);
   run(tasks, [&](size_t t) {
     // Equal row counts, not whole slivers each: 1024 rows in 171 six-row slivers gave 516 and 508
     // (1.6% idle); compute_block cuts any row range into nearly equal tiles.
@@ -310,7 +335,7 @@ bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float
   part.beta = 0.0f;
   part.epilogue = GemmEpilogue{};
   const Plan plan = make_plan(kern, part);
-  std::vector<float*> apack(threads), bpack(threads), partial(threads);
+  float *apack[ThreadPool::kMaxThreads], *bpack[ThreadPool::kMaxThreads], *partial[ThreadPool::kMaxThreads];
   for (size_t t = 0; t < threads; ++t) {
     apack[t] = ws.floats(4 * t, plan.a_floats());
     bpack[t] = plan.b_floats() ? ws.floats(4 * t + 1, plan.b_floats()) : nullptr;
@@ -330,8 +355,8 @@ bool gemm_split_k(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float
         const size_t p0 = (first + t) * kSplitK;
         GemmDims dt = part;
         dt.K = std::min(kSplitK, d.K - p0);
-        gemm_blocked(Inline{}, 1, kern, plan, &apack[t], &bpack[t], partial[t], ae + (d.trans_a ? p0 * d.lda : p0),
-                     be + (d.trans_b ? p0 : p0 * d.ldb), dt);
+        gemm_blocked(Inline{}, 1, kern, plan, &apack[t], &bpack[t], nullptr, partial[t],
+                     ae + (d.trans_a ? p0 * d.lda : p0), be + (d.trans_b ? p0 : p0 * d.ldb), dt);
       });
       for (size_t t = 0; t < wave; ++t)
         for (size_t i = 0; i < mn; ++i) sum[i] += partial[t][i];
@@ -380,18 +405,18 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
     float* bpack = plan.b_floats() ? ws.floats(1, plan.b_floats()) : nullptr;
     if (!apack || (plan.b_floats() && !bpack)) return false;
     for (size_t e = 0; e < batch.count; ++e)
-      gemm_blocked(Inline{}, 1, kern, plan, &apack, &bpack, c + e * batch.stride_c, a + e * batch.stride_a,
+      gemm_blocked(Inline{}, 1, kern, plan, &apack, &bpack, nullptr, c + e * batch.stride_c, a + e * batch.stride_a,
                    b + e * batch.stride_b, d);
     return true;
   }
   // Many small problems: one whole GEMM per task, each with its own scratch. Otherwise the
   // threads share each GEMM.
   const bool per_problem = batch.count >= threads && threads > 1;
-  std::vector<float*> apacks(threads), bpacks(threads);
+  float *apacks[ThreadPool::kMaxThreads], *bpacks[ThreadPool::kMaxThreads];
   for (size_t t = 0; t < threads; ++t) {
     if (!(apacks[t] = ws.floats(2 * t, plan.a_floats()))) return false;
   }
-  for (size_t t = 0; t < bpacks.size(); ++t) {
+  for (size_t t = 0; t < threads; ++t) {
     bpacks[t] = plan.b_floats() ? ws.floats(2 * t + 1, plan.b_floats()) : nullptr;
     if (plan.b_floats() && !bpacks[t]) return false;
   }
@@ -400,14 +425,16 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
     size_t per = ceil_div(batch.count, threads);
     pool.run(threads, [&](size_t t) {
       for (size_t e = t * per; e < std::min(batch.count, (t + 1) * per); ++e) {
-        gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], &bpacks[t], c + e * batch.stride_c, a + e * batch.stride_a,
-                     b + e * batch.stride_b, d);
+        gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], &bpacks[t], nullptr, c + e * batch.stride_c,
+                     a + e * batch.stride_a, b + e * batch.stride_b, d);
       }
     });
   } else {
     auto on_pool = [&](size_t n, const auto& fn) { pool.run(n, fn); };
     for (size_t e = 0; e < batch.count; ++e) {
-      gemm_blocked(on_pool, threads, kern, plan, apacks.data(), bpacks.data(), c + e * batch.stride_c,
+      Progress* progress = progress_counters(ws, plan, d);  // fresh for each problem
+      if (!progress) return false;
+      gemm_blocked(on_pool, threads, kern, plan, apacks, bpacks, progress, c + e * batch.stride_c,
                    a + e * batch.stride_a, b + e * batch.stride_b, d);
     }
   }
@@ -429,7 +456,7 @@ void gemm_serial(const GemmKernel& kernel, float* apack, float* bpack, float* c,
     ref::gemm_f32(c, a, b, d, 0, d.M);
     return;
   }
-  gemm_blocked(Inline{}, 1, kernel, make_plan(kernel, d), &apack, &bpack, c, a, b, d);
+  gemm_blocked(Inline{}, 1, kernel, make_plan(kernel, d), &apack, &bpack, nullptr, c, a, b, d);
 }
 
 }  // namespace kiln

@@ -85,7 +85,7 @@ void ThreadPool::drain(uint64_t gen) {
   }
 }
 
-void ThreadPool::run(size_t tasks, const std::function<void(size_t)>& task) {
+void ThreadPool::run(size_t tasks, TaskRef task) {
   if (tasks == 0) return;
   if (tasks == 1 || size_ == 1) {  // nothing to share: no atomics, no wake-ups
     for (size_t i = 0; i < tasks; ++i) task(i);

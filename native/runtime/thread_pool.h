@@ -11,12 +11,28 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace kiln {
+
+// What run() calls: a borrowed reference to the caller's callable, task(i) calling fn(i). It
+// never copies the callable, so handing run() a lambda allocates nothing; std::function would put
+// any capture list over 16 bytes on the heap, on every call. run() returns before the caller's
+// lambda goes out of scope, so the reference stays valid for as long as it is used.
+class TaskRef {
+ public:
+  template <typename Fn, typename = std::enable_if_t<!std::is_same<std::decay_t<Fn>, TaskRef>::value>>
+  TaskRef(const Fn& fn)  // implicit: run(n, [&](size_t i) { ... })
+      : fn_(&fn), call_([](const void* f, size_t i) { (*static_cast<const Fn*>(f))(i); }) {}
+  void operator()(size_t i) const { call_(fn_, i); }
+
+ private:
+  const void* fn_;
+  void (*call_)(const void*, size_t);
+};
 
 class ThreadPool {
  public:
@@ -35,7 +51,7 @@ class ThreadPool {
   // Runs task(i) for every i in [0, tasks) and returns when all have finished. Tasks must not
   // throw and must not call run() themselves. Which thread runs which task is not fixed, so a
   // task's result may depend on i only: that keeps results identical for any pool size.
-  void run(size_t tasks, const std::function<void(size_t)>& task);
+  void run(size_t tasks, TaskRef task);
 
  private:
   // claim_ packs the batch generation (high 24 bits), its task count (20 bits) and the next
@@ -56,7 +72,7 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::atomic<uint64_t> claim_{0};
   std::atomic<size_t> unfinished_{0};
-  const std::function<void(size_t)>* task_ = nullptr;  // written before claim_ publishes a batch
+  const TaskRef* task_ = nullptr;  // written before claim_ publishes a batch
   std::atomic<bool> stopping_{false};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> caller_waiting_{false};  // run() sleeps on done_ until the batch is finished

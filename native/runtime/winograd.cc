@@ -17,7 +17,6 @@
 #include "winograd.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "../kernels/winograd.h"
 #include "parallel.h"
@@ -265,8 +264,8 @@ bool winograd_backward_weight(ThreadPool& pool, Workspace& ws, const WinogradKer
     if (!(b.m = ws.floats(s + 2, 36 * p.m_xi))) return false;
     if (!own && !(b.du = ws.floats(s + 3, du_len))) return false;
   }
-  std::vector<float*> part(own ? chunks : 0);
-  for (size_t c = 0; c < part.size(); ++c)
+  float* part[kWeightChunks] = {};
+  for (size_t c = 0; own && c < chunks; ++c)
     if (!(part[c] = ws.floats(kSlotChunk + c, du_len))) return false;
   double* total = reinterpret_cast<double*>(ws.floats(kSlotU, 2 * du_len));
   if (!total) return false;

@@ -24,6 +24,11 @@ export interface IsaReport {
   ops: Record<string, IsaName>;
 }
 
+export interface WorkspaceStats {
+  bytes: number;
+  growths: number;
+}
+
 export interface BuildInfo {
   builder: 'cmake-js' | 'node-gyp' | string;
   compiler: string;
@@ -43,6 +48,10 @@ export interface KilnNative {
   /** Puts the calling OS thread (and the pool threads it starts later) under SCHED_IDLE; false
    * where there is no such policy (not Linux) or it is refused. */
   schedIdle(): boolean;
+  /** This instance's scratch workspace (packed GEMM panels, convolution buffers and offset tables):
+   * the bytes it holds and how many allocations it has made. It grows to the largest call of each
+   * kind and is then reused, so after a first training step `growths` stays put. */
+  workspaceStats(): WorkspaceStats;
 
   /** y = a + b */
   add(y: Float32Array, a: Float32Array, b: Float32Array): void;
