@@ -315,34 +315,81 @@ describe('pooling backward accumulates', () => {
   });
 });
 
-describe('pooling is identical for any thread count', () => {
-  it('max, avg and global avg pooling forward and backward are bitwise identical on 1, 2 and 3 threads', () => {
-    const g = resolvePool2d({ n: 3, c: 17, h: 33, w: 33, kernel: 3, stride: 1, padding: 1, ceilMode: false });
+// Pooling splits planes over the pool (binding/pool.cc over_items: chunks of at least 32768 /
+// (per-plane cost) planes, runtime/parallel.h), so 96 planes split every op below into at least
+// 3 chunks at 3 threads (the fewest: max pooling's backward on the 30x33 maps, 4 chunks, and
+// global pooling on them, 3). Every level runs: max pooling's forward has AVX2 and AVX-512
+// variants for strides 1 and 2 (four output rows at a time) and global pooling's forward uses the
+// level's vector sum.
+const threadCases: Array<[string, Spec]> = [
+  ['3x3 stride 1 pad 1 on 33x33', { n: 4, c: 24, h: 33, w: 33, kernel: [3, 3], stride: [1, 1], padding: [1, 1], ceilMode: false }],
+  // ResNet-18's max pool; 15 output rows: the last group of four rows is partial
+  ['3x3 stride 2 pad 1 on 30x33 (ResNet-18)', { n: 4, c: 24, h: 30, w: 33, kernel: [3, 3], stride: [2, 2], padding: [1, 1], ceilMode: false }],
+  // ceil mode: the last window of each row and column holds one input cell
+  ['2x2 stride 2 ceil mode on 33x33', { n: 4, c: 24, h: 33, w: 33, kernel: [2, 2], stride: [2, 2], padding: [0, 0], ceilMode: true }],
+];
+
+/** How many max-pooling windows of x hold their maximum y[o] more than once. */
+function tiedWindows(x: Float32Array, y: Float32Array, g: Pool2dGeometry): number {
+  let tied = 0;
+  for (let o = 0; o < y.length; o++) {
+    const base = Math.floor(o / (g.p * g.q)) * g.h * g.w;
+    const p = Math.floor((o % (g.p * g.q)) / g.q), q = o % g.q;
+    let hits = 0;
+    for (let r = 0; r < g.r; r++) {
+      for (let s = 0; s < g.s; s++) {
+        const i = p * g.strideH - g.padH + r, j = q * g.strideW - g.padW + s;
+        if (i >= 0 && i < g.h && j >= 0 && j < g.w && x[base + i * g.w + j] === y[o]) hits++;
+      }
+    }
+    if (hits > 1) tied++;
+  }
+  return tied;
+}
+
+describe.each(isas)('pooling is identical for any thread count on %s', (isa) => {
+  it.each(threadCases)('%s: max (with and without ties), avg (with and without count_include_pad) and global pooling, forward and backward, are bitwise identical on 1, 2 and 3 threads', (_name, spec) => {
+    native.setIsa(isa);
+    const g = resolvePool2d(spec);
     const x = uniform(g.n * g.c * g.h * g.w, 61);
+    // values on a grid of 1/4 (9 values): many windows hold tied maxima, which go to the first in
+    // scan order
+    const ties = x.map((v) => Math.round(v * 4) / 4);
     const dy = uniform(g.n * g.c * g.p * g.q, 62);
     const dyGlobal = uniform(g.n * g.c, 63);
     const plane = { n: g.n, c: g.c, h: g.h, w: g.w };
-    const run = (threads: number) => {
+    const run = (threads: number): Record<string, Float32Array> => {
       native.setThreads(threads);
-      const y = new Float32Array(dy.length);
-      const argmax = new Int32Array(dy.length);
-      native.maxPool2dForward(y, argmax, x, g);
-      const dxMax = uniform(x.length, 64);
-      native.maxPool2dBackward(dxMax, dy, argmax, g);
-      const ya = new Float32Array(dy.length);
-      native.avgPool2dForward(ya, x, g);
-      const dxAvg = uniform(x.length, 65);
-      native.avgPool2dBackward(dxAvg, dy, g);
+      expect(native.threads()).toBe(threads);
+      const out: Record<string, Float32Array> = {};
+      for (const [name, input] of [['max', x], ['maxTies', ties]] as const) {
+        const y = new Float32Array(dy.length);
+        const argmax = new Int32Array(dy.length);
+        native.maxPool2dForward(y, argmax, input, g);
+        const dx = uniform(x.length, 64); // backward adds to what dx holds
+        native.maxPool2dBackward(dx, dy, argmax, g);
+        Object.assign(out, { [`${name} y`]: y, [`${name} argmax`]: new Float32Array(argmax.buffer), [`${name} dx`]: dx });
+      }
+      for (const countIncludePad of [true, false]) {
+        const ga = { ...g, countIncludePad };
+        const y = new Float32Array(dy.length);
+        native.avgPool2dForward(y, x, ga);
+        const dx = uniform(x.length, 65);
+        native.avgPool2dBackward(dx, dy, ga);
+        Object.assign(out, { [`avg cip ${countIncludePad} y`]: y, [`avg cip ${countIncludePad} dx`]: dx });
+      }
       const yg = new Float32Array(g.n * g.c);
       native.globalAvgPool2dForward(yg, x, plane);
       const dxGlobal = uniform(x.length, 66);
       native.globalAvgPool2dBackward(dxGlobal, dyGlobal, plane);
-      return { y, argmax: new Float32Array(argmax.buffer), dxMax, ya, dxAvg, yg, dxGlobal };
+      return { ...out, 'global y': yg, 'global dx': dxGlobal };
     };
     const one = run(1);
+    // the tie case is a tie case: a good share of windows hold their maximum more than once
+    expect(tiedWindows(ties, one['maxTies y']!, g), 'windows with a tied maximum').toBeGreaterThan(one['maxTies y']!.length / 10);
     for (const threads of [2, 3]) {
       const many = run(threads);
-      for (const key of Object.keys(one) as Array<keyof typeof one>) bitwiseEqual(many[key], one[key], `${key} on ${threads} threads`);
+      for (const key of Object.keys(one)) bitwiseEqual(many[key]!, one[key]!, `${isa} ${label(g)} ${key} on ${threads} threads`);
     }
   });
 });
