@@ -58,22 +58,55 @@ class CifarResNet(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
-class ImagenetResNet(nn.Module):
-    """ResNet-18/34 (basic blocks), torchvision's layout."""
+class Bottleneck(nn.Module):
+    """1x1 (planes) - 3x3 (planes, the stride) - 1x1 (4 planes): torchvision's v1.5 layout, the
+    stride on the 3x3 as in Kiln's Bottleneck (src/models/resnet.ts)."""
 
-    def __init__(self, depth, cin, classes):
+    expansion = 4
+
+    def __init__(self, cin, planes, stride, shortcut):
         super().__init__()
-        blocks = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}[depth]
-        self.conv1 = nn.Conv2d(cin, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        cout = 4 * planes
+        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            if shortcut == "A":
+                self.downsample = ShortcutA(cout, stride)
+            else:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+class ImagenetResNet(nn.Module):
+    """ResNet-18/34 (basic blocks) and 50/101/152 (bottlenecks), torchvision's layout. `width`
+    scales the stem and the stages (64 is torchvision's; Kiln's resnetImagenet has the same
+    option), for weight files small enough to commit."""
+
+    def __init__(self, depth, cin, classes, width=64):
+        super().__init__()
+        blocks = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}[depth]
+        block = Bottleneck if depth >= 50 else BasicBlock
+        expansion = 4 if depth >= 50 else 1
+        self.conv1 = nn.Conv2d(cin, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        c = 64
-        for i, planes in enumerate([64, 128, 256, 512]):
+        c = width
+        for i, planes in enumerate([width, 2 * width, 4 * width, 8 * width]):
             stride = 1 if i == 0 else 2
-            layer = [BasicBlock(c, planes, stride, "B")] + [BasicBlock(planes, planes, 1, "B") for _ in range(blocks[i] - 1)]
+            layer = [block(c, planes, stride, "B")] + [block(planes * expansion, planes, 1, "B") for _ in range(blocks[i] - 1)]
             setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
-            c = planes
-        self.fc = nn.Linear(512, classes)
+            c = planes * expansion
+        self.fc = nn.Linear(c, classes)
 
     def forward(self, x):
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))

@@ -169,6 +169,10 @@ export interface ResNetOptions {
   plain?: boolean;
   inChannels?: number;
   seed?: number;
+  /** ImageNet layout only: the stem's channels and the first stage's planes (the stages double
+   * it); 64, torchvision's, by default. Narrow nets make weight files small enough to commit as
+   * test fixtures. */
+  width?: number;
 }
 
 /** A network: stem, stages of blocks, global average pooling, classifier. */
@@ -262,22 +266,24 @@ export const imagenetDepths = [18, 34, 50, 101, 152] as const;
 export function resnetImagenet(depth: number, opts: ResNetOptions = {}): ResNet {
   const spec = imagenetBlocks[depth];
   if (!spec) fail('resnetImagenet', `depth expected one of 18, 34, 50, 101, 152, got ${depth}`);
+  const width = opts.width ?? 64;
+  if (!Number.isSafeInteger(width) || width < 1) fail('resnetImagenet', `width expected a positive integer, got ${width}`);
   const rng = new Rng(opts.seed ?? 0);
   const shortcut = opts.shortcut ?? 'B', plain = opts.plain ?? false;
   const expansion = spec.bottleneck ? 4 : 1;
   const make = (cfg: BlockConfig) => (spec.bottleneck ? new Bottleneck(cfg, rng) : new BasicBlock(cfg, rng));
   const stem: Array<[string, Module]> = [
-    ['conv1', new Conv2d({ in: opts.inChannels ?? 3, out: 64, kernel: 7, stride: 2, padding: 3 }, rng)],
-    ['bn1', new BatchNorm2d(64, { relu: true })],
+    ['conv1', new Conv2d({ in: opts.inChannels ?? 3, out: width, kernel: 7, stride: 2, padding: 3 }, rng)],
+    ['bn1', new BatchNorm2d(width, { relu: true })],
     ['maxpool', new MaxPool2d({ kernel: 3, stride: 2, padding: 1 })],
   ];
   const stages: Sequential[] = [];
-  let c = 64;
-  [64, 128, 256, 512].forEach((planes, i) => {
+  let c = width;
+  [width, 2 * width, 4 * width, 8 * width].forEach((planes, i) => {
     const s = stage(make, spec.blocks[i]!, c, planes, i === 0 ? 1 : 2, expansion, shortcut, plain);
     stages.push(s.stage);
     c = s.out;
   });
   const head: Array<[string, Module]> = [['avgpool', new GlobalAvgPool2d()], ['fc', new Linear(c, opts.classes ?? 1000, rng)]];
-  return new ResNet(`${plain ? 'Plain' : 'ResNet'}-${depth}`, stem, stages, head);
+  return new ResNet(`${plain ? 'Plain' : 'ResNet'}-${depth}${width === 64 ? '' : ` (width ${width})`}`, stem, stages, head);
 }
