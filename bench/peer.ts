@@ -27,6 +27,12 @@ export function peerEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** The peer's glibc allocator settings, as it runs with them (for the run header and JSON). */
+export function peerMallocSettings(): Record<string, string> {
+  const env = peerEnv();
+  return Object.fromEntries(['MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_'].map((k) => [k, env[k] ?? 'unset']));
+}
+
 export interface PythonFound {
   python: string;
   torch: string;
@@ -80,7 +86,8 @@ export type PeerResult =
       candidates: Record<string, number>;
       /** Equivalents left out because their result was too far from float64, with the reason. */
       rejected: Record<string, string>;
-      /** Peak resident bytes over the case (all variants), when asked for. */
+      /** With memory 'extra': what the chosen variant's calls added at their peak. (A whole
+       * step's peak, memory true, is asked for separately: Peer.peakRss.) */
       peak_rss?: number;
     }
   | { case: string; error: string };
@@ -125,6 +132,13 @@ export class Peer {
 
   async run(c: PeerCase): Promise<PeerResult> {
     return JSON.parse(await this.request({ cmd: 'case', name: c.name, op: c.op, params: c.params, memory: c.memory ?? false })) as PeerResult;
+  }
+
+  /** The peak resident memory of one variant of a case, measured in a fresh Python process
+   * (bench/peers/common.py _fresh_peak_rss): the chosen variant's own, not the maximum over every
+   * variant the long-lived peer tried. */
+  async peakRss(c: PeerCase, variant: string): Promise<{ case: string; peak_rss: number } | { case: string; error: string }> {
+    return JSON.parse(await this.request({ cmd: 'peak_rss', name: c.name, op: c.op, params: c.params, variant })) as { case: string; peak_rss: number } | { case: string; error: string };
   }
 
   /** Closes its stdin; the script exits at end of input. */

@@ -7,9 +7,9 @@ import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
 import { currentRss, formatBytes, peakRss, resetPeakRss } from './memory.js';
 import { measurePeak } from './peak.js';
-import { findPython, Peer, type PeerInfo } from './peer.js';
+import { findPython, Peer, peerMallocSettings, type PeerInfo } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
-import type { BenchCase, Suite } from './suite.js';
+import type { BenchCase, StepAllocations, Suite } from './suite.js';
 
 export interface Run {
   suite: Suite;
@@ -41,8 +41,9 @@ function printNoiseFootnote(noisy: string[]): void {
 }
 
 /** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share,
- * `rss` the peak resident memory from setup to the end (suites that ask for it). */
-function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined } {
+ * `rss` the peak resident memory from setup to the end (suites that ask for it), `allocs` what
+ * its steady-state calls allocated (cases that run in an arena). */
+function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined; allocs: StepAllocations | undefined } {
   if (r.suite.memory) resetPeakRss();
   const call = c.setup();
   let base = 0;
@@ -57,8 +58,37 @@ function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName,
     stats.set(isa, measure(call, r.policy));
   }
   const peak = r.suite.memory ? peakRss() : undefined;
-  return { stats, other: meter.stop(), rss: peak === undefined ? undefined : Math.max(0, peak - base) };
+  return { stats, other: meter.stop(), rss: peak === undefined ? undefined : Math.max(0, peak - base), allocs: c.allocations?.() };
 }
+
+/** "32 MiB" for a byte count that is a whole number of MiB or GiB (glibc's thresholds), else as given. */
+function binaryBytes(v: string): string {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n === 0) return v;
+  if (n % 2 ** 30 === 0) return `${n / 2 ** 30} GiB`;
+  return n % 2 ** 20 === 0 ? `${n / 2 ** 20} MiB` : v;
+}
+
+/** Whether any case reports arena allocations (then the tables have the two columns below). */
+const hasAllocations = (r: Run): boolean => r.cases.some((c) => c.allocations);
+
+const allocationColumns = [
+  { title: 'fresh/step', width: 16, right: true },
+  { title: 'arena', width: 8, right: true },
+];
+
+/** "0" when a steady-state step allocates nothing, else "2.5 (40 KB)": fresh buffers and bytes. */
+function allocationCells(a: StepAllocations | undefined): string[] {
+  if (!a) return ['', ''];
+  const fresh = a.freshBuffers === 0 ? '0' : `${formatNumber(a.freshBuffers)} (${formatBytes(a.freshBytes)})`;
+  return [fresh, formatBytes(a.heldBytes)];
+}
+
+function allocationJson(a: StepAllocations | undefined): Record<string, number> {
+  return a ? { fresh_buffers_per_step: a.freshBuffers, fresh_bytes_per_step: a.freshBytes, arena_held_bytes: a.heldBytes, steady_steps: a.steps } : {};
+}
+
+const ALLOCATIONS_NOTE = 'fresh/step = buffers (bytes) a steady-state step allocated fresh, mean over every step after the first; arena = what the step\'s arena holds';
 
 /** The FMA peak per ISA for suites that quote it, printed (or emitted as a JSON line) once. */
 function peaks(r: Run): Map<IsaName, number> {
@@ -113,21 +143,25 @@ export function runOurSide(r: Run): void {
     { title: 'other', width: 6, right: true },
     { title: 'samples x calls', width: 16, right: true },
     ...(r.suite.memory ? [{ title: r.suite.memory === 'extra' ? 'extra memory' : 'peak RSS', width: 12, right: true }] : []),
+    ...(hasAllocations(r) ? allocationColumns : []),
   ]);
-  if (!r.json) printContext(r);
+  if (!r.json) {
+    printContext(r);
+    if (hasAllocations(r)) console.log(`${ALLOCATIONS_NOTE}\n`);
+  }
   const peak = peaks(r);
   if (!r.json) table.header();
   const meter = new NoiseMeter();
   const noisy: string[] = [];
   const times = new Map<string, number>(); // `${isa} ${case}` -> seconds
   for (const c of r.cases) {
-    const { stats, other, rss } = runOurs(c, r, meter);
+    const { stats, other, rss, allocs } = runOurs(c, r, meter);
     if ((other ?? 0) >= NOISY) noisy.push(c.name);
     for (const [isa, s] of stats) {
       times.set(`${isa} ${c.name}`, s[r.stat]);
       if (r.json) {
         for (const m of rates(c, s[r.stat])) {
-          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other, ...(rss === undefined ? {} : { peak_rss_bytes: rss }) });
+          printJson({ suite: r.suite.name, case: c.name, metric: m.metric, value: m.value, unit: m.unit, isa, threads, stat: r.stat, spread: s.spread, samples: s.samples, iters: s.iters, other_cpu: other, ...(rss === undefined ? {} : { peak_rss_bytes: rss }), ...allocationJson(allocs) });
         }
         const share = ofPeak(c, s[r.stat], peak.get(isa));
         if (share !== undefined) printJson({ suite: r.suite.name, case: c.name, metric: 'fraction_of_peak', value: share, unit: 'ratio', isa, threads });
@@ -138,6 +172,7 @@ export function runOurSide(r: Run): void {
           ...(r.suite.peak ? [flopsCell(c, s[r.stat], share)] : []),
           formatSpread(s), formatShare(other), `${s.samples} x ${s.iters}`,
           ...(r.suite.memory ? [formatBytes(rss)] : []),
+          ...(hasAllocations(r) ? allocationCells(allocs) : []),
         ]);
       }
     }
@@ -213,12 +248,17 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     { title: 'spread', width: 13, right: true },
     { title: 'other', width: 11, right: true },
     ...(r.suite.memory ? [{ title: `${r.suite.memory === 'extra' ? 'extra memory' : 'peak RSS'} ours / pytorch`, width: 27, right: true }] : []),
+    ...(hasAllocations(r) ? allocationColumns.map((col) => ({ ...col, title: `ours ${col.title}` })) : []),
     { title: 'pytorch op (fastest of its equivalents)', width: 10 },
   ]);
   if (!r.json) {
     printContext(r);
-    console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
-    console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch\n');
+    const malloc = Object.entries(peerMallocSettings()).map(([k, v]) => `${k}=${binaryBytes(v)}`).join(' ');
+    console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; glibc ${malloc}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
+    console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch');
+    if (r.suite.memory === true) console.log("PyTorch's peak RSS: the variant reported (the fastest), run alone in a fresh Python process");
+    if (hasAllocations(r)) console.log(ALLOCATIONS_NOTE);
+    console.log('');
   }
   const peak = peaks(r);
   if (!r.json) {
@@ -240,6 +280,12 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
       console.error(`bench: ${c.name}: the peer failed: ${theirs.error}`);
       continue;
     }
+    if (r.suite.memory === true) {
+      // the chosen variant's own peak, from a fresh process, after (and outside) the CPU meter
+      const m = await peer.peakRss(c, theirs.variant);
+      if ('error' in m) console.error(`bench: ${c.name}: PyTorch's peak RSS: ${m.error}`);
+      else theirs.peak_rss = m.peak_rss;
+    }
     const p = theirs.stats;
     for (const [variant, why] of Object.entries(theirs.rejected)) leftOut.push(`  ${c.name}: ${variant}: ${why}`);
     if (Math.max(mine.other ?? 0, peerOther ?? 0) >= NOISY) noisy.push(c.name);
@@ -253,15 +299,17 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
           ours_us: s[r.stat] * 1e6, pytorch_us: p[r.stat] * 1e6, stat: r.stat, spread: s.spread, pytorch_spread: p.spread,
           other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant,
           pytorch_candidates_us: Object.fromEntries(Object.entries(theirs.candidates).map(([k, v]) => [k, v * 1e6])),
-          pytorch_rejected: theirs.rejected, torch: info.torch,
+          pytorch_rejected: theirs.rejected, torch: info.torch, pytorch_malloc: peerMallocSettings(),
           ...(mine.rss === undefined ? {} : { peak_rss_bytes: mine.rss }), ...(theirs.peak_rss === undefined ? {} : { pytorch_peak_rss_bytes: theirs.peak_rss }),
+          ...allocationJson(mine.allocs),
         });
       } else {
         table.row([
           c.name, isa, formatRate(headline(c, s[r.stat])), formatRate(headline(c, p[r.stat])), `${formatNumber(ratio)}x`,
           ...(r.suite.peak ? [flopsCell(c, s[r.stat], ofPeak(c, s[r.stat], peak.get(isa)))] : []),
           formatTime(s[r.stat]), formatTime(p[r.stat]), `${formatSpread(s)} / ${formatSpread(p)}`, `${formatShare(mine.other)} / ${formatShare(peerOther)}`,
-          ...(r.suite.memory ? [`${formatBytes(mine.rss)} / ${formatBytes(theirs.peak_rss)}`] : []), theirs.variant,
+          ...(r.suite.memory ? [`${formatBytes(mine.rss)} / ${formatBytes(theirs.peak_rss)}`] : []),
+          ...(hasAllocations(r) ? allocationCells(mine.allocs) : []), theirs.variant,
         ]);
       }
     }

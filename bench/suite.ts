@@ -23,6 +23,21 @@ export interface BenchCase {
    * Buffers are reused by every call: fresh memory costs a page fault per 4 KiB (TOOLCHAIN.md 9).
    */
   setup(): () => unknown;
+  /** For cases whose calls run in an arena (training steps): after the timed calls, what the
+   * calls of the last setup() allocated in their steady state. */
+  allocations?(): StepAllocations | undefined;
+}
+
+/** A training step's allocations: src/tensor/arena.ts counts the buffers it had to allocate
+ * fresh (none once every length it asks for is on a free list) and the bytes it holds. */
+export interface StepAllocations {
+  /** calls counted: every call after the first (the first fills the arena) */
+  steps: number;
+  /** fresh arena buffers per steady-state call, and their bytes (means over `steps`) */
+  freshBuffers: number;
+  freshBytes: number;
+  /** bytes the arena held after the last call: every buffer a step uses, free or in use */
+  heldBytes: number;
 }
 
 export interface Suite {

@@ -52,7 +52,12 @@ const modelRoutes: FastifyPluginAsync = async (app) => {
             params: { type: 'integer' },
             macs: { type: 'integer' },
             activations: { type: 'integer' },
-            trainingBytes: { type: 'integer' },
+            trainingBytes: { type: 'integer', description: 'bytes one training step needs: memory.total' },
+            memory: {
+              type: 'object',
+              description: "a training step's bytes: parameters, gradients, optimizer state (optimizerStates buffers per parameter; 1 = SGD with momentum), and the step's arena: what the forward pass keeps and the gradient buffers backward adds",
+              properties: Object.fromEntries(['parameters', 'gradients', 'optimizerState', 'optimizerStates', 'forward', 'backward', 'arena', 'total'].map((k) => [k, { type: 'integer' }])),
+            },
             rows: {
               type: 'array',
               items: {
@@ -60,6 +65,7 @@ const modelRoutes: FastifyPluginAsync = async (app) => {
                 properties: {
                   name: { type: 'string' }, layer: { type: 'string' }, output: { type: 'array', items: { type: 'integer' } },
                   params: { type: 'integer' }, macs: { type: 'integer' }, receptiveField: { type: 'integer' },
+                  kept: { type: 'integer', description: 'float32 values a training step keeps for this layer (outputs, saved statistics, masks)' },
                 },
               },
             },

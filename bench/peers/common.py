@@ -6,11 +6,14 @@ Protocol, one JSON object per line on stdin, one reply per line on stdout:
   {"cmd": "config", "threads": N, "policy": {...}}        -> {"torch", "python", "threads", "capability"}
   {"cmd": "case", "name", "op", "params": {...}}           -> {"case", "variant", "stats", "candidates", "rejected"}
                                                               or {"case", "error"}
+  {"cmd": "peak_rss", "name", "op", "params", "variant"}   -> {"case", "peak_rss"} or {"case", "error"}
 The script exits at end of input. Cases come from the TypeScript suite: names and sizes are
 never written here.
 """
 import json
 import math
+import os
+import subprocess
 import sys
 import time
 import traceback
@@ -151,8 +154,6 @@ def _peak_rss():
 
 
 def _run_case(ops, msg, policy):
-    if msg.get("memory"):
-        _reset_peak_rss()
     op = ops.get(msg["op"])
     if op is None:
         return {"case": msg["name"], "error": f"no PyTorch equivalent for op {msg['op']!r} in this peer script"}
@@ -188,9 +189,45 @@ def _run_case(ops, msg, policy):
     reply = {"case": msg["name"], "variant": best[0], "stats": best[1], "candidates": candidates, "rejected": rejected}
     if msg.get("memory") == "extra":
         reply["peak_rss"] = best[1].pop("extra_rss")
-    elif msg.get("memory"):
-        reply["peak_rss"] = _peak_rss()
+    # memory: true (a whole training step) is asked for afterwards, with "peak_rss" (_fresh_peak_rss)
     return reply
+
+
+def _fresh_peak_rss(msg, threads, policy):
+    """The peak resident memory of ONE variant (the chosen one), each in a fresh process.
+
+    Measured in this long-lived process, a case's peak would be the maximum over every variant it
+    tried (NCHW, then channels-last, ...): with the raised glibc thresholds (bench/peer.ts) what an
+    earlier variant freed stays resident, and resetting VmHWM only brings the mark down to that.
+    A fresh Python (the same script and environment, so the same thresholds and thread count)
+    imports torch, builds the case, runs the variant for the warm-up and reports VmHWM: torch's
+    own footprint plus this variant's, as our side's figure is Node's plus the case's. It runs
+    after the timing, outside the CPU-noise window (bench/runner.ts asks for it separately)."""
+    job = dict(msg, threads=threads, policy=policy)
+    r = subprocess.run([sys.executable, os.path.abspath(sys.argv[0]), "--peak-rss"], input=json.dumps(job) + "\n",
+                       capture_output=True, text=True, env=os.environ, timeout=600)
+    if r.returncode != 0:
+        return {"case": msg["name"], "error": f"peak_rss child exited {r.returncode}: {r.stderr.strip()[-500:]}"}
+    return dict(json.loads(r.stdout.strip().splitlines()[-1]), case=msg["name"])
+
+
+def _peak_rss_child(ops):
+    """--peak-rss: one variant of one case in this fresh process; prints {"peak_rss"}."""
+    job = json.loads(sys.stdin.readline())
+    torch.set_num_threads(job["threads"])
+    op = ops[job["op"]]
+    fn = op.variants[job["variant"]]
+    fn = fn.fn if isinstance(fn, Only) else fn
+    t = op.make(job["params"])
+    # the warm-up of measure() (at least 5 calls): a training step's allocations are all made by
+    # its second or third call, and the caching allocators keep them from then on
+    ms = 1_000_000
+    warm_end = _now() + job["policy"]["warmupMs"] * ms
+    calls = 0
+    while calls < 5 or _now() < warm_end:
+        fn(t)
+        calls += 1
+    print(json.dumps({"peak_rss": _peak_rss(), "calls": calls}), flush=True)
 
 
 def _capability():
@@ -202,6 +239,9 @@ def _capability():
 
 def serve(ops):
     """Answers the requests of bench/peer.ts until end of input."""
+    if "--peak-rss" in sys.argv:
+        _peak_rss_child(ops)
+        return
     policy = None
     for line in iter(sys.stdin.readline, ""):
         msg = json.loads(line)
@@ -211,9 +251,9 @@ def serve(ops):
             policy = msg["policy"]
             reply = {"torch": torch.__version__, "python": sys.executable,
                      "threads": torch.get_num_threads(), "capability": _capability()}
-        elif msg["cmd"] == "case":
+        elif msg["cmd"] in ("case", "peak_rss"):
             try:
-                reply = _run_case(ops, msg, policy)
+                reply = _run_case(ops, msg, policy) if msg["cmd"] == "case" else _fresh_peak_rss(msg, torch.get_num_threads(), policy)
             except Exception as e:  # one broken case should not lose the rest of the run
                 traceback.print_exc()
                 reply = {"case": msg["name"], "error": f"{type(e).__name__}: {e}"}

@@ -11,7 +11,7 @@ import { Sgd } from '../../src/optim/sgd.js';
 import { Arena, withArena } from '../../src/tensor/arena.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { randomArray } from '../random.js';
-import type { BenchCase, Suite } from '../suite.js';
+import type { BenchCase, StepAllocations, Suite } from '../suite.js';
 
 interface TrainShape {
   name: string;
@@ -59,28 +59,58 @@ function tokens(batch: number, t: number, vocab: number, seed: number): Tensor {
   return Tensor.from(Array.from(r, (v) => 1 + Math.floor(((v + 1) / 2) * (vocab - 1))), [batch, t]);
 }
 
-function sequenceCases(): BenchCase[] {
-  return sequences.map((s) => ({
-    name: s.name,
-    op: `train_${s.kind}`,
-    params: { ...(s.options as Record<string, number>), dropout: 0.1, batch: s.batch, t: s.t },
-    items: { count: s.batch * s.t, unit: 'tokens' },
+/**
+ * A case whose calls are training steps, each inside one arena reused step after step (as
+ * src/train/steps.ts runs them): `build` makes the model and data and returns the step. The
+ * case counts what each step after the first had to allocate fresh, and what the arena holds
+ * (BenchCase.allocations).
+ */
+function inArena(c: Omit<BenchCase, 'setup' | 'allocations'>, build: () => () => void): BenchCase {
+  let tally: { calls: number; fresh: number; freshBytes: number; held: number } | null = null;
+  return {
+    ...c,
     setup: () => {
+      const step = build();
+      const arena = new Arena();
+      const t = (tally = { calls: 0, fresh: 0, freshBytes: 0, held: 0 });
+      return () => {
+        const { stats } = withArena(arena, step);
+        if (t.calls++ > 0) {
+          t.fresh += stats.fresh;
+          t.freshBytes += stats.freshBytes;
+        }
+        t.held = stats.heldBytes;
+      };
+    },
+    allocations: (): StepAllocations | undefined => {
+      if (!tally || tally.calls < 2) return undefined;
+      const steps = tally.calls - 1;
+      return { steps, freshBuffers: tally.fresh / steps, freshBytes: tally.freshBytes / steps, heldBytes: tally.held };
+    },
+  };
+}
+
+function sequenceCases(): BenchCase[] {
+  return sequences.map((s) =>
+    inArena({
+      name: s.name,
+      op: `train_${s.kind}`,
+      params: { ...(s.options as Record<string, number>), dropout: 0.1, batch: s.batch, t: s.t },
+      items: { count: s.batch * s.t, unit: 'tokens' },
+    }, () => {
       const model = buildModel({ preset: s.kind === 'seq2seq' ? 'transformer-seq2seq' : 'transformer-lm', options: s.options });
       const vocab = s.options.vocab as number;
       const src = tokens(s.batch, s.t, vocab, 1), tgtIn = tokens(s.batch, s.t, vocab, 2);
       const labels = Int32Array.from(tokens(s.batch, s.t, vocab, 3).data);
       const opt = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-      const arena = new Arena();
-      return () =>
-        withArena(arena, () => {
-          opt.zeroGrad();
-          const logits = s.kind === 'seq2seq' ? (model as Seq2SeqTransformer).forwardPair(src, tgtIn) : model.forward(tgtIn);
-          backward(ops.softmaxCrossEntropy(ops.reshape(logits, [s.batch * s.t, vocab]), labels));
-          opt.step();
-        });
-    },
-  }));
+      return () => {
+        opt.zeroGrad();
+        const logits = s.kind === 'seq2seq' ? (model as Seq2SeqTransformer).forwardPair(src, tgtIn) : model.forward(tgtIn);
+        backward(ops.softmaxCrossEntropy(ops.reshape(logits, [s.batch * s.t, vocab]), labels));
+        opt.step();
+      };
+    }),
+  );
 }
 
 function cases(): BenchCase[] {
@@ -88,26 +118,25 @@ function cases(): BenchCase[] {
 }
 
 function imageCases(): BenchCase[] {
-  return shapes.map((s) => ({
-    name: s.name,
-    op: 'train_step',
-    params: { arch: s.arch === 'cifar' ? 0 : 1, depth: s.depth, batch: s.batch, c: s.input[0], hw: s.input[1], classes: s.classes },
-    items: { count: s.batch, unit: 'images' },
-    setup: () => {
+  return shapes.map((s) =>
+    inArena({
+      name: s.name,
+      op: 'train_step',
+      params: { arch: s.arch === 'cifar' ? 0 : 1, depth: s.depth, batch: s.batch, c: s.input[0], hw: s.input[1], classes: s.classes },
+      items: { count: s.batch, unit: 'images' },
+    }, () => {
       const model = buildModel(s.spec);
       const x = new Tensor(randomArray(s.batch * s.input.reduce((a, b) => a * b, 1), 1), [s.batch, ...s.input]);
       const labels = Int32Array.from({ length: s.batch }, (_, i) => (i * 7) % s.classes);
       const opt = new Sgd(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-      // a step's activations and their gradients come from one arena, reused every step
-      const arena = new Arena();
-      return () =>
-        withArena(arena, () => {
-          opt.zeroGrad();
-          backward(ops.softmaxCrossEntropy(model.forward(x), labels));
-          opt.step();
-        });
-    },
-  }));
+      // a step's activations and their gradients come from one arena (inArena), reused every step
+      return () => {
+        opt.zeroGrad();
+        backward(ops.softmaxCrossEntropy(model.forward(x), labels));
+        opt.step();
+      };
+    }),
+  );
 }
 
 export const train: Suite = {

@@ -4,7 +4,7 @@
 import type { LocatedDataset } from '../datasets/catalog.js';
 import { invalid } from '../errors.js';
 import { presets, type ModelSpec } from '../models/spec.js';
-import type { Summary } from '../nn/summary.js';
+import { optimizerStates, type Summary } from '../nn/summary.js';
 import { validateConfig } from '../train/config.js';
 import { dataShape, type DataShape } from './data-shape.js';
 import { summarizeOffThread } from './summarize.js';
@@ -115,7 +115,9 @@ export async function checkSubmission(body: Record<string, unknown>, limits: Lim
   const summary = await summarizeOffThread(model, config.batchSize, { timeoutMs: limits.summaryTimeoutMs ?? 10_000, memoryMb: limits.jobMemoryMb });
   checkFit(model, data, summary);
   const dataBytes = data.kind === 'image' ? data.examples * data.shape[0] * data.shape[1] * data.shape[2] : 0;
-  const estimatedMemoryMb = Math.ceil((summary.trainingBytes + dataBytes) / MiB) + RUNTIME_MB;
+  // the summary assumes one optimizer state per parameter (SGD with momentum): this job's optimizer
+  const trainingBytes = summary.trainingBytes + (optimizerStates(config.optimizer) - summary.memory.optimizerStates) * summary.memory.parameters;
+  const estimatedMemoryMb = Math.ceil((trainingBytes + dataBytes) / MiB) + RUNTIME_MB;
   const memoryMb = (body.memoryMb as number | undefined) ?? limits.jobMemoryMb;
   if (memoryMb > limits.jobMemoryMb) invalid(`memoryMb: ${memoryMb} is above the server's per-job limit of ${limits.jobMemoryMb} MiB`);
   if (estimatedMemoryMb > memoryMb) {
@@ -127,7 +129,7 @@ export async function checkSubmission(body: Record<string, unknown>, limits: Lim
     spec: { ...spec, threads, memoryMb },
     summary: {
       model: summary.model, input: [...summary.input], output: [...summary.output], params: summary.params, macs: summary.macs,
-      activations: summary.activations, trainingBytes: summary.trainingBytes, estimatedMemoryMb,
+      activations: summary.activations, trainingBytes, estimatedMemoryMb,
     },
     threads,
     memoryMb,

@@ -10,10 +10,10 @@
 // every block); `plain` drops the shortcuts for the degradation experiment.
 import * as ops from '../ops/index.js';
 import { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { sizeOf, type Tensor } from '../tensor/tensor.js';
 import { Sequential } from '../nn/containers.js';
-import { BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, MaxPool2d } from '../nn/layers.js';
-import { Module, type Field, type SummaryRow } from '../nn/module.js';
+import { BatchNorm2d, Conv2d, GlobalAvgPool2d, Linear, MaxPool2d, reluMaskWords } from '../nn/layers.js';
+import { addStepMemory, Module, type Field, type SummaryRow } from '../nn/module.js';
 import { fail } from '../ops/check.js';
 
 export type Shortcut = 'A' | 'B' | 'C';
@@ -108,6 +108,18 @@ abstract class Block extends Module {
   override summarize(input: readonly number[], field: Field | null, name: string, rows: SummaryRow[]) {
     let state = { shape: input, field };
     for (const [n, m] of this.main()) state = m.summarize(state.shape, state.field, `${name}.${n}`, rows);
+    // the block's tail (forward()): relu(bn(y) + shortcut) in one op keeps the ReLU's mask bits;
+    // its backward holds the block output's gradient while writing the main path's and the
+    // shortcut's, and the shortcut's (the block input's, for an identity) lives on through the
+    // main path's backward: three buffers of the output's size at once
+    const tail = rows[rows.length - 1]!, last = this.main()[this.main().length - 1]![1];
+    const [n, c, h, w] = state.shape as [number, number, number, number];
+    const size = sizeOf(state.shape);
+    if (this.plain) addStepMemory(tail, size); // relu(last(y))
+    else {
+      addStepMemory(tail, last instanceof BatchNorm2d ? reluMaskWords(n * c, h * w) : size);
+      tail.grads = [[size, 3]];
+    }
     if (this.shortcutModule) this.shortcutModule.summarize(input, field, `${name}.${this.shortcutModule instanceof ZeroPadShortcut ? 'shortcutA' : 'downsample'}`, rows);
     this.outputShape(input);
     return state;

@@ -4,7 +4,7 @@
 import { invalid, KilnError } from '../errors.js';
 import { GraphModel, checkGraph, type GraphNode, type GraphSpec } from '../nn/graph.js';
 import type { Module } from '../nn/module.js';
-import { summarize, type Summary } from '../nn/summary.js';
+import { summarize, type Summary, type SummaryOptions } from '../nn/summary.js';
 import { cifarDepths, imagenetDepths, resnetCifar, resnetImagenet, type Shortcut } from './resnet.js';
 import { DecoderLM, EncoderClassifier, Seq2SeqTransformer, type TransformerOptions } from './transformer.js';
 
@@ -254,7 +254,7 @@ export function buildModel(spec: ModelSpec): Module {
 }
 
 /** The per-layer summary of a spec at a batch size. */
-export function modelSummary(spec: ModelSpec, batch = 1): Summary {
+export function modelSummary(spec: ModelSpec, batch = 1, opts: SummaryOptions = {}): Summary {
   const r = resolved(spec);
-  return summarize(r.build(), [batch, ...r.input]);
+  return summarize(r.build(), [batch, ...r.input], opts);
 }

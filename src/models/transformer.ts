@@ -8,7 +8,7 @@ import { Rng } from '../tensor/random.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { Sequential } from '../nn/containers.js';
 import { Linear } from '../nn/layers.js';
-import { Module, type Field, type SummaryRow } from '../nn/module.js';
+import { addStepMemory, Module, type Field, type SummaryRow } from '../nn/module.js';
 import { DecoderLayer, Embedding, EncoderLayer, idsOf, LayerNorm, PositionalEncoding, type DecoderLayerState, type LayerConfig } from '../nn/transformer.js';
 import { noGrad } from '../autograd/graph.js';
 
@@ -78,10 +78,17 @@ function sequenceRows(rows: SummaryRow[], prefix: string, b: number, t: number, 
       m.list.forEach((layer, i) => layer.summarize([b, t, d], null, `${prefix}${name}.layers.${i}`, rows));
     } else if (m instanceof Embedding) {
       m.summarize([b, t], null, prefix + name, rows);
+      addStepMemory(rows[rows.length - 1]!, b * t * d); // embed(): the lookup scaled by sqrt(d)
     } else {
       m.summarize([b, t, d], null, prefix + name, rows);
     }
   }
+}
+
+/** A tied model's output projection (ops.linear on the embedding table) has no row: its logits
+ * (and their gradient) go on the last row's memory. */
+function tiedLogits(rows: SummaryRow[], b: number, t: number, vocab: number): void {
+  addStepMemory(rows[rows.length - 1]!, b * t * vocab, [[b * t * vocab, 1]]);
 }
 
 /** Runs an encoder stack over right-padded ids: embeddings, positions, the layers with the
@@ -231,6 +238,9 @@ export class Seq2SeqTransformer extends Module {
     const [b, t] = input as [number, number];
     const pre = name ? `${name}.` : '';
     sequenceRows(rows, pre, b, t, this.o.dim, [['src_embed', this.srcEmbed], ['src_pos', this.srcPos], ['encoder', this.encoder], ['encoder_norm', this.encoderNorm], ...(this.tgtEmbed !== this.srcEmbed ? ([['tgt_embed', this.tgtEmbed]] as Array<[string, Module]>) : []), ['tgt_pos', this.tgtPos], ['decoder', this.decoder], ['decoder_norm', this.decoderNorm], ['generator', this.generator]]);
+    // one table for source and target: it has one row, but the target is looked up (and scaled) too
+    if (this.tgtEmbed === this.srcEmbed) addStepMemory(rows[rows.length - 1]!, 2 * b * t * this.o.dim, [[b * t * this.o.dim, 1]]);
+    if (!this.generator) tiedLogits(rows, b, t, this.tgtEmbed.vocab);
     return { shape: this.outputShape(input), field: null };
   }
   describe(): string {
@@ -286,6 +296,7 @@ export class DecoderLM extends Module {
   override summarize(input: readonly number[], _f: Field | null, name: string, rows: SummaryRow[]) {
     const [b, t] = input as [number, number];
     sequenceRows(rows, name ? `${name}.` : '', b, t, this.o.dim, [['embed', this.embed], ['pos', this.pos], ['decoder', this.decoder], ['norm', this.norm], ['lm_head', this.lmHead]]);
+    if (!this.lmHead) tiedLogits(rows, b, t, this.o.vocab);
     return { shape: this.outputShape(input), field: null };
   }
   describe(): string {
@@ -327,6 +338,7 @@ export class EncoderClassifier extends Module {
     const [b, t] = input as [number, number];
     sequenceRows(rows, name ? `${name}.` : '', b, t, this.o.dim, [['embed', this.embed], ['pos', this.pos], ['encoder', this.encoder], ['norm', this.norm]]);
     this.classifier.summarize([b, this.o.dim], null, name ? `${name}.classifier` : 'classifier', rows);
+    addStepMemory(rows[rows.length - 1]!, b * this.o.dim); // ops.maskedMean's output, the classifier's input
     return { shape: this.outputShape(input), field: null };
   }
   describe(): string {

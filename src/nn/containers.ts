@@ -1,9 +1,9 @@
 // Containers: Sequential runs its children in order; Residual adds a shortcut to a main path
 // (the ResNet block), with an optional ReLU after the sum.
 import * as ops from '../ops/index.js';
-import { shapeText, type Tensor } from '../tensor/tensor.js';
+import { shapeText, sizeOf, type Tensor } from '../tensor/tensor.js';
 import { fail } from '../ops/check.js';
-import { Module, type Field, type SummaryRow } from './module.js';
+import { addStepMemory, Module, type Field, type SummaryRow } from './module.js';
 
 export class Sequential extends Module {
   private readonly layers: Module[] = [];
@@ -75,6 +75,13 @@ export class Residual extends Module {
 
   override summarize(input: readonly number[], field: Field | null, name: string, rows: SummaryRow[]) {
     const out = this.main.summarize(input, field, `${name}.main`, rows);
+    // the add (and ReLU) after the main path's last layer: their outputs; the sum's gradient, the
+    // main path's and the shortcut's held at once (as a ResNet block's tail)
+    const size = sizeOf(out.shape), tail = rows[rows.length - 1];
+    if (tail) {
+      addStepMemory(tail, size * (this.reluAfter ? 2 : 1));
+      tail.grads = [[size, 3]];
+    }
     if (this.shortcut) this.shortcut.summarize(input, field, `${name}.shortcut`, rows);
     this.outputShape(input);
     return out;

@@ -231,6 +231,16 @@ export function checkGraph(spec: GraphSpec, batch = 1): Map<string, { inputs: Sh
   return out;
 }
 
+/** A training step's arena share of a parameter-free node (see StepMemory): add sums its inputs
+ * pairwise (one output per sum), and its backward holds the sum's gradient with its inputs'
+ * (one of which is typically a long-lived residual gradient); concat and shortcutA keep their
+ * output and hold their output's gradient and their inputs'. */
+function opMemory(op: string, inputs: Shape[], output: Shape): { kept: number; grads: Array<[number, number]> } {
+  const size = sizeOf(output);
+  if (op === 'add') return { kept: size * Math.max(1, inputs.length - 1), grads: [[size, 3]] };
+  return { kept: size, grads: [[size, 1], ...inputs.map((s): [number, number] => [sizeOf(s), 1])] };
+}
+
 /** A model built from a checked graph spec. */
 export class GraphModel extends Module {
   private readonly nodes: Array<{ node: GraphNode; module: Module | null }> = [];
@@ -288,7 +298,7 @@ export class GraphModel extends Module {
       } else {
         const stride = node.op === 'shortcutA' ? (node.params!.stride as number) : 1;
         const f = fin && stride > 1 ? widen(fin, { kernel: 1, stride, dilation: 1 }) : fin;
-        rows.push({ name: path, layer: node.op, output: s.output, params: 0, macs: 0 });
+        rows.push({ name: path, layer: node.op, output: s.output, params: 0, macs: 0, ...opMemory(node.op, s.inputs, s.output) });
         fields.set(node.id, f);
       }
     }

@@ -6,7 +6,7 @@ import * as ops from '../ops/index.js';
 import { Rng } from '../tensor/random.js';
 import { resolveConv2d, resolvePool2d, type Padding } from '../tensor/shape.js';
 import { shapeText, sizeOf, Tensor } from '../tensor/tensor.js';
-import { Module, type Window } from './module.js';
+import { Module, type StepMemory, type Window } from './module.js';
 
 function nchw(layer: string, input: readonly number[], channels?: number): [number, number, number, number] {
   if (input.length !== 4) fail(layer, `input expected 4 dimensions (N, C, H, W), got ${shapeText(input)}`);
@@ -119,9 +119,22 @@ export class BatchNorm2d extends Module {
     return input;
   }
 
+  /** y, the batch mean and 1/std per channel, and with the fused ReLU its mask as bits
+   * (ops/norm.ts: ceil(HW / 32) words per plane) */
+  override stepMemory(input: readonly number[]): StepMemory {
+    const [n, c, h, w] = input as [number, number, number, number];
+    const size = n * c * h * w;
+    return { kept: size + 2 * c + (this.opts.relu ? reluMaskWords(n * c, h * w) : 0), grads: [[size, 2]] };
+  }
+
   describe(): string {
     return `BatchNorm2d(${this.channels}${this.opts.relu ? ', +ReLU' : ''})`;
   }
+}
+
+/** The 32-bit words of a fused ReLU's mask bits over `planes` planes of `hw` values (ops/norm.ts). */
+export function reluMaskWords(planes: number, hw: number): number {
+  return planes * Math.ceil(hw / 32);
 }
 
 export class Linear extends Module {
@@ -175,6 +188,9 @@ export class Identity extends Module {
   outputShape(input: readonly number[]): readonly number[] {
     return input;
   }
+  override stepMemory(): StepMemory {
+    return { kept: 0, grads: [] };
+  }
   describe(): string {
     return 'Identity';
   }
@@ -214,6 +230,10 @@ export class MaxPool2d extends Pool2d {
   forward(x: Tensor): Tensor {
     return ops.maxPool2d(x, this.cfg);
   }
+  /** y and the argmax of every output (int32, from the arena) */
+  override stepMemory(input: readonly number[], output: readonly number[]): StepMemory {
+    return { kept: 2 * sizeOf(output), grads: [[sizeOf(output), 1], [sizeOf(input), 1]] };
+  }
 }
 
 export class AvgPool2d extends Pool2d {
@@ -245,6 +265,10 @@ export class Flatten extends Module {
   }
   outputShape(input: readonly number[]): readonly number[] {
     return [input[0] ?? 1, sizeOf(input) / (input[0] ?? 1)];
+  }
+  /** a view of its input: nothing kept; backward hands the gradient over (ops/reshape.ts) */
+  override stepMemory(): StepMemory {
+    return { kept: 0, grads: [] };
   }
   describe(): string {
     return 'Flatten';
@@ -282,6 +306,10 @@ export class Dropout extends Module {
   }
   outputShape(input: readonly number[]): readonly number[] {
     return input;
+  }
+  /** in training (what a step summary is for): its output, unless p is 0 (then x itself) */
+  override stepMemory(input: readonly number[], output: readonly number[]): StepMemory {
+    return this.p === 0 ? { kept: 0, grads: [] } : super.stepMemory(input, output);
   }
   describe(): string {
     return `Dropout(${this.p})`;

@@ -2,7 +2,7 @@
 // (state that does not, such as batch norm's running statistics), has children, and a training /
 // evaluation mode. Names follow PyTorch's state_dict ("layer1.0.conv1.weight",
 // "bn1.running_mean"), so checkpoints map one to one onto the equivalent torch.nn modules.
-import { Tensor } from '../tensor/tensor.js';
+import { sizeOf, Tensor } from '../tensor/tensor.js';
 
 export abstract class Module {
   training = true;
@@ -29,13 +29,21 @@ export abstract class Module {
     return null;
   }
 
+  /** What a training step keeps for this module in its arena (src/nn/summary.ts adds it up).
+   * The default is one op: its output, and its backward holding the output's gradient while it
+   * writes the input's. Layers that save more (statistics, masks, indices), views that keep
+   * nothing, and composite layers (a Transformer layer is one row) override it. */
+  stepMemory(input: readonly number[], output: readonly number[]): StepMemory {
+    return { kept: sizeOf(output), grads: [[sizeOf(output), 1], [sizeOf(input), 1]] };
+  }
+
   /** Appends this module's summary rows (a leaf: one row) and returns its output shape and field. */
   summarize(input: readonly number[], field: Field | null, name: string, rows: SummaryRow[]): { shape: readonly number[]; field: Field | null } {
     const shape = this.outputShape(input);
     const w = this.window();
     const out = field && w ? widen(field, w) : field;
     // a module without its own summary rows is one row: its parameters and all its children's
-    rows.push({ name, layer: this.describe(), output: shape, params: this.parameterCount(), macs: this.macs(input), ...(out && w ? { receptiveField: out.r } : {}) });
+    rows.push({ name, layer: this.describe(), output: shape, params: this.parameterCount(), macs: this.macs(input), ...(out && w ? { receptiveField: out.r } : {}), ...this.stepMemory(input, shape) });
     return { shape, field: out };
   }
 
@@ -111,6 +119,30 @@ export interface SummaryRow {
   macs: number;
   /** receptive field (in input pixels) of one output position, for convolution/pooling stacks */
   receptiveField?: number;
+  /** float32 values a training step keeps for this layer (StepMemory.kept) */
+  kept?: number;
+  /** its backward pass's gradient buffers held at once (StepMemory.grads) */
+  grads?: Array<[length: number, count: number]>;
+}
+
+/**
+ * One layer's share of a training step's arena (src/tensor/arena.ts), in float32 values. Every
+ * buffer the forward pass allocates (outputs, saved statistics, masks, indices, weight copies)
+ * stays in the arena until the step ends: `kept`. The backward pass allocates the gradients of
+ * intermediate results and gives each back once its op has passed it on; the arena's free lists
+ * are keyed by exact length, so `grads` lists, by length, how many gradient buffers the layer's
+ * backward holds at once (with any that outlive it, such as a residual block's shortcut
+ * gradient). The summary charges each length its largest count over all rows.
+ */
+export interface StepMemory {
+  kept: number;
+  grads: Array<[length: number, count: number]>;
+}
+
+/** A row's memory with `floats` more kept and `grads` more held at once (merged by length). */
+export function addStepMemory(row: SummaryRow, floats: number, grads: Array<[number, number]> = []): void {
+  row.kept = (row.kept ?? 0) + floats;
+  row.grads = [...(row.grads ?? []), ...grads];
 }
 
 /** Receptive-field bookkeeping along a path: size r and jump j (input pixels between outputs). */

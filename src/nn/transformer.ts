@@ -7,9 +7,9 @@
 import * as ops from '../ops/index.js';
 import { fail } from '../ops/check.js';
 import { Rng } from '../tensor/random.js';
-import { shapeText, Tensor } from '../tensor/tensor.js';
+import { shapeText, sizeOf, Tensor } from '../tensor/tensor.js';
 import { Dropout, Linear } from './layers.js';
-import { Module } from './module.js';
+import { Module, type StepMemory } from './module.js';
 import { native } from '../native/index.js';
 
 export class LayerNorm extends Module {
@@ -27,6 +27,11 @@ export class LayerNorm extends Module {
   outputShape(input: readonly number[]): readonly number[] {
     if (input[input.length - 1] !== this.dim) fail(this.describe(), `input ${shapeText(input)} expected its last dimension to be ${this.dim}`);
     return input;
+  }
+  /** y, and the mean and 1/std of every row */
+  override stepMemory(input: readonly number[]): StepMemory {
+    const size = sizeOf(input);
+    return { kept: size + (2 * size) / this.dim, grads: [[size, 2]] };
   }
   describe(): string {
     return `LayerNorm(${this.dim})`;
@@ -74,6 +79,10 @@ export class Embedding extends Module {
   override macs(): number {
     return 0;
   }
+  /** the looked-up rows (ids have no gradient; the table's is a parameter's) */
+  override stepMemory(_input: readonly number[], output: readonly number[]): StepMemory {
+    return { kept: sizeOf(output), grads: [[sizeOf(output), 1]] };
+  }
   describe(): string {
     return `Embedding(${this.vocab}, ${this.dim})`;
   }
@@ -112,6 +121,10 @@ export class PositionalEncoding extends Module {
   outputShape(input: readonly number[]): readonly number[] {
     if (input[1]! > this.maxLen) fail(this.describe(), `sequence length ${input[1]} exceeds the maximum ${this.maxLen}`);
     return input;
+  }
+  /** the table's rows for every position, and the sum */
+  override stepMemory(input: readonly number[]): StepMemory {
+    return { kept: 2 * sizeOf(input), grads: [[sizeOf(input), 1]] };
   }
   describe(): string {
     return `PositionalEncoding(${this.kind}, ${this.maxLen} x ${this.dim})`;
@@ -307,6 +320,40 @@ function feedForward(layer: Module & { linear1: Linear; linear2: Linear; drop: D
   return layer.linear2.forward(drop.forward(ops.gelu(l1.forward(x))));
 }
 
+/**
+ * What a training step keeps for one Transformer layer (see StepMemory), op by op as forward()
+ * runs them, for queries (B, T, D) and, with cross-attention, a memory of `tk` steps:
+ *   self-attention   the stacked q/k/v weights (and biases) copied side by side, qkv (B, T, 3D),
+ *                    the attended values, one log-sum-exp per (row, head), out_proj's output
+ *   cross-attention  q (B, T, D), k and v (B, Tk, D), attended values, log-sum-exps, out_proj
+ *   additive scoring separate q/k/v, their head-split copies, the (B, H, Tq, Tk) probabilities,
+ *                    the attended values (dropped copy in training), merged heads, out_proj
+ *   each residual    the sum (with its dropout), the layer norm's output and 2 values per row
+ *   FFN              ReLU: linear1's output (ReLU and dropout in place), linear2's; GELU: linear1,
+ *                    the GELU, its dropout, linear2
+ * Backward holds at most three (B, T, D) gradients at once (the residual stream's, a sublayer's
+ * output and its input), one qkv and one or two hidden gradients, the stacked weights' gradient
+ * and, with cross-attention, the memory's gradient (summed over every decoder layer, so alive
+ * through the decoder's whole backward) with k's and v's.
+ */
+export function layerStepMemory(cfg: LayerConfig, b: number, t: number, cross: { tk: number } | null): StepMemory {
+  const d = cfg.dim, f = cfg.ffn, h = cfg.heads, n = b * t;
+  const p = cfg.dropout ?? 0, bias = true; // Linear layers here always have biases
+  const attention = (tk: number, self: boolean): number => {
+    const m = b * tk;
+    if (cfg.scoring === 'additive') return 2 * (n * d + 2 * m * d) + b * h * t * tk + n * d * (p > 0 ? 2 : 1) + 2 * n * d;
+    if (self) return 3 * d * d + (bias ? 3 * d : 0) + 3 * n * d + n * d + n * h + n * d;
+    return n * d + 2 * m * d + n * d + n * h + n * d;
+  };
+  const residual = 2 * n * d + 2 * n;
+  const ffn = (cfg.activation === 'gelu' ? n * f * (p > 0 ? 3 : 2) : n * f) + n * d;
+  const kept = attention(t, true) + residual + (cross ? attention(cross.tk, false) + residual : 0) + ffn + residual;
+  const grads: Array<[number, number]> = [[n * d, 3], [3 * n * d, 1], [n * f, cfg.activation === 'gelu' ? 2 : 1], [3 * d * d, 1], [3 * d, 1], [f, 1]];
+  if (cross) grads.push([b * cross.tk * d, 3]);
+  if (cfg.scoring === 'additive') grads.push([b * h * t * (cross ? Math.max(t, cross.tk) : t), 1]);
+  return { kept, grads };
+}
+
 abstract class Sublayers extends Module {
   readonly linear1: Linear;
   readonly linear2: Linear;
@@ -368,6 +415,9 @@ export class EncoderLayer extends Sublayers {
     const [b, t, d] = input as [number, number, number];
     return this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
   }
+  override stepMemory(input: readonly number[]): StepMemory {
+    return layerStepMemory(this.cfg, input[0]!, input[1]!, null);
+  }
   describe(): string {
     return `EncoderLayer(${this.cfg.dim}, ${this.cfg.heads} heads, ffn ${this.cfg.ffn}, ${this.cfg.norm ?? 'post'}-norm)`;
   }
@@ -428,6 +478,10 @@ export class DecoderLayer extends Sublayers {
   override macs(input: readonly number[]): number {
     const [b, t, d] = input as [number, number, number];
     return (this.crossAttn ? 2 : 1) * this.selfAttn.macs(input) + 2 * b * t * d * this.cfg.ffn;
+  }
+  /** with cross-attention, over a memory as long as the input (summaries see one length) */
+  override stepMemory(input: readonly number[]): StepMemory {
+    return layerStepMemory(this.cfg, input[0]!, input[1]!, this.crossAttn ? { tk: input[1]! } : null);
   }
   describe(): string {
     return `DecoderLayer(${this.cfg.dim}, ${this.cfg.heads} heads, ffn ${this.cfg.ffn}, ${this.cfg.norm ?? 'post'}-norm${this.crossAttn ? ', cross-attention' : ''})`;

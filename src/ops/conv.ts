@@ -2,7 +2,7 @@
 // Backward computes only what is needed: no input gradient for the images of a first layer.
 import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
-import { allocFloats } from '../tensor/arena.js';
+import { allocFloats, releaseFloats } from '../tensor/arena.js';
 import { resolveConv2d, type Pair, type Padding } from '../tensor/shape.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { expectRank, fail } from './check.js';
@@ -31,6 +31,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptio
       // the kernel computes both at once; a frozen weight still needs a buffer to write into
       const gw = w.requiresGrad ? w.gradBuffer() : allocFloats(w.size);
       native.conv2dBackwardWeight(gw, gb, x.data, gy, g);
+      if (!w.requiresGrad) releaseFloats(gw);
     }
   });
 }

@@ -1,7 +1,7 @@
 // Elementwise ops and reductions to a scalar. Forward and backward side by side.
 import { gradOf, gradTargetOf, record, takeGradient } from '../autograd/graph.js';
 import { native } from '../native/index.js';
-import { allocFloats } from '../tensor/arena.js';
+import { allocFloats, releaseFloats } from '../tensor/arena.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectSameShape } from './check.js';
 
@@ -59,6 +59,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
       native.mul(t, g, a.data);
       addGradient(b, t);
     }
+    releaseFloats(t);
   });
 }
 

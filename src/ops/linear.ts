@@ -3,7 +3,7 @@
 //   dx += dy W        dW += dy^T x        db += column sums of dy
 import { gradOf, gradOutputIsScratch, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
-import { allocFloats } from '../tensor/arena.js';
+import { allocFloats, releaseFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
@@ -43,6 +43,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
       const sums = allocFloats(out);
       native.columnSum(sums, gy, rows, out);
       native.axpy(gb, s, sums);
+      releaseFloats(sums); // the rest of the backward pass reuses it (every layer asks for one)
     }
   });
 }
@@ -85,11 +86,13 @@ export function linearStacked(x: Tensor, weights: readonly Tensor[], biases: rea
       const gw = allocFloats(out * inp, false);
       native.gemm(gw, g, x.data, { m: out, n: inp, k: rows, transA: true, beta: 0 });
       spread(weights, gw);
+      releaseFloats(gw); // temporaries: the next layer's backward reuses them
     }
     if (biases?.some((t) => t.requiresGrad)) {
       const gb = allocFloats(out);
       native.columnSum(gb, g, rows, out);
       spread(biases, gb);
+      releaseFloats(gb);
     }
   });
 }

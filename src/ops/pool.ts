@@ -1,6 +1,7 @@
 // Pooling over NCHW tensors. Max pooling keeps the argmax of the forward pass for its backward.
 import { gradOf, gradTargetOf, record } from '../autograd/graph.js';
 import { native } from '../native/index.js';
+import { allocFloats } from '../tensor/arena.js';
 import { resolvePool2d, type Pair } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { expectRank } from './check.js';
@@ -24,7 +25,10 @@ function geometry(op: string, x: Tensor, opts: Pool2dOptions) {
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = geometry('maxPool2d', x, opts);
   const y = Tensor.empty([g.n, g.c, g.p, g.q]);
-  const argmax = new Int32Array(y.size);
+  // the argmax from the arena too (as an Int32Array view of its floats), so a training step's
+  // max pool allocates nothing fresh once its first step has run
+  const words = allocFloats(y.size, false);
+  const argmax = new Int32Array(words.buffer, words.byteOffset, y.size);
   native.maxPool2dForward(y.data, argmax, x.data, g);
   return record(y, 'maxPool2d', [x], (gy) => {
     const gx = gradTargetOf(x);

@@ -4,7 +4,7 @@
 // and additive attention scores composed here over the native GEMM.
 import { gradOf, gradTargetOf, record, takeGradient } from '../autograd/graph.js';
 import { native, type AttentionParams } from '../native/index.js';
-import { allocFloats } from '../tensor/arena.js';
+import { allocFloats, releaseFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { expectSameShape, expectShape, fail } from './check.js';
 import { addGradient } from './elementwise.js';
@@ -256,7 +256,11 @@ function fusedAttention(op: string, q: Tensor, k: Tensor, v: Tensor, params: Att
     if (!overwrite) for (const t of firsts) if (t!.overwrite) t!.buf.fill(0);
     const temps = bufs.map((b, i) => (dup[i] ? allocFloats(b!.length, !overwrite) : null));
     native.attentionBackward(temps[0] ?? bufs[0] ?? null, temps[1] ?? bufs[1] ?? null, temps[2] ?? bufs[2] ?? null, g, q.data, k.data, v.data, out.data, lse, params, overwrite);
-    temps.forEach((t, i) => t && native.axpy(bufs[i]!, 1, t));
+    temps.forEach((t, i) => {
+      if (!t) return;
+      native.axpy(bufs[i]!, 1, t);
+      releaseFloats(t);
+    });
   });
 }
 
@@ -298,6 +302,7 @@ function additiveAttention(q: Tensor, k: Tensor, v: Tensor, add: Tensor, mask: A
       for (let j = 0; j < tk; j++) ds[o + j] = p[o + j]! * (ds[o + j]! - dot);
     }
     additiveBackward(ds, q.data, k.data, add.data, gq, gk, gradOf(add), bh, h, tq, tk, dh);
+    releaseFloats(ds);
   });
   return { out, probs: p };
 }

@@ -46,6 +46,9 @@ export interface StepInfo {
   itemsPerSecond: number;
   unit: 'images' | 'tokens';
   stepTimeMs: number;
+  /** the step's arena (src/tensor/arena.ts): fresh buffers and bytes it allocated (0 once the
+   * batch shapes repeat), and the bytes it holds (set by the training loop) */
+  arena?: { fresh: number; freshBytes: number; heldBytes: number };
 }
 
 export interface CheckpointInfo {
@@ -232,7 +235,7 @@ class Run {
     const u = applyUpdate(p.optimizer, { lr, ...(c.clipNorm !== undefined ? { maxNorm: c.clipNorm } : {}) });
     this.step++;
     const ms = performance.now() - t0;
-    this.hooks.onStep?.({ step: this.step, epoch: at.epoch, loss: r.loss, lr, gradNorm: u.gradNorm, skipped: u.skipped, items: r.items, itemsPerSecond: (r.items * 1000) / Math.max(ms, 1e-6), unit: p.unit, stepTimeMs: ms });
+    this.hooks.onStep?.({ step: this.step, epoch: at.epoch, loss: r.loss, lr, gradNorm: u.gradNorm, skipped: u.skipped, items: r.items, itemsPerSecond: (r.items * 1000) / Math.max(ms, 1e-6), unit: p.unit, stepTimeMs: ms, arena: { fresh: r.arena.fresh, freshBytes: r.arena.freshBytes, heldBytes: r.arena.heldBytes } });
     if (u.skipped) this.log(`step ${this.step}: gradient norm ${u.gradNorm}; update skipped`);
     let stop = false;
     if (p.trainLoader.cursor.position === this.n) {

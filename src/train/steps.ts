@@ -15,7 +15,7 @@ import type { SequenceSplit } from '../data/types.js';
 import type { DecoderLM, Seq2SeqTransformer } from '../models/transformer.js';
 import type { Module } from '../nn/module.js';
 import * as ops from '../ops/index.js';
-import { withArena, type Arena } from '../tensor/arena.js';
+import { withArena, type Arena, type ArenaStats } from '../tensor/arena.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
 import { corpusBleu } from './bleu.js';
@@ -79,6 +79,8 @@ export interface StepResult {
   loss: number;
   /** images or non-padding target tokens */
   items: number;
+  /** the step's arena: buffers handed out, how many of them (and bytes) were fresh, bytes held */
+  arena: ArenaStats;
 }
 
 export type Batch = ImageBatch | SequenceBatch | LmBatch;
@@ -90,7 +92,7 @@ function lmView(b: SequenceBatch | LmBatch): { n: number; t: number; input: Floa
 
 /** Forward, loss and backward of one batch (gradients accumulate into zeroed buffers). */
 export function trainStep(task: Task, model: Module, batch: Batch, o: StepOptions, arena: Arena, tally: Tally): StepResult {
-  return withArena(arena, (): StepResult => {
+  const { result, stats } = withArena(arena, (): Omit<StepResult, 'arena'> => {
     if (task === 'classification') {
       const b = batch as ImageBatch;
       const logits = model.forward(new Tensor(b.images, b.shape));
@@ -130,7 +132,8 @@ export function trainStep(task: Task, model: Module, batch: Batch, o: StepOption
     const before = tally.count;
     addCounts(tally, flat, b.labels, value, PAD);
     return { loss: value, items: tally.count - before };
-  }).result;
+  });
+  return { ...result, arena: stats };
 }
 
 /** seq2seq evaluation by greedy decoding: the split the loader serves (for the references), the

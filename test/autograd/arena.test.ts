@@ -48,6 +48,47 @@ describe('arena', () => {
   });
 });
 
+/** Fresh arena buffers of each of `steps` training steps of a small Transformer (dropout on, so
+ * every step draws new masks), and its losses. */
+async function transformerFresh(kind: 'seq2seq' | 'lm', steps: number) {
+  const { buildModel } = await import('../../src/models/spec.js');
+  const [b, t, vocab] = [3, 7, 20];
+  const options = { vocab, dim: 16, heads: 2, ffn: 32, decoderLayers: 2, dropout: 0.1, maxLen: 8, seed: 3 };
+  const model = buildModel(kind === 'seq2seq' ? { preset: 'transformer-seq2seq', options: { ...options, encoderLayers: 2 } } : { preset: 'transformer-lm', options });
+  // right-padded rows of different lengths (the padding masks and the ignored labels in use)
+  const ids = (seed: number) => Tensor.from(Array.from({ length: b * t }, (_, i) => (i % t < t - (i / t | 0) ? 1 + ((i * seed + 5) % (vocab - 1)) : 0)), [b, t]);
+  const src = ids(3), tgt = ids(5);
+  const labels = Int32Array.from(ids(7).data);
+  const opt = new Sgd(model.parameters(), { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+  const arena = new Arena();
+  const fresh: number[] = [], losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const { result, stats } = withArena(arena, () => {
+      opt.zeroGrad();
+      const m = model as unknown as { forwardPair(a: Tensor, b: Tensor): Tensor };
+      const logits = kind === 'seq2seq' ? m.forwardPair(src, tgt) : model.forward(tgt);
+      const loss = ops.softmaxCrossEntropy(ops.reshape(logits, [b * t, vocab]), labels, { ignoreIndex: 0 });
+      backward(loss);
+      opt.step();
+      return loss.item();
+    });
+    fresh.push(stats.fresh);
+    losses.push(result);
+  }
+  return { fresh, losses };
+}
+
+describe('arena: Transformer training steps', () => {
+  for (const kind of ['seq2seq', 'lm'] as const) {
+    it(`a ${kind} Transformer step (2 layers, dropout 0.1, padded rows) allocates no fresh buffer after step 1`, async () => {
+      const { fresh, losses } = await transformerFresh(kind, 4);
+      expect(fresh[0]).toBeGreaterThan(40); // embeddings, attention, FFN, norms: dozens of buffers
+      expect(fresh.slice(1)).toEqual([0, 0, 0]);
+      expect(losses.every(Number.isFinite)).toBe(true);
+    });
+  }
+});
+
 describe('arena with reused, unzeroed outputs', () => {
   it('a Transformer step gives the same losses with and without the arena', async () => {
     const { buildModel } = await import('../../src/models/spec.js');

@@ -153,6 +153,11 @@ describe('models, data sets, service routes', () => {
     expect(s.statusCode).toBe(200);
     expect(s.json()).toMatchObject({ input: [2, 1, 28, 28], output: [2, 10] });
     expect(s.json().rows.length).toBeGreaterThan(5);
+    // the training step's memory, broken down, and each layer's share of the arena
+    const m = s.json().memory;
+    expect(m.total).toBe(s.json().trainingBytes);
+    expect(m.total).toBe(m.parameters + m.gradients + m.optimizerState + m.arena);
+    expect(s.json().rows[0].kept).toBeGreaterThan(0);
     const bad = await app.inject({ method: 'POST', url: '/v1/models/summary', payload: { model: { preset: 'resnet20', options: { size: 4 } } } });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.message).toContain("option 'size' expected an integer in [8, 512], got 4");

@@ -27,6 +27,14 @@ describe('train', () => {
     expect(steps[6]!.items).toBe(8); // 200 = 6 * 32 + 8
     expect(steps[7]!.lr).toBeCloseTo(0.005, 12);
     expect(steps.every((s) => s.itemsPerSecond > 0 && s.stepTimeMs > 0 && Number.isFinite(s.loss))).toBe(true);
+    // the step's arena: fresh buffers on the first step of each batch size only (32, then the
+    // epoch's last batch of 8), none once the sizes repeat; what it holds never shrinks
+    const fresh = steps.map((s) => s.arena!.fresh);
+    expect(fresh[0]).toBeGreaterThan(0);
+    expect(fresh[6]).toBeGreaterThan(0);
+    expect(fresh.filter((_, i) => i !== 0 && i !== 6)).toEqual(Array(12).fill(0));
+    const held = steps.map((s) => s.arena!.heldBytes);
+    expect(held.every((h, i) => i === 0 || h >= held[i - 1]!)).toBe(true);
     expect(epochs.map((e) => [e.epoch, e.step])).toEqual([[1, 7], [2, 14]]);
     for (const e of epochs) {
       expect(Object.keys(e.train).sort()).toEqual(['loss', 'top1', 'top1Error', 'top5', 'top5Error']);
