@@ -8,17 +8,8 @@ import { parseArgs } from 'node:util';
 import { native, type IsaName } from '../src/native/index.js';
 import { defaultPolicy, type TimingPolicy } from './harness.js';
 import { runOurSide, runWithPeer } from './runner.js';
+import { suites } from './registry.js';
 import type { BenchCase, Suite } from './suite.js';
-import { attention } from './suites/attention.js';
-import { elementwise } from './suites/elementwise.js';
-import { conv } from './suites/conv.js';
-import { gemm } from './suites/gemm.js';
-import { train } from './suites/train.js';
-import { accuracy } from './suites/accuracy.js';
-import { server } from './suites/server.js';
-
-/** Every suite, by name. A new suite is one import and one entry here. */
-const suites: Record<string, Suite> = { elementwise, gemm, conv, attention, train, accuracy, server };
 
 const USAGE = `usage: npm run bench -- <suite> [options]
        npm run bench:peers -- <suite> [options]     (same cases in PyTorch; prints our/PyTorch ratios)

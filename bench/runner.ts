@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { native, type IsaName } from '../src/native/index.js';
 import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
-import { currentRss, formatBytes, peakRss, resetPeakRss } from './memory.js';
+import { currentRss, formatBytes, freshPeakRss, peakRss, resetPeakRss } from './memory.js';
 import { measurePeak } from './peak.js';
 import { findPython, Peer, peerMallocSettings, type PeerInfo } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
@@ -41,10 +41,10 @@ function printNoiseFootnote(noisy: string[]): void {
 }
 
 /** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share,
- * `rss` the peak resident memory from setup to the end (suites that ask for it), `allocs` what
- * its steady-state calls allocated (cases that run in an arena). */
+ * `rss` the peak resident memory (memory suites: whole steps in a fresh process per case, a
+ * kernel's extra memory in this one), `allocs` what its steady-state calls allocated (cases that
+ * run in an arena). */
 function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined; allocs: StepAllocations | undefined } {
-  if (r.suite.memory) resetPeakRss();
   const call = c.setup();
   let base = 0;
   if (r.suite.memory === 'extra') {
@@ -57,8 +57,19 @@ function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName,
     native.setIsa(isa);
     stats.set(isa, measure(call, r.policy));
   }
-  const peak = r.suite.memory ? peakRss() : undefined;
-  return { stats, other: meter.stop(), rss: peak === undefined ? undefined : Math.max(0, peak - base), allocs: c.allocations?.() };
+  const other = meter.stop();
+  let rss: number | undefined;
+  if (r.suite.memory === 'extra') {
+    const peak = peakRss();
+    rss = peak === undefined ? undefined : Math.max(0, peak - base);
+  } else if (r.suite.memory) {
+    // after (and outside) the CPU meter, in a fresh process: see bench/memory.ts
+    const isa = r.isas[0] as IsaName;
+    const peak = freshPeakRss(r.suite.name, c.name, isa, native.threads(), r.policy.warmupMs);
+    if (typeof peak === 'string') console.error(`bench: ${c.name}: ${peak}`);
+    else rss = peak;
+  }
+  return { stats, other, rss, allocs: c.allocations?.() };
 }
 
 /** "32 MiB" for a byte count that is a whole number of MiB or GiB (glibc's thresholds), else as given. */
@@ -256,7 +267,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     const malloc = Object.entries(peerMallocSettings()).map(([k, v]) => `${k}=${binaryBytes(v)}`).join(' ');
     console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; glibc ${malloc}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
     console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch');
-    if (r.suite.memory === true) console.log("PyTorch's peak RSS: the variant reported (the fastest), run alone in a fresh Python process");
+    if (r.suite.memory === true) console.log("peak RSS: each case alone in a fresh process (Node's or Python's own footprint included); PyTorch's for the variant reported (the fastest)");
     if (hasAllocations(r)) console.log(ALLOCATIONS_NOTE);
     console.log('');
   }
