@@ -169,6 +169,9 @@ Napi::Value KilnAddon::WorkspaceStats(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("bytes", static_cast<double>(workspace.stats().bytes));
   out.Set("growths", static_cast<double>(workspace.stats().growths));
+  Napi::Object slots = Napi::Object::New(info.Env());  // slot number -> bytes, the slots in use
+  workspace.for_each_slot([&](size_t slot, size_t bytes) { slots.Set(std::to_string(slot), static_cast<double>(bytes)); });
+  out.Set("slots", slots);
   return out;
 }
 

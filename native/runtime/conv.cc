@@ -22,9 +22,11 @@ namespace {
 
 // Scratch slots: gemm() uses slots below 4 * kMaxThreads + 4.
 constexpr size_t kSlot = 4 * ThreadPool::kMaxThreads + 8;
-// The weight gradient's column block holds at most this many floats (64 MiB): big enough that a
-// group's GEMM has a long K to split over threads, small enough to stay a modest workspace.
-constexpr size_t kGroupFloats = size_t{16} << 20;
+// A column block (im2col of a group of images) holds at most this many floats (8 MiB): big
+// enough that a group's GEMM has a long K to split over threads, small enough to stay a modest
+// workspace (64 MiB here cost ResNet-18 at 96x96 22 MB of peak RSS for no speed: same-process
+// A/B of its strided layers 0.97-1.02x).
+constexpr size_t kGroupFloats = size_t{4} << 20;
 // The weight gradient of a dw up to this many floats (384 KiB) is summed per chunk of images,
 // over at most kWeightChunks chunks; see backward_weight_chunked. Same-process A/B, 2 threads:
 // ResNet-18's 64 -> 128 3x3 stride 2 at 56x56 (73,728 floats) 1.4-1.5x faster chunked than over
@@ -278,8 +280,12 @@ void from_columns(float* imgs, size_t stride, const float* m, size_t L, size_t i
     for (size_t i = 0; i < images; ++i) std::memcpy(imgs + i * stride + k * PQ, m + k * L + i * PQ, PQ * sizeof(float));
 }
 
+// Images per group: as many as kGroupFloats allows, spread evenly over the groups (64 images of
+// 40 groups each is 32 + 32, not 50 + 14: a short last GEMM runs at a fraction of the speed).
 size_t image_group(const Conv2dDims& d) {
-  return std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
+  const size_t most = std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
+  const size_t groups = (d.N + most - 1) / most;
+  return (d.N + groups - 1) / groups;
 }
 
 bool forward_grouped(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,

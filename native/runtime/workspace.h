@@ -42,6 +42,12 @@ class Workspace {
     size_t growths = 0;  // allocations so far: a slot grown, or the table of slots
   };
   const Stats& stats() const { return stats_; }
+  // The bytes each slot holds, for reports: f(slot, bytes) for every slot in use.
+  template <typename F>
+  void for_each_slot(F f) const {
+    for (size_t i = 0; i < slots_.size(); ++i)
+      if (slots_[i].capacity) f(i, slots_[i].capacity);
+  }
 
  private:
   void* bytes(size_t slot, size_t n) {

@@ -25,8 +25,12 @@ export interface IsaReport {
 }
 
 export interface WorkspaceStats {
+  /** bytes reserved over all slots */
   bytes: number;
+  /** allocations so far (a slot grown, or the table of slots): constant in a steady state */
   growths: number;
+  /** the bytes of each slot in use, by slot number (native/runtime/*.cc name their ranges) */
+  slots: Record<string, number>;
 }
 
 export interface BuildInfo {

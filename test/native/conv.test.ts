@@ -73,6 +73,9 @@ const fixed: Conv2dSpec[] = [
   // blocks of 6; a valid 5x5 over one channel with rows of 12
   { n: 3, c: 2, h: 9, w: 28, k: 13, kernel: 3, padding: 1 },
   { n: 2, c: 1, h: 20, w: 16, k: 6, kernel: 5, padding: 'valid' },
+  // 1.6M column floats per image, over the 4M-float column block: every pass over image groups
+  // of 2 + 1 (balanced groups, the last one short)
+  { n: 3, c: 1024, h: 8, w: 8, k: 11, kernel: 5, padding: 2 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */
