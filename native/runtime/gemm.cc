@@ -150,8 +150,10 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
       float* out = apack + t * MR * kc;
       kern.pack_a(out, a + (d.trans_a ? pc * d.lda + i : i * d.lda + pc), d.lda, d.trans_a, rows, kc);
     }
-    // What every tile of this block shares, set once: the tiles of a short K are cheap enough
-    // that filling the whole GemmTile per tile showed (144 x 131072 x 16: 0.90-0.93x).
+    // What every tile of this block shares, set once. The tiles of a short K are cheap enough
+    // that filling the whole GemmTile per tile showed (144 x 131072 x 16: 0.90-0.93x), and so
+    // did copying it per tile (2.5% of 2048 x 512 x 128 in perf): a GemmTile is set up once per
+    // row (or column) of tiles, and each tile updates only what moves.
     GemmTile shared;
     shared.k = kc;
     shared.a_rs = !d.a_rows && plan.direct_a ? d.lda : 0;
@@ -163,71 +165,46 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
     shared.last = last;
     shared.act = d.epilogue.act;
     if (d.a_rows) shared.a_taps = d.a_taps + pc / d.a_run, shared.a_run = d.a_run;
-    const bool offsets = d.a_rows || d.b_rows || d.b_packed || d.c_rows;  // any of the offset modes
-    if (!offsets) {
-      // The plain modes (no offset tables, the common case) update only what moves from one tile
-      // to the next, in a GemmTile set up once per row or column of tiles: copying and filling
-      // the whole struct per tile took 2.5% of 2048 x 512 x 128 (perf), whose tiles are short.
-      auto set_row = [&](GemmTile& t, size_t r) {
-        const size_t i = ic + tile_row(r);
-        t.a = plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
-        t.mr = tile_row(r + 1) - tile_row(r);
-        t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;
-        return i;
-      };
-      auto set_column = [&](GemmTile& t, size_t s) {
-        const size_t j = jc + s * NR;
-        t.b = plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
-        t.nr = std::min(NR, jc + nc - j);
-        t.bias_col = d.epilogue.bias_col ? d.epilogue.bias_col + j : nullptr;
-        return j;
-      };
-      GemmTile t = shared;
-      if (kc <= kShortK && s1 - s0 >= kShortKSlivers) {  // row of tiles outer: see below
-        for (size_t r = 0; r < tiles; ++r) {
-          float* row = c + set_row(t, r) * d.ldc;
-          for (size_t s = s0; s < s1; ++s) {
-            t.c = row + set_column(t, s);
-            kern.tile(t);
-          }
-        }
-      } else {
-        for (size_t s = s0; s < s1; ++s) {
-          float* column = c + set_column(t, s);
-          for (size_t r = 0; r < tiles; ++r) {
-            t.c = column + set_row(t, r) * d.ldc;
-            kern.tile(t);
-          }
-        }
-      }
-      continue;
-    }
-    auto run_tile = [&](size_t r, size_t s) {
-      const size_t i = ic + tile_row(r), j = jc + s * NR;
-      GemmTile t = shared;
+    auto col = [&](size_t jj) { return d.b_taps ? d.b_taps[jj / d.b_run] + static_cast<long>(jj % d.b_run) : static_cast<long>(jj); };
+    auto set_row = [&](GemmTile& t, size_t r) {  // returns C's row
+      const size_t i = ic + tile_row(r);
       t.a = d.a_rows ? a : plan.direct_a ? a + i * d.lda + pc : apack + r * MR * kc;
       if (d.a_rows) t.a_off = d.a_rows + i;
-      auto col = [&](size_t jj) { return d.b_taps ? d.b_taps[jj / d.b_run] + static_cast<long>(jj % d.b_run) : static_cast<long>(jj); };
-      t.b = d.b_rows ? b + col(j) : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
-      if (d.b_taps && j + NR / 2 < d.N) t.b_hi = col(j + NR / 2) - col(j) - static_cast<long>(NR / 2);  // halves of two taps
-      t.c = d.c_rows ? c + j : c + i * d.ldc + j;
       if (d.c_rows) t.c_off = d.c_rows + i;
       t.mr = tile_row(r + 1) - tile_row(r);
-      t.nr = std::min(NR, jc + nc - j);
       t.bias_row = d.epilogue.bias_row ? d.epilogue.bias_row + i : nullptr;
-      t.bias_col = d.epilogue.bias_col ? d.epilogue.bias_col + j : nullptr;
-      kern.tile(t);
+      return i;
     };
+    auto set_column = [&](GemmTile& t, size_t s) {  // returns C's column
+      const size_t j = jc + s * NR;
+      t.b = d.b_rows ? b + col(j) : d.b_packed ? b + j * d.K + pc * NR : plan.direct_b ? b + pc * d.ldb + j : bpack + s * NR * kc;
+      if (d.b_taps) t.b_hi = j + NR / 2 < d.N ? col(j + NR / 2) - col(j) - static_cast<long>(NR / 2) : 0;  // halves of two taps
+      t.nr = std::min(NR, jc + nc - j);
+      t.bias_col = d.epilogue.bias_col ? d.epilogue.bias_col + j : nullptr;
+      return j;
+    };
+    auto c_at = [&](size_t i, size_t j) { return d.c_rows ? c + j : c + i * d.ldc + j; };
+    GemmTile t = shared;
     if (kc <= kShortK && s1 - s0 >= kShortKSlivers) {
       // A short K: writing C is most of the work. One row of tiles at a time, across all the
       // slivers, writes MR rows of C left to right (MR streams the prefetchers follow), where B
       // sliver outer would write to all mc rows at once. The B block is small (kc x nc), so
       // reading it again per row of tiles costs little.
-      for (size_t r = 0; r < tiles; ++r)
-        for (size_t s = s0; s < s1; ++s) run_tile(r, s);
+      for (size_t r = 0; r < tiles; ++r) {
+        const size_t i = set_row(t, r);
+        for (size_t s = s0; s < s1; ++s) {
+          t.c = c_at(i, set_column(t, s));
+          kern.tile(t);
+        }
+      }
     } else {
-      for (size_t s = s0; s < s1; ++s)
-        for (size_t r = 0; r < tiles; ++r) run_tile(r, s);
+      for (size_t s = s0; s < s1; ++s) {
+        const size_t j = set_column(t, s);
+        for (size_t r = 0; r < tiles; ++r) {
+          t.c = c_at(set_row(t, r), j);
+          kern.tile(t);
+        }
+      }
     }
   }
 }
