@@ -10,6 +10,7 @@
         "native/runtime/im2col.cc",
         "native/runtime/conv.cc",
         "native/runtime/conv_rows.cc",
+        "native/runtime/conv_taps.cc",
         "native/runtime/winograd.cc",
         "native/runtime/batchnorm.cc",
         "native/runtime/sequence.cc",

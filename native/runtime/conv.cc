@@ -14,14 +14,17 @@
 #include <cstring>
 
 #include "conv_rows.h"
+#include "conv_taps.h"
 #include "im2col.h"
 #include "parallel.h"
 
 namespace kiln {
 namespace {
 
-// Scratch slots: gemm() uses slots below 4 * kMaxThreads + 4.
+// Scratch slots: gemm() uses slots below 4 * kMaxThreads + 4; the tap-by-tap path (conv_taps.h)
+// takes 8 from kTapsSlot, clear of Winograd's (from 8192) and attention's (from 16384).
 constexpr size_t kSlot = 4 * ThreadPool::kMaxThreads + 8;
+constexpr size_t kTapsSlot = 12288;
 // A column block (im2col of a group of images) holds at most this many floats (8 MiB): big
 // enough that a group's GEMM has a long K to split over threads, small enough to stay a modest
 // workspace (64 MiB here cost ResNet-18 at 96x96 22 MB of peak RSS for no speed: same-process
@@ -343,6 +346,7 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
   if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
   if (rows_forward_applies(d, kern)) return rows_forward(pool, ws, kern, y, x, w, b, d, kSlot);
   if (forward_small_applies(d, kern)) return forward_small(pool, ws, kern, y, x, w, b, d);
+  if (small_images(d) && taps_apply(d, kern, TapsPass::forward)) return taps_forward(pool, ws, kern, y, x, w, b, d, kTapsSlot);
   if (small_images(d)) return forward_grouped(pool, ws, kern, y, x, w, b, d);
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
@@ -369,6 +373,7 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   // (while it is in cache), never in a separate pass over dx.
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d, overwrite);
   if (rows_phases_apply(d, kern)) return rows_backward_data_phases(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
+  if (small_images(d) && taps_apply(d, kern, TapsPass::backward_data)) return taps_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kTapsSlot);
   if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d, overwrite);
   if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
   // stride 1 with the padding within the window span: the transposed convolution has
@@ -538,6 +543,8 @@ bool conv2d_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& 
   const size_t dw_len = d.K * d.C * d.R * d.S;
   if (weight_small_applies(d, kern)) {
     if (!backward_weight_small(pool, ws, kern, dw, x, dy, d)) return false;
+  } else if (small_images(d) && taps_apply(d, kern, TapsPass::backward_weight)) {
+    if (!taps_backward_weight(pool, ws, kern, dw, x, dy, d, kTapsSlot)) return false;
   } else if ((rows_applies(d, kern) && dw_len <= rows_weight_max) || rows_weight_gathers(d, kern)) {
     if (!rows_backward_weight(pool, ws, kern, dw, x, dy, d, kSlot)) return false;
   } else {

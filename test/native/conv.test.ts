@@ -76,6 +76,15 @@ const fixed: Conv2dSpec[] = [
   // 1.6M column floats per image, over the 4M-float column block: every pass over image groups
   // of 2 + 1 (balanced groups, the last one short)
   { n: 3, c: 1024, h: 8, w: 8, k: 11, kernel: 5, padding: 2 },
+  // small images under large weights, tap by tap without the padding at the SIMD levels
+  // (runtime/conv_taps.cc; the forward pass from 256 output pixels, the input gradient from 512,
+  // the weight gradient from 128): 57 images of 3x3 under a dilated 3x3 window (513 pixels, all
+  // three passes; 56% of im2col's products on padding; dilated, so not Winograd's), a 5x5 window
+  // with asymmetric padding and 120 output channels (a partial register tile; 520 pixels), a
+  // window dilated so that its corner taps reach no pixel (180 pixels: weight gradient)
+  { n: 57, c: 176, h: 3, w: 3, k: 176, kernel: 3, padding: 2, dilation: 2 },
+  { n: 13, c: 96, h: 6, w: 8, k: 120, kernel: 5, padding: [2, 1, 2, 2] },
+  { n: 20, c: 64, h: 5, w: 5, k: 456, kernel: 3, padding: 2, dilation: 3 },
 ];
 
 /** Random combinations of the listed sizes (kernels that do not fit are redrawn). */
@@ -158,6 +167,8 @@ describe('conv2d threads', () => {
     { n: 20, c: 32, h: 12, w: 12, k: 16, kernel: 3, stride: 2, padding: 1 },
     // image groups: channels split over the threads for the columns and col2im
     { n: 3, c: 64, h: 17, w: 19, k: 456, kernel: 3, stride: 2, padding: 1 },
+    // tap by tap (SIMD levels): each tap's GEMM split over the threads by rows
+    { n: 57, c: 176, h: 3, w: 3, k: 176, kernel: 3, padding: 2, dilation: 2 },
   ].map(resolveConv2d);
   it.each(isas)('conv2d %s gives bit-identical results for 1, 2, 3 and 5 threads', (isa) => {
     native.setIsa(isa);
