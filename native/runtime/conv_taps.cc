@@ -192,13 +192,14 @@ bool taps_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern
 bool taps_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
                           const float* dy, const Conv2dDims& d, size_t slot) {
   const size_t HW = d.H * d.W, PQ = d.P * d.Q, RS = d.R * d.S, KC = d.K * d.C;
+  // the slots as the other two passes use them, dwt where they pack the weight
   float* xc = ws.floats(slot, d.N * HW * d.C);
   float* dyc = ws.floats(slot + 1, d.N * PQ * d.K);
-  float* xg = ws.floats(slot + 2, d.N * PQ * d.C);  // one tap's rows, gathered
-  float* dyg = ws.floats(slot + 3, d.N * PQ * d.K);
-  float* dwt = ws.floats(slot + 4, RS * KC);  // (RS, K, C)
-  long* out_rows = ws.array<long>(slot + 5, d.N * PQ);
-  long* in_rows = ws.array<long>(slot + 6, d.N * PQ);
+  float* dwt = ws.floats(slot + 2, RS * KC);  // (RS, K, C)
+  long* out_rows = ws.array<long>(slot + 3, d.N * PQ);
+  long* in_rows = ws.array<long>(slot + 4, d.N * PQ);
+  float* xg = ws.floats(slot + 5, d.N * PQ * d.C);  // one tap's rows, gathered
+  float* dyg = ws.floats(slot + 6, d.N * PQ * d.K);
   if (!xc || !dyc || !xg || !dyg || !dwt || !out_rows || !in_rows) return false;
   to_channels_last(pool, kern, xc, x, d.N, d.C, HW);
   to_channels_last(pool, kern, dyc, dy, d.N, d.K, PQ);
