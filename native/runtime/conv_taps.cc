@@ -105,6 +105,28 @@ void from_channels_last(ThreadPool& pool, const ConvKernels& kern, float* out, c
 
 const long kNoShift = 0;  // a_taps of a single run: the row's own C (or K) floats
 
+// One GEMM per tap over its valid pixels, into c with beta = 1, B the tap's panel of wp:
+//   forward      yc(output pixels, K) += xc(input pixels, C)  B_rs(C, K)
+//   input grad   dxc(input pixels, C) += dyc(output pixels, K) B_rs(K, C)
+bool tap_gemms(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* c, const float* a, const float* wp,
+               size_t panel, const Conv2dDims& d, long* out_rows, long* in_rows, bool forward) {
+  for (size_t r = 0; r < d.R; ++r)
+    for (size_t s = 0; s < d.S; ++s) {
+      const TapRange t = tap_range(d, r, s);
+      if (!t.count()) continue;
+      const size_t m = tap_pixels(d, t, out_rows, in_rows);
+      scale(out_rows, m, d.K), scale(in_rows, m, d.C);
+      GemmDims g;
+      g.M = m, g.N = forward ? d.K : d.C, g.K = forward ? d.C : d.K;
+      g.beta = 1.0f;
+      g.a_rows = forward ? in_rows : out_rows, g.a_taps = &kNoShift, g.a_run = g.K;
+      g.b_packed = true;
+      g.c_rows = forward ? out_rows : in_rows;
+      if (!gemm(pool, ws, kern.gemm, c, a, wp + (r * d.S + s) * panel, g, GemmBatch{})) return false;
+    }
+  return true;
+}
+
 }  // namespace
 
 bool taps_apply(const Conv2dDims& d, const ConvKernels& kern, TapsPass pass) {
@@ -122,71 +144,46 @@ bool taps_apply(const Conv2dDims& d, const ConvKernels& kern, TapsPass pass) {
   return d.N * d.H * d.W * d.C <= kMaxCopyFloats && d.N * d.P * d.Q * std::max(d.C, d.K) <= kMaxCopyFloats;
 }
 
-bool taps_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
-                  const float* b, const Conv2dDims& d, size_t slot) {
+namespace {
+
+// The forward pass and the input gradient, the same steps with x and y in swapped roles: the
+// source (x, or dy) to channels-last, the destination's channels-last copy started from the
+// bias or zero, one GEMM per tap, the destination back to NCHW (added to what is there, when add).
+bool taps_pass(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dst, const float* src, const float* w,
+               const float* bias, const Conv2dDims& d, bool forward, bool add, size_t slot) {
   const size_t HW = d.H * d.W, PQ = d.P * d.Q, NR = kern.gemm.shape.nr;
-  const size_t panel = ceil_div(d.K, NR) * NR * d.C;
-  float* xc = ws.floats(slot, d.N * HW * d.C);
-  float* yc = ws.floats(slot + 1, d.N * PQ * d.K);
+  const size_t src_ch = forward ? d.C : d.K, src_px = forward ? HW : PQ;
+  const size_t dst_ch = forward ? d.K : d.C, dst_px = forward ? PQ : HW;
+  const size_t panel = ceil_div(dst_ch, NR) * NR * src_ch;
+  float* sc = ws.floats(slot, d.N * src_px * src_ch);
+  float* dc = ws.floats(slot + 1, d.N * dst_px * dst_ch);
   float* wp = ws.floats(slot + 2, d.R * d.S * panel);
   long* out_rows = ws.array<long>(slot + 3, d.N * PQ);
   long* in_rows = ws.array<long>(slot + 4, d.N * PQ);
-  if (!xc || !yc || !wp || !out_rows || !in_rows) return false;
-  to_channels_last(pool, kern, xc, x, d.N, d.C, HW);
-  pack_taps(pool, wp, w, d, NR, false);
-  parallel_range(pool, d.N * PQ, 1, 1, [&](size_t i0, size_t i1) {  // each pixel starts as the bias
+  if (!sc || !dc || !wp || !out_rows || !in_rows) return false;
+  to_channels_last(pool, kern, sc, src, d.N, src_ch, src_px);
+  pack_taps(pool, wp, w, d, NR, !forward);
+  parallel_range(pool, d.N * dst_px, 64, 1, [&](size_t i0, size_t i1) {
     for (size_t i = i0; i < i1; ++i) {
-      if (b) std::copy(b, b + d.K, yc + i * d.K);
-      else std::fill(yc + i * d.K, yc + (i + 1) * d.K, 0.0f);
+      if (bias) std::copy(bias, bias + dst_ch, dc + i * dst_ch);
+      else std::fill(dc + i * dst_ch, dc + (i + 1) * dst_ch, 0.0f);
     }
   });
-  for (size_t r = 0; r < d.R; ++r)
-    for (size_t s = 0; s < d.S; ++s) {
-      const TapRange t = tap_range(d, r, s);
-      if (!t.count()) continue;
-      const size_t m = tap_pixels(d, t, out_rows, in_rows);
-      scale(out_rows, m, d.K), scale(in_rows, m, d.C);
-      GemmDims g;  // yc(valid pixels, K) += xc(their input pixels, C) w_rs^T(C, K)
-      g.M = m, g.N = d.K, g.K = d.C;
-      g.beta = 1.0f;
-      g.a_rows = in_rows, g.a_taps = &kNoShift, g.a_run = d.C;
-      g.b_packed = true;
-      g.c_rows = out_rows;
-      if (!gemm(pool, ws, kern.gemm, yc, xc, wp + (r * d.S + s) * panel, g, GemmBatch{})) return false;
-    }
-  from_channels_last(pool, kern, y, yc, d.N, d.K, PQ, false);
+  if (!tap_gemms(pool, ws, kern, dc, sc, wp, panel, d, out_rows, in_rows, forward)) return false;
+  from_channels_last(pool, kern, dst, dc, d.N, dst_ch, dst_px, add);
   return true;
+}
+
+}  // namespace
+
+bool taps_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* y, const float* x, const float* w,
+                  const float* b, const Conv2dDims& d, size_t slot) {
+  return taps_pass(pool, ws, kern, y, x, w, b, d, true, false, slot);
 }
 
 bool taps_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dx, const float* dy,
                         const float* w, const Conv2dDims& d, bool overwrite, size_t slot) {
-  const size_t HW = d.H * d.W, PQ = d.P * d.Q, NR = kern.gemm.shape.nr;
-  const size_t panel = ceil_div(d.C, NR) * NR * d.K;
-  float* dyc = ws.floats(slot, d.N * PQ * d.K);
-  float* dxc = ws.floats(slot + 1, d.N * HW * d.C);
-  float* wp = ws.floats(slot + 2, d.R * d.S * panel);
-  long* out_rows = ws.array<long>(slot + 3, d.N * PQ);
-  long* in_rows = ws.array<long>(slot + 4, d.N * PQ);
-  if (!dyc || !dxc || !wp || !out_rows || !in_rows) return false;
-  to_channels_last(pool, kern, dyc, dy, d.N, d.K, PQ);
-  pack_taps(pool, wp, w, d, NR, true);
-  parallel_range(pool, d.N * HW * d.C, kMapGrain, 16, [&](size_t i0, size_t i1) { std::fill(dxc + i0, dxc + i1, 0.0f); });
-  for (size_t r = 0; r < d.R; ++r)
-    for (size_t s = 0; s < d.S; ++s) {
-      const TapRange t = tap_range(d, r, s);
-      if (!t.count()) continue;
-      const size_t m = tap_pixels(d, t, out_rows, in_rows);
-      scale(out_rows, m, d.K), scale(in_rows, m, d.C);
-      GemmDims g;  // dxc(input pixels, C) += dyc(valid output pixels, K) w_rs(K, C)
-      g.M = m, g.N = d.C, g.K = d.K;
-      g.beta = 1.0f;
-      g.a_rows = out_rows, g.a_taps = &kNoShift, g.a_run = d.K;
-      g.b_packed = true;
-      g.c_rows = in_rows;
-      if (!gemm(pool, ws, kern.gemm, dxc, dyc, wp + (r * d.S + s) * panel, g, GemmBatch{})) return false;
-    }
-  from_channels_last(pool, kern, dx, dxc, d.N, d.C, HW, !overwrite);
-  return true;
+  return taps_pass(pool, ws, kern, dx, dy, w, nullptr, d, false, !overwrite, slot);
 }
 
 bool taps_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* dw, const float* x,
