@@ -29,6 +29,7 @@ const convs: Array<[string, Conv2dSpec]> = [
   ['pixel-major stride 2', { n: 5, c: 16, h: 13, w: 12, k: 8, kernel: 3, stride: 2, padding: 1 }],
   ['pixel-major stride 2, last row and column unread (they stay zero)', { n: 5, c: 16, h: 12, w: 12, k: 8, kernel: 3, stride: 2 }],
   ['small images, large weight', { n: 3, c: 120, h: 9, w: 9, k: 512, kernel: 3, stride: 2, padding: 1 }],
+  ['small images tap by tap (stride 1, 513 pixels)', { n: 57, c: 176, h: 3, w: 3, k: 176, kernel: 3, padding: 2, dilation: 2 }],
   ['stride phases (32+ channels)', { n: 3, c: 32, h: 13, w: 12, k: 8, kernel: 3, stride: 2, padding: 1 }],
   ['stride phases, odd ones without a tap (dilation 2)', { n: 2, c: 32, h: 13, w: 15, k: 8, kernel: 3, stride: 2, padding: [2, 0, 1, 1], dilation: 2 }],
   ['read in place (5x5 stride 1)', { n: 2, c: 3, h: 13, w: 13, k: 5, kernel: 5, padding: 2 }],
