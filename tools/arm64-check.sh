@@ -10,15 +10,14 @@ CXX=aarch64-linux-gnu-g++
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 flags=(-std=c++17 -O2 -Wall -Wextra -Werror -pthread)
-base=(native/dispatch/cpu.cc native/dispatch/table.cc native/runtime/thread_pool.cc native/runtime/gemm.cc
-      native/runtime/im2col.cc native/runtime/conv.cc native/runtime/conv_rows.cc native/runtime/winograd.cc native/runtime/batchnorm.cc native/runtime/sequence.cc native/runtime/attention.cc
-      native/kernels/ref/elementwise.cc native/kernels/ref/reduce.cc native/kernels/ref/gemm.cc
-      native/kernels/ref/layernorm.cc native/kernels/ref/softmax.cc native/kernels/ref/activation.cc native/kernels/ref/embedding.cc
-      native/kernels/ref/conv.cc native/kernels/ref/pool.cc native/kernels/ref/shortcut.cc native/kernels/ref/batchnorm.cc
-      native/kernels/ref/winograd.cc native/kernels/ref/attention.cc native/kernels/ref/optim.cc)
-binding=(native/binding/addon.cc native/binding/args.cc native/binding/params.cc native/binding/elementwise.cc
-         native/binding/reduce.cc native/binding/gemm.cc native/binding/conv.cc native/binding/pool.cc
-         native/binding/batchnorm.cc native/binding/sequence.cc native/binding/attention.cc native/binding/optim.cc)
+# The portable sources are binding.gyp's main target (the x86 ISA libraries are separate targets
+# there): one list for node-gyp and this check. The self-test takes them without the bindings.
+mapfile -t sources < <(node -e "const g = JSON.parse(require('fs').readFileSync('binding.gyp', 'utf8'));
+console.log(g.targets.find((t) => t.target_name === 'kiln').sources.join('\n'))")
+base=() binding=()
+for f in "${sources[@]}"; do
+  case "$f" in native/binding/*) binding+=("$f") ;; *) base+=("$f") ;; esac
+done
 
 echo "arm64: building the addon"
 $CXX "${flags[@]}" -fPIC -shared -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DKILN_BUILDER='"arm64-check"' \
