@@ -39,7 +39,8 @@ const convs: Array<[string, Conv2dSpec]> = [
 ];
 
 describe.each(isas)('backward kernels overwrite a fresh gradient on %s', (isa) => {
-  it.each(convs)('conv2dBackwardData, %s', (_name, spec) => {
+  // the tap-by-tap path exists at the SIMD levels only; its large shape is not run at ref
+  it.each(convs.filter(([name]) => isa !== 'ref' || !name.includes('tap by tap')))('conv2dBackwardData, %s', (_name, spec) => {
     native.setIsa(isa);
     const g = resolveConv2d(spec);
     const dy = uniform(g.n * g.k * g.p * g.q, 3);
