@@ -25,10 +25,11 @@ namespace {
 // takes 8 from kTapsSlot, clear of Winograd's (from 8192) and attention's (from 16384).
 constexpr size_t kSlot = 4 * ThreadPool::kMaxThreads + 8;
 constexpr size_t kTapsSlot = 12288;
-// A column block (im2col of a group of images) holds at most this many floats (8 MiB): big
+// A column block (im2col of a group of images) holds at most this many floats (16 MiB): big
 // enough that a group's GEMM has a long K to split over threads, small enough to stay a modest
-// workspace (64 MiB here cost ResNet-18 at 96x96 22 MB of peak RSS for no speed: same-process
-// A/B of its strided layers 0.97-1.02x).
+// workspace. 64 MiB held 22 MB of ResNet-18-at-96's scratch for no speed (16 MiB: 12 MB, peak
+// RSS 665 -> 658 MB; same-process A/B of its strided and 3x3-pixel layers 0.99-1.01x); 8 MiB
+// cost its 512-channel layers 2-5%.
 constexpr size_t kGroupFloats = size_t{4} << 20;
 // The weight gradient of a dw up to this many floats (384 KiB) is summed per chunk of images,
 // over at most kWeightChunks chunks; see backward_weight_chunked. Same-process A/B, 2 threads:
@@ -283,8 +284,8 @@ void from_columns(float* imgs, size_t stride, const float* m, size_t L, size_t i
     for (size_t i = 0; i < images; ++i) std::memcpy(imgs + i * stride + k * PQ, m + k * L + i * PQ, PQ * sizeof(float));
 }
 
-// Images per group: as many as kGroupFloats allows, spread evenly over the groups (64 images of
-// 40 groups each is 32 + 32, not 50 + 14: a short last GEMM runs at a fraction of the speed).
+// Images per group: as many as kGroupFloats allows, spread evenly over the groups (64 images
+// with room for 40 per group go as 32 + 32, not 40 + 24: a short last GEMM runs slower).
 size_t image_group(const Conv2dDims& d) {
   const size_t most = std::max<size_t>(1, std::min(d.N, kGroupFloats / std::max<size_t>(1, d.C * d.R * d.S * d.P * d.Q)));
   const size_t groups = (d.N + most - 1) / most;
@@ -346,8 +347,10 @@ bool conv2d_forward(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, fl
   if (winograd_applies(d, kern.winograd)) return winograd_forward(pool, ws, kern.winograd, y, x, w, b, d);
   if (rows_forward_applies(d, kern)) return rows_forward(pool, ws, kern, y, x, w, b, d, kSlot);
   if (forward_small_applies(d, kern)) return forward_small(pool, ws, kern, y, x, w, b, d);
-  if (small_images(d) && taps_apply(d, kern, TapsPass::forward)) return taps_forward(pool, ws, kern, y, x, w, b, d, kTapsSlot);
-  if (small_images(d)) return forward_grouped(pool, ws, kern, y, x, w, b, d);
+  if (small_images(d)) {
+    if (taps_apply(d, kern, TapsPass::forward)) return taps_forward(pool, ws, kern, y, x, w, b, d, kTapsSlot);
+    return forward_grouped(pool, ws, kern, y, x, w, b, d);
+  }
   if (!pointwise(d) && wide_applies(d)) return forward_wide(pool, ws, kern, y, x, w, b, d, false, kSlot);
   const size_t CRS = d.C * d.R * d.S, PQ = d.P * d.Q, in_img = d.C * d.H * d.W, out_img = d.K * PQ;
   const bool direct = pointwise(d);
@@ -373,8 +376,10 @@ bool conv2d_backward_data(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
   // (while it is in cache), never in a separate pass over dx.
   if (winograd_applies(d, kern.winograd)) return winograd_backward_data(pool, ws, kern.winograd, dx, dy, w, d, overwrite);
   if (rows_phases_apply(d, kern)) return rows_backward_data_phases(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
-  if (small_images(d) && taps_apply(d, kern, TapsPass::backward_data)) return taps_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kTapsSlot);
-  if (small_images(d)) return backward_data_grouped(pool, ws, kern, dx, dy, w, d, overwrite);
+  if (small_images(d)) {
+    if (taps_apply(d, kern, TapsPass::backward_data)) return taps_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kTapsSlot);
+    return backward_data_grouped(pool, ws, kern, dx, dy, w, d, overwrite);
+  }
   if (rows_applies(d, kern)) return rows_backward_data(pool, ws, kern, dx, dy, w, d, overwrite, kSlot);
   // stride 1 with the padding within the window span: the transposed convolution has
   // non-negative padding on every side

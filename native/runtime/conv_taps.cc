@@ -49,21 +49,19 @@ TapRange tap_range(const Conv2dDims& d, size_t r, size_t s) {
   return t;
 }
 
-// Fills out_rows with each valid output pixel's index and in_rows with its input pixel's (over
-// all images, image-major, then row-major): both in pixels, to be scaled by the row length.
+// Fills out_rows with each valid output pixel's offset in a channels-last copy of K floats per
+// pixel, and in_rows with its input pixel's in one of C floats per pixel (over all images,
+// image-major, then row-major); returns their count.
 size_t tap_pixels(const Conv2dDims& d, const TapRange& t, long* out_rows, long* in_rows) {
   size_t m = 0;
   for (size_t n = 0; n < d.N; ++n)
     for (size_t p = t.p0; p < t.p1; ++p)
       for (size_t q = t.q0; q < t.q1; ++q, ++m) {
-        out_rows[m] = static_cast<long>((n * d.P + p) * d.Q + q);
-        in_rows[m] = static_cast<long>((n * d.H + p) * d.W + q) + t.dr * static_cast<long>(d.W) + t.ds;
+        const long in_pixel = static_cast<long>((n * d.H + p) * d.W + q) + t.dr * static_cast<long>(d.W) + t.ds;
+        out_rows[m] = static_cast<long>(((n * d.P + p) * d.Q + q) * d.K);
+        in_rows[m] = in_pixel * static_cast<long>(d.C);
       }
   return m;
-}
-
-void scale(long* v, size_t n, size_t by) {
-  for (size_t i = 0; i < n; ++i) v[i] *= static_cast<long>(by);
 }
 
 // One packed B panel per tap (GemmDims::b_packed: NR-column slivers of all rows, zero past the
@@ -115,7 +113,6 @@ bool tap_gemms(ThreadPool& pool, Workspace& ws, const ConvKernels& kern, float* 
       const TapRange t = tap_range(d, r, s);
       if (!t.count()) continue;
       const size_t m = tap_pixels(d, t, out_rows, in_rows);
-      scale(out_rows, m, d.K), scale(in_rows, m, d.C);
       GemmDims g;
       g.M = m, g.N = forward ? d.K : d.C, g.K = forward ? d.C : d.K;
       g.beta = 1.0f;
@@ -211,8 +208,8 @@ bool taps_backward_weight(ThreadPool& pool, Workspace& ws, const ConvKernels& ke
       const size_t m = tap_pixels(d, t, out_rows, in_rows);
       parallel_range(pool, m, 64, 1, [&](size_t i0, size_t i1) {
         for (size_t i = i0; i < i1; ++i) {
-          std::copy_n(xc + in_rows[i] * d.C, d.C, xg + i * d.C);
-          std::copy_n(dyc + out_rows[i] * d.K, d.K, dyg + i * d.K);
+          std::copy_n(xc + in_rows[i], d.C, xg + i * d.C);
+          std::copy_n(dyc + out_rows[i], d.K, dyg + i * d.K);
         }
       });
       GemmDims g;  // dw_rs(K, C) = dyg^T(K, m) xg(m, C)
