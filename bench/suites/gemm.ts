@@ -23,7 +23,7 @@ interface Shape {
   transA?: boolean;
   transB?: boolean;
   batch?: number;
-  /** B is a layer's weight (persistent, so a peer may keep it in its preferred layout). */
+  /** B is a layer's weight (persistent: it may be packed once, see cases()). */
   weightB?: boolean;
 }
 
@@ -63,22 +63,33 @@ export const gemmShapes: Shape[] = [
   ...[128, 256, 512].flatMap(transformer),
 ];
 
+// A weight B (one problem, A not transposed) gets two rows: B as stored, packed by each call
+// (PyTorch: torch.mm / torch.matmul), and `+packedW`, B packed once outside the timing, as an
+// inference loop reuses a layer's weight (ours: gemmPackB; PyTorch: oneDNN's mkldnn_linear with
+// the weight in oneDNN's layout). Each row compares like with like.
 function cases(): BenchCase[] {
-  return gemmShapes.map((s) => {
+  return gemmShapes.flatMap((s) => {
     const batch = s.batch ?? 1;
-    return {
-      name: s.name,
+    const packable = !!s.weightB && batch === 1 && !s.transA;
+    const row = (packedW: boolean): BenchCase => ({
+      name: packedW ? `${s.name}+packedW` : s.name,
       op: 'gemm',
-      params: { m: s.m, n: s.n, k: s.k, transA: s.transA ? 1 : 0, transB: s.transB ? 1 : 0, batch, weightB: s.weightB ? 1 : 0 },
+      params: { m: s.m, n: s.n, k: s.k, transA: s.transA ? 1 : 0, transB: s.transB ? 1 : 0, batch, packedW: packedW ? 1 : 0 },
       flops: 2 * s.m * s.n * s.k * batch,
       setup: () => {
         const a = randomArray(s.m * s.k * batch, 1);
         const b = randomArray(s.k * s.n * batch, 2);
         const c = new Float32Array(s.m * s.n * batch);
+        if (packedW) {
+          const panel = native.gemmPackB(b, { n: s.n, k: s.k, transB: !!s.transB });
+          const opts: GemmOptions = { m: s.m, n: s.n, k: s.k, packedB: true };
+          return () => native.gemm(c, a, panel, opts);
+        }
         const opts: GemmOptions = { m: s.m, n: s.n, k: s.k, transA: !!s.transA, transB: !!s.transB, batch };
         return () => native.gemm(c, a, b, opts);
       },
-    };
+    });
+    return packable ? [row(false), row(true)] : [row(false)];
   });
 }
 

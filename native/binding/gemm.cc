@@ -7,6 +7,15 @@
 //   bias, biasAxis     a Float32Array of m ('row') or n ('col', the default) values
 //   act                'none' (default), 'relu' or 'gelu'
 //   batch, strideA, strideB, strideC   batch problems at these float offsets (A/B strides may be 0)
+//   packedB            b is a panel from gemmPackB for this n and k (transB, ldb and strideB are
+//                      then the panel's business: not allowed; a batch shares it)
+//
+// gemmPackB(b, params) -> Float32Array: op(B) packed once in the active GEMM kernel's layout, for
+// a B that many GEMMs share (a layer's weight during inference): those GEMMs skip packing it.
+//   n, k, transB, ldb  as gemm's
+// The panel starts with a header (kPackedHeader floats) naming the kernel's ISA and the sizes;
+// gemm checks it, so a panel packed before setIsa() or for other sizes is refused, not misread.
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -29,11 +38,42 @@ size_t extent(const Args& args, size_t count, size_t stride, size_t rows, size_t
   return total + cols;
 }
 
+// The header of a packed B panel: what gemm checks before it reads the panel as one.
+constexpr size_t kPackedHeader = 16;  // floats: keeps the panel 64 bytes from the array's start
+constexpr uint32_t kPackedMagic = 0x4B504B42, kPackedVersion = 1;
+struct PackedHeader {
+  uint32_t magic, version, isa, nr;
+  uint64_t k, n;
+};
+static_assert(sizeof(PackedHeader) <= kPackedHeader * sizeof(float), "the header fits its floats");
+
+// Checks that `b` is a panel packed by the active kernel for (n, k) and returns its data.
+const float* packed_panel(const Args& args, const KilnAddon& addon, const Napi::Float32Array& b, size_t n, size_t k) {
+  const GemmKernel& kern = addon.table.gemm.fn;
+  PackedHeader h{};
+  if (b.ElementLength() >= kPackedHeader) std::memcpy(&h, b.Data(), sizeof h);
+  if (b.ElementLength() < kPackedHeader || h.magic != kPackedMagic || h.version != kPackedVersion) {
+    args.range_error("b expected a panel from gemmPackB (params.packedB), got a Float32Array of length " +
+                     std::to_string(b.ElementLength()) + " without its header");
+  }
+  const Isa isa = addon.table.gemm.isa;
+  if (h.isa != static_cast<uint32_t>(isa) || h.nr != (kern.tile ? kern.shape.nr : 0)) {
+    args.range_error("b was packed for another GEMM kernel than the active one (" + std::string(isa_name(isa)) +
+                     "): pack it again with gemmPackB after setIsa()");
+  }
+  if (h.n != n || h.k != k) {
+    args.range_error("b was packed for n=" + std::to_string(h.n) + " k=" + std::to_string(h.k) + ", the call has n=" +
+                     std::to_string(n) + " k=" + std::to_string(k));
+  }
+  args.expect_length("b", b, kPackedHeader + gemm_packed_b_floats(kern, n, k), "the header + the packed panel");
+  return b.Data() + kPackedHeader;
+}
+
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Args args(info, "gemm", 4);
   auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
   Params p(args, info[3], {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta", "bias",
-                          "biasAxis", "act", "batch", "strideA", "strideB", "strideC"});
+                          "biasAxis", "act", "batch", "strideA", "strideB", "strideC", "packedB"});
   for (const char* key : {"m", "n", "k"}) {
     if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
   }
@@ -43,6 +83,10 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   d.N = p.size("n", 0);
   d.K = p.size("k", 0);
   d.trans_a = p.flag("transA");
+  const bool packed = p.flag("packedB");
+  for (const char* key : {"transB", "ldb", "strideB"}) {
+    if (packed && p.has(key)) args.range_error(std::string("params.") + key + " is not allowed with params.packedB (the panel has its layout; a batch shares it)");
+  }
   d.trans_b = p.flag("transB");
   // stored shapes: A is (M, K) or (K, M); B is (K, N) or (N, K)
   const size_t a_rows = d.trans_a ? d.K : d.M, a_cols = d.trans_a ? d.M : d.K;
@@ -69,7 +113,8 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   }
   const bool work = d.M > 0 && d.N > 0 && batch.count > 0;
   const size_t need_a = work ? extent(args, batch.count, batch.stride_a, a_rows, a_cols, d.lda, "A extent") : 0;
-  const size_t need_b = work ? extent(args, batch.count, batch.stride_b, b_rows, b_cols, d.ldb, "B extent") : 0;
+  if (packed) batch.stride_b = 0;
+  const size_t need_b = work && !packed ? extent(args, batch.count, batch.stride_b, b_rows, b_cols, d.ldb, "B extent") : 0;
   const size_t need_c = work ? extent(args, batch.count, batch.stride_c, d.M, d.N, d.ldc, "C extent") : 0;
   args.expect_at_least("c", c, need_c, "(batch-1)*strideC + (m-1)*ldc + n");
   args.expect_at_least("a", a, need_a, d.trans_a ? "(batch-1)*strideA + (k-1)*lda + m" : "(batch-1)*strideA + (m-1)*lda + k");
@@ -89,10 +134,43 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   args.disjoint("c", c, "b", b);
 
   KilnAddon& k = KilnAddon::of(info);
-  if (!gemm(k.pool, k.workspace, k.table.gemm.fn, c.Data(), a.Data(), b.Data(), d, batch)) {
+  const float* b_data = b.Data();
+  if (packed) {
+    b_data = packed_panel(args, k, b, d.N, d.K);
+    if (k.table.gemm.fn.tile) d.b_packed = true;  // slivers: GemmDims::b_packed
+    else d.ldb = d.N;                               // ref: op(B) row-major, as a plain B
+  }
+  if (!gemm(k.pool, k.workspace, k.table.gemm.fn, c.Data(), a.Data(), b_data, d, batch)) {
     throw Napi::Error::New(info.Env(), "gemm: out of memory for the packing workspace");
   }
   return info.Env().Undefined();
+}
+
+Napi::Value GemmPackB(const Napi::CallbackInfo& info) {
+  Args args(info, "gemmPackB", 2);
+  auto b = args.f32(0, "b");
+  Params p(args, info[1], {"n", "k", "transB", "ldb"});
+  for (const char* key : {"n", "k"}) {
+    if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
+  }
+  const size_t n = p.size("n", 0), k = p.size("k", 0);
+  const bool trans_b = p.flag("transB");
+  const size_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
+  const size_t ldb = p.size("ldb", b_cols);
+  if (ldb < b_cols) args.range_error("params.ldb expected >= " + std::to_string(b_cols) + (trans_b ? " (k, B is transposed)" : " (n)") + ", got " + std::to_string(ldb));
+  args.expect_at_least("b", b, extent(args, 1, 0, b_rows, b_cols, ldb, "B size"), trans_b ? "(n-1)*ldb + k" : "(k-1)*ldb + n");
+
+  KilnAddon& addon = KilnAddon::of(info);
+  const GemmKernel& kern = addon.table.gemm.fn;
+  args.mul(n, k, "n*k");  // throws when the panel's size overflows
+  const size_t floats = kPackedHeader + gemm_packed_b_floats(kern, n, k);
+  auto out = Napi::Float32Array::New(info.Env(), floats);
+  const PackedHeader h{kPackedMagic, kPackedVersion, static_cast<uint32_t>(addon.table.gemm.isa),
+                       static_cast<uint32_t>(kern.tile ? kern.shape.nr : 0), k, n};
+  std::memset(out.Data(), 0, kPackedHeader * sizeof(float));
+  std::memcpy(out.Data(), &h, sizeof h);
+  gemm_pack_b_panel(kern, out.Data() + kPackedHeader, b.Data(), ldb, trans_b, n, k);
+  return out;
 }
 
 // fmaPeak(isa, iterations) -> flops: runs the FMA peak probe of `isa` ('avx2' or 'avx512') on
@@ -123,6 +201,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 
 void init_gemm(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("gemmPackB", Napi::Function::New(env, GemmPackB, "gemmPackB"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
 }
 

@@ -468,4 +468,20 @@ void gemm_serial(const GemmKernel& kernel, float* apack, float* bpack, float* c,
   gemm_blocked(Inline{}, 1, kernel, make_plan(kernel, d), &apack, &bpack, nullptr, c, a, b, d);
 }
 
+size_t gemm_packed_b_floats(const GemmKernel& kernel, size_t n, size_t k) {
+  if (!kernel.tile) return n * k;
+  const size_t nr = kernel.shape.nr;
+  return ceil_div(n, nr) * nr * k;
+}
+
+void gemm_pack_b_panel(const GemmKernel& kernel, float* out, const float* b, size_t ldb, bool trans_b, size_t n, size_t k) {
+  if (n == 0 || k == 0) return;
+  if (!kernel.tile) {  // op(B) row-major: out[p * n + j] = op(B)[p, j]
+    for (size_t p = 0; p < k; ++p)
+      for (size_t j = 0; j < n; ++j) out[p * n + j] = trans_b ? b[j * ldb + p] : b[p * ldb + j];
+    return;
+  }
+  kernel.pack_b(out, b, ldb, trans_b, n, k, k);
+}
+
 }  // namespace kiln

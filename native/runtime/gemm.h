@@ -40,4 +40,11 @@ bool gemm_splits_k(const GemmDims& d);
 void gemm_serial(const GemmKernel& kernel, float* apack, float* bpack, float* c, const float* a, const float* b,
                  const GemmDims& d);
 
+// A B operand packed once and reused by many GEMMs (a layer's weight during inference): op(B), K x
+// N, in the kernel's layout, GemmDims::b_packed (NR-column slivers of all K rows, zero past N).
+// Without a tile (ref) the layout is op(B) itself, row-major K x N. The layout depends on the
+// kernel, so a panel is only valid for the kernel that packed it.
+size_t gemm_packed_b_floats(const GemmKernel& kernel, size_t n, size_t k);
+void gemm_pack_b_panel(const GemmKernel& kernel, float* out, const float* b, size_t ldb, bool trans_b, size_t n, size_t k);
+
 }  // namespace kiln

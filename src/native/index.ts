@@ -83,6 +83,11 @@ export interface KilnNative {
   columnSum(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
   /** C = act(alpha op(A) op(B) + beta C + bias), row-major, optionally batched (see GemmOptions). */
   gemm(c: Float32Array, a: Float32Array, b: Float32Array, params: GemmOptions): void;
+  /** op(B) packed once in the active GEMM kernel's layout, for a B that many GEMMs share (a
+   * layer's weight during inference): gemm(c, a, panel, { ..., packedB: true }) then skips packing
+   * it. The panel carries a header naming the kernel and the sizes; gemm refuses a panel packed
+   * for another ISA (pack again after setIsa) or other n, k. */
+  gemmPackB(b: Float32Array, params: GemmPackOptions): Float32Array;
   /** Runs the FMA peak probe of an ISA on every pool thread; returns the flops done (time the call). */
   fmaPeak(isa: 'avx2' | 'avx512', iterations: number): number;
 
@@ -428,6 +433,16 @@ export interface GemmOptions {
   strideA?: number;
   strideB?: number;
   strideC?: number;
+  /** b is a panel from gemmPackB for this n and k (transB, ldb and strideB are then not allowed; a batch shares the panel) */
+  packedB?: boolean;
+}
+
+export interface GemmPackOptions {
+  /** op(B) is (k, n): B stored (k, ldb), or with transB (n, ldb) */
+  n: number;
+  k: number;
+  transB?: boolean;
+  ldb?: number;
 }
 
 /** Where the addon is loaded from: KILN_ADDON, else the cmake-js build, else the node-gyp build. */

@@ -182,6 +182,76 @@ describe.each(isas)('gemm on %s', (isa) => {
   });
 });
 
+describe.each(isas)('gemm with a packed B (gemmPackB) on %s', (isa) => {
+  // The packed panel holds the same values as B, and every element of C is computed by the same
+  // tile over the same K blocks whether B was packed per call or once, so the bits match (the one
+  // exception: an unpacked call that splits a long K over chunks adds them in double; the packed
+  // one never splits).
+  function same(p: Case, threads: number, what: string): void {
+    native.setIsa(isa);
+    native.setThreads(threads);
+    const { a, b, c } = buffers(p);
+    const want = c.slice();
+    const params: Record<string, unknown> = { ...p };
+    delete params.seed;
+    native.gemm(want, a, b, params as unknown as GemmParams);
+    const panel = native.gemmPackB(b, { n: p.n, k: p.k, transB: p.transB, ldb: p.ldb });
+    delete params.transB;
+    delete params.ldb;
+    delete params.strideB;
+    native.gemm(c, a, panel, { ...(params as unknown as GemmParams), packedB: true });
+    bitwiseEqual(c, want, what);
+  }
+
+  it(`gemmPackB ${isa}: the same bits as packing per call, for edge sizes, both layouts of B, padded rows and every epilogue`, () => {
+    for (const transB of [false, true]) {
+      for (const s of edges) {
+        same({ m: 1 + ((s * 7) % 60), n: s, k: 1 + ((s * 13) % 300), transB, seed: s }, 2, `${isa} n=${s} tB=${transB}`);
+        same({ m: 70, n: 3 * s, k: s, transB, beta: 0.5, seed: s + 1 }, 3, `${isa} k=${s} tB=${transB}`);
+      }
+      same({ m: 50, n: 45, k: 60, transB, ldb: 301, alpha: 0.5, seed: 5 }, 2, `${isa} ldb 301 tB=${transB}`);
+      for (const act of ['relu', 'gelu'] as const) {
+        same({ m: 33, n: 70, k: 90, transB, act, bias: uniform(70, 6), seed: 6 }, 2, `${isa} ${act} bias col tB=${transB}`);
+        same({ m: 33, n: 70, k: 90, transB, act, bias: uniform(33, 7), biasAxis: 'row', beta: 1, seed: 7 }, 1, `${isa} ${act} bias row tB=${transB}`);
+      }
+    }
+  });
+
+  it(`gemmPackB ${isa}: the same bits over several K blocks, column blocks, the row split, a shared batch and k = 0`, () => {
+    same({ m: 300, n: 45, k: 3100, transB: true, seed: 11 }, 3, `${isa} 4 K blocks`);
+    same({ m: 770, n: 3073, k: 4, seed: 12 }, 3, `${isa} 2 column blocks`);
+    same({ m: 2048, n: 256, k: 256, transB: true, bias: uniform(256, 13), seed: 13 }, 2, `${isa} row split`);
+    same({ m: 9, n: 600, k: 200, transB: true, seed: 14 }, 2, `${isa} few rows (B read in place when not packed)`);
+    same({ m: 12, n: 40, k: 32, transB: true, batch: 7, strideB: 0, seed: 15 }, 3, `${isa} batch sharing B`);
+    const c = new Float32Array([1, 2, 3, 4, 5, 6]);
+    native.setIsa(isa);
+    const empty = native.gemmPackB(new Float32Array(0), { n: 3, k: 0 });
+    native.gemm(c, new Float32Array(0), empty, { m: 2, n: 3, k: 0, beta: 2, packedB: true });
+    expect(Array.from(c)).toEqual([2, 4, 6, 8, 10, 12]);
+  });
+
+  it(`gemmPackB ${isa}: a panel for other sizes, another kernel or not from gemmPackB is refused with a clear error`, () => {
+    native.setIsa(isa);
+    const b = uniform(40 * 30, 21);
+    const panel = native.gemmPackB(b, { n: 40, k: 30, transB: true });
+    const a = uniform(5 * 30, 22), c = new Float32Array(5 * 40);
+    const call = (bb: Float32Array, extra: Record<string, unknown> = {}) => () => native.gemm(c, a, bb, { m: 5, n: 40, k: 30, packedB: true, ...extra });
+    expect(call(b)).toThrow(/gemm: b expected a panel from gemmPackB \(params.packedB\), got a Float32Array of length 1200 without its header/);
+    expect(call(panel.subarray(0, panel.length - 1))).toThrow(/gemm: b expected length \d+ \(the header \+ the packed panel\), got \d+/);
+    expect(() => native.gemm(new Float32Array(5 * 41), a, panel, { m: 5, n: 41, k: 30, packedB: true })).toThrow('gemm: b was packed for n=40 k=30, the call has n=41 k=30');
+    expect(call(panel, { transB: true })).toThrow('gemm: params.transB is not allowed with params.packedB');
+    expect(call(panel, { strideB: 0, batch: 1 })).toThrow('gemm: params.strideB is not allowed with params.packedB');
+    const other = isas.find((i) => i !== isa);
+    if (other) {
+      native.setIsa(other);
+      expect(call(panel)).toThrow(`gemm: b was packed for another GEMM kernel than the active one (${other}): pack it again with gemmPackB after setIsa()`);
+    }
+    expect(() => native.gemmPackB(b, { n: 40, k: 31, transB: true })).toThrow('gemmPackB: b expected length >= 1240 ((n-1)*ldb + k), got 1200');
+    expect(() => native.gemmPackB(b, { n: 40, k: 30, transB: true, ldb: 20 })).toThrow('gemmPackB: params.ldb expected >= 30 (k, B is transposed), got 20');
+    expect(() => native.gemmPackB(b, { n: 40 } as never)).toThrow('gemmPackB: params.k expected a non-negative integer, got undefined');
+  });
+});
+
 describe('gemm thread-count invariance', () => {
   it.each(isas)('gemm %s gives bit-identical results for 1, 2, 3 and 5 threads, whatever the shape', (isa) => {
     native.setIsa(isa);
