@@ -1,6 +1,6 @@
 // The differentiable ops: each runs forward eagerly and records its backward (src/autograd).
 export { add, addRelu, dot, mean, mul, relu, scale, sum } from './elementwise.js';
-export { linear, linearStacked } from './linear.js';
+export { linear, linearStacked, withPackedWeights } from './linear.js';
 export { conv2d, type Conv2dOptions } from './conv.js';
 export { avgPool2d, globalAvgPool2d, maxPool2d, type Pool2dOptions } from './pool.js';
 export { batchNorm2d, batchNorm2dAddRelu, type BatchNormOptions, type RunningStats } from './norm.js';

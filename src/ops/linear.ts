@@ -7,6 +7,37 @@ import { allocFloats, releaseFloats } from '../tensor/arena.js';
 import { shapeText, Tensor } from '../tensor/tensor.js';
 import { fail } from './check.js';
 
+// Weights packed once for the GEMM kernel (native.gemmPackB) while a scope runs: decoding
+// multiplies a few rows by the same weights at every step, and packing a weight per call (a pass
+// over all of it, transposed) costs more there than the multiplication. Keyed by the weight's
+// buffer; the scope's owner promises that no weight changes while it runs.
+let packedWeights: Map<Float32Array, Float32Array> | null = null;
+
+/** Off: withPackedWeights runs fn as it is (same results; for A/B measurements, tools/decode-ab.ts). */
+export const weightPacking = { enabled: true };
+
+/** Runs fn with every weight ops.linear meets packed once and reused (see packedWeights). The
+ * weights must not change inside fn (decoding and inference; never a training step). Nested
+ * scopes share the outer one's panels. */
+export function withPackedWeights<T>(fn: () => T): T {
+  if (packedWeights || !weightPacking.enabled) return fn();
+  packedWeights = new Map();
+  try {
+    return fn();
+  } finally {
+    packedWeights = null;
+  }
+}
+
+/** y = x W^T (+ b, act) through the scope's packed W when a scope runs (same bits either way). */
+function forwardGemm(y: Float32Array, x: Float32Array, w: Float32Array, rows: number, out: number, inp: number, bias: Float32Array | null, act: 'none' | 'relu') {
+  const epilogue = { ...(bias ? { bias } : {}), act };
+  if (!packedWeights) return native.gemm(y, x, w, { m: rows, n: out, k: inp, transB: true, ...epilogue });
+  let panel = packedWeights.get(w);
+  if (!panel) packedWeights.set(w, (panel = native.gemmPackB(w, { n: out, k: inp, transB: true })));
+  native.gemm(y, x, panel, { m: rows, n: out, k: inp, packedB: true, ...epilogue });
+}
+
 /** With act 'relu', `dropout` (p in [0, 1) and the mask's seed, as ops.dropout) is applied to the
  * ReLU's output in place: the same values as ops.dropout(linear(.., 'relu'), p, seed). */
 export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none' | 'relu' = 'none', dropout?: { p: number; seed: number }): Tensor {
@@ -17,7 +48,7 @@ export function linear(x: Tensor, w: Tensor, b: Tensor | null = null, act: 'none
   if (b && (b.shape.length !== 1 || b.shape[0] !== out)) fail(op, `bias expected shape [${out}], got ${shapeText(b.shape)}`);
   const rows = x.size / inp;
   const y = Tensor.empty([...x.shape.slice(0, -1), out]);
-  native.gemm(y.data, x.data, w.data, { m: rows, n: out, k: inp, transB: true, ...(b ? { bias: b.data } : {}), act });
+  forwardGemm(y.data, x.data, w.data, rows, out, inp, b ? b.data : null, act);
   // Dropout after the ReLU, in place: y = relu(.) * keep / (1 - p) is > 0 exactly where the ReLU
   // passed and the mask kept, so backward regenerates no mask: dy flows where y > 0, times
   // 1 / (1 - p) (the dropout kernel's float), which backward's GEMMs take as alpha. One

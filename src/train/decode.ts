@@ -13,6 +13,7 @@
 import type { DecodeState } from '../models/transformer.js';
 import { reorderDecoding } from '../models/transformer.js';
 import { noGrad } from '../autograd/graph.js';
+import { withPackedWeights } from '../ops/linear.js';
 import { invalid } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -171,12 +172,20 @@ function hypothesis(tokens: number[], logProb: number, finished: boolean, alpha:
 
 /** log softmax of one row of logits, in double; banned tokens get -Infinity. */
 export function logSoftmax(row: ArrayLike<number>, banned: ReadonlySet<number> = new Set()): Float64Array {
+  // banned entries set to -Infinity first, so the loops below test nothing per element (a set
+  // lookup per element was most of a beam-search step): they add exp(-Infinity) = 0 to the sum,
+  // which leaves its bits as they were
+  const n = row.length, out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = row[i]!;
+  for (const b of banned) if (Number.isInteger(b) && b >= 0 && b < n) out[b] = -Infinity;
   let max = -Infinity;
-  for (let i = 0; i < row.length; i++) if (!banned.has(i) && row[i]! > max) max = row[i]!;
+  for (let i = 0; i < n; i++) if (out[i]! > max) max = out[i]!;
+  if (max === -Infinity) return out.fill(-Infinity); // nothing left to normalize
   let sum = 0;
-  for (let i = 0; i < row.length; i++) if (!banned.has(i)) sum += Math.exp(row[i]! - max);
-  const lse = max + Math.log(sum), out = new Float64Array(row.length);
-  for (let i = 0; i < row.length; i++) out[i] = banned.has(i) ? -Infinity : row[i]! - lse;
+  for (let i = 0; i < n; i++) sum += Math.exp(out[i]! - max);
+  const lse = max + Math.log(sum);
+  for (let i = 0; i < n; i++) out[i] = out[i]! - lse;
+  for (const b of banned) if (Number.isInteger(b) && b >= 0 && b < n) out[b] = -Infinity; // even when lse is NaN
   return out;
 }
 
@@ -210,11 +219,13 @@ function column(ids: number[]): Tensor {
 
 /** Runs fn with the model in evaluation mode (no dropout) and no autograd graph, restoring its
  * mode after. */
+// Evaluation mode, no gradients, and each weight packed once for the GEMM kernel (every step
+// multiplies a few rows by the same weights: see ops.withPackedWeights).
 function evaluating<T>(model: Seq2SeqDecoder, fn: () => T): T {
   const was = model.training;
   model.train(false);
   try {
-    return noGrad(fn);
+    return noGrad(() => withPackedWeights(fn));
   } finally {
     model.train(was);
   }

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import { noGrad } from '../../src/autograd/graph.js';
 import { buildModel } from '../../src/models/spec.js';
+import { weightPacking } from '../../src/ops/linear.js';
 import type { DecodeState, Seq2SeqTransformer } from '../../src/models/transformer.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { beamSearch, BOS, contentTokens, EOS, greedyDecode, lengthPenalty, logSoftmax, PAD, type Hypothesis, type Seq2SeqDecoder } from '../../src/train/decode.js';
@@ -56,6 +57,18 @@ describe('decoding a random seq2seq Transformer', () => {
         expect(hs[0]!.finished).toBe(greedy[i]!.finished);
         expect(hs[0]!.logProb).toBe(greedy[i]!.logProb);
       });
+    }
+  });
+
+  it('weights packed once per call (ops.withPackedWeights) decode exactly as packed per GEMM', () => {
+    const m = model(4, 2), src = sources(3, 6, 11);
+    const run = () => JSON.stringify([greedyDecode(m, src, { maxLen: 9 }), beamSearch(m, src, { maxLen: 9, beam: 3 })]);
+    const packed = run();
+    weightPacking.enabled = false;
+    try {
+      expect(run()).toBe(packed);
+    } finally {
+      weightPacking.enabled = true;
     }
   });
 
@@ -189,5 +202,34 @@ describe('contentTokens', () => {
     expect(contentTokens([BOS, 5, 6, EOS, PAD])).toEqual([5, 6]);
     expect(contentTokens([5, 6, PAD, PAD])).toEqual([5, 6]);
     expect(contentTokens(Float32Array.from([BOS, EOS]))).toEqual([]);
+  });
+});
+
+describe('logSoftmax', () => {
+  // the definition the fast version must match bit for bit: a set lookup per element
+  function byDefinition(row: ArrayLike<number>, banned: ReadonlySet<number>): Float64Array {
+    let max = -Infinity;
+    for (let i = 0; i < row.length; i++) if (!banned.has(i) && row[i]! > max) max = row[i]!;
+    let sum = 0;
+    for (let i = 0; i < row.length; i++) if (!banned.has(i)) sum += Math.exp(row[i]! - max);
+    const lse = max + Math.log(sum), out = new Float64Array(row.length);
+    for (let i = 0; i < row.length; i++) out[i] = banned.has(i) ? -Infinity : row[i]! - lse;
+    return out;
+  }
+
+  it('gives the same bits as the definition, banned ids (some outside the row) at -Infinity', () => {
+    const r = rng(77);
+    for (const n of [1, 2, 13, 1000, 8191]) {
+      const row = Float32Array.from({ length: n }, () => (r() - 0.5) * 40);
+      if (n > 3) row[n - 2] = -Infinity;
+      for (const banned of [new Set<number>(), new Set([PAD, BOS]), new Set([0, n - 1, n + 5, -1, 2.5])]) {
+        const got = logSoftmax(row, banned), want = byDefinition(row, banned);
+        for (let i = 0; i < n; i++) expect(Object.is(got[i], want[i]), `n=${n} i=${i}: ${got[i]} vs ${want[i]}`).toBe(true);
+      }
+    }
+  });
+
+  it('a row with every id banned is -Infinity throughout (not NaN)', () => {
+    expect(Array.from(logSoftmax([1, 2], new Set([0, 1])))).toEqual([-Infinity, -Infinity]);
   });
 });

@@ -9,7 +9,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { BOS, PAD } from '../../src/train/decode.js';
 import { generate, sampleToken, topKIndices } from '../../src/train/sampling.js';
-import { uniform } from '../helpers/rng.js';
+import { rng, uniform } from '../helpers/rng.js';
 
 describe('sampleToken', () => {
   const logits = uniform(20, 3, -2, 2);
@@ -37,6 +37,23 @@ describe('sampleToken', () => {
 
   it('topKIndices: largest first, ties to the lower id, banned ids skipped', () => {
     expect(topKIndices([5, 1, 3, 3, 9], 3, new Set([4]))).toEqual([0, 2, 3]);
+    expect(topKIndices(Float32Array.from([5, 1, 3, 3, 9]), 3, new Set([4]))).toEqual([0, 2, 3]);
+  });
+
+  it('topKIndices of a Float32Array (sorted by keys) orders as the comparison does: ties, -0 and +0, negatives, infinities', () => {
+    const r = rng(91);
+    const byComparison = (row: Float32Array, k: number, banned: ReadonlySet<number>) => {
+      const ids = Array.from({ length: row.length }, (_, i) => i).filter((i) => !banned.has(i));
+      return ids.sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
+    };
+    for (const n of [1, 2, 7, 100, 5000]) {
+      // values on a coarse grid, so many tie
+      const row = Float32Array.from({ length: n }, () => Math.round((r() - 0.5) * 16) / 4);
+      if (n > 4) row.set([-0, 0, Infinity, -Infinity], n - 4);
+      for (const banned of [new Set<number>(), new Set([0, 1]), new Set([n - 1, n + 3])]) {
+        for (const k of [1, 3, n]) expect(topKIndices(row, k, banned), `n=${n} k=${k}`).toEqual(byComparison(row, k, banned));
+      }
+    }
   });
 
   it('temperature 0 is the most likely token; PAD and BOS are never drawn', () => {
