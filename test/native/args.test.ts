@@ -59,7 +59,7 @@ const cases: Case[] = [
   // gemm: params object fields, strided extents, overlaps
   { name: 'gemm params not an object', call: () => native.gemm(f(4), f(4), f(4), 3 as never), error: TypeError, message: 'gemm: params expected an object, got number 3' },
   { name: 'gemm missing m', call: () => native.gemm(f(4), f(4), f(4), { n: 2, k: 2 } as never), error: TypeError, message: 'gemm: params.m expected a non-negative integer, got undefined' },
-  { name: 'gemm unknown key', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, transa: true } as never), error: RangeError, message: 'gemm: params.transa is not a parameter (expected one of m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC)' },
+  { name: 'gemm unknown key', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, transa: true } as never), error: RangeError, message: 'gemm: params.transa is not a parameter (expected one of m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC, packedB)' },
   { name: 'gemm negative n', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: -2, k: 2 }), error: RangeError, message: 'gemm: params.n expected a non-negative integer, got -2' },
   { name: 'gemm transA not boolean', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, transA: 1 as never }), error: TypeError, message: 'gemm: params.transA expected a boolean, got number 1' },
   { name: 'gemm lda too small', call: () => native.gemm(f(4), f(4), f(4), { m: 2, n: 2, k: 2, lda: 1 }), error: RangeError, message: 'gemm: params.lda expected >= 2 (k), got 1' },
