@@ -67,24 +67,6 @@ __attribute__((always_inline)) inline void load_transposed(float* out, size_t os
     if (c < cols) _mm512_mask_storeu_ps(out + c * os, wm, r[c]);
 }
 
-// 16 k of `rows` (<= 12) rows: the 16 columns of 12 floats are one contiguous run of 192 floats,
-// written as 12 whole vectors (each column's 12 floats joined to the next one's by a permute).
-__attribute__((always_inline)) inline void load_transposed12(float* out, const float* src, size_t ld, size_t rows) {
-  __m512 r[16];
-#pragma GCC unroll 16
-  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_loadu_ps(src + i * ld) : _mm512_setzero_ps();
-  transpose16(r);
-  const __m512i i0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19);
-  const __m512i i1 = _mm512_setr_epi32(4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23);
-  const __m512i i2 = _mm512_setr_epi32(8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
-#pragma GCC unroll 4
-  for (size_t q = 0; q < 4; ++q) {
-    _mm512_storeu_ps(out + 48 * q, _mm512_permutex2var_ps(r[4 * q], i0, r[4 * q + 1]));
-    _mm512_storeu_ps(out + 48 * q + 16, _mm512_permutex2var_ps(r[4 * q + 1], i1, r[4 * q + 2]));
-    _mm512_storeu_ps(out + 48 * q + 32, _mm512_permutex2var_ps(r[4 * q + 2], i2, r[4 * q + 3]));
-  }
-}
-
 }  // namespace
 
 void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t mc, size_t kc) {
@@ -102,10 +84,6 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
       }
     } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 16 k at a time, transposed
       for (size_t k = 0; k < kc; k += 16) {
-        if (kc - k >= 16) {
-          load_transposed12(o + k * kMR, a + i * lda + k, lda, rows);
-          continue;
-        }
         load_transposed(o + k * kMR, kMR, a + i * lda + k, lda, rows, kc - k < 16 ? kc - k : 16, kMR);
       }
     }
