@@ -40,17 +40,26 @@ __attribute__((always_inline)) inline void transpose8(__m256 r[8]) {
 // Reads `rows` (<= 8) rows of `cols` (<= 8) floats, ld apart, transposed into out[c*os ...],
 // writing `width` lanes per output (zeros past `rows`).
 // Both loops run a constant count (fully unrolled) so that r[] stays in registers.
+// Masked moves only where they are needed: VMASKMOVPS is slow on AMD (the masked stores were
+// 17% of a 512^3 GEMM on two threads, in perf). With os == width (A's slivers: 6 floats per k)
+// an output's whole 8-lane store spills into the next output's lanes, which that output's store
+// then overwrites; only the last one is masked.
 __attribute__((always_inline)) inline void load_transposed(float* out, size_t os, const float* src, size_t ld, size_t rows,
                                                          size_t cols, size_t width) {
   __m256 r[8];
   const __m256i cm = lanes(cols);
 #pragma GCC unroll 8
-  for (size_t i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_maskload_ps(src + i * ld, cm) : _mm256_setzero_ps();
+  for (size_t i = 0; i < 8; ++i) {
+    r[i] = i >= rows ? _mm256_setzero_ps() : cols == 8 ? _mm256_loadu_ps(src + i * ld) : _mm256_maskload_ps(src + i * ld, cm);
+  }
   transpose8(r);
   const __m256i wm = lanes(width);
 #pragma GCC unroll 8
-  for (size_t c = 0; c < 8; ++c)
-    if (c < cols) _mm256_maskstore_ps(out + c * os, wm, r[c]);
+  for (size_t c = 0; c < 8; ++c) {
+    if (c >= cols) continue;
+    if (width == 8 || (os == width && c + 1 < cols)) _mm256_storeu_ps(out + c * os, r[c]);
+    else _mm256_maskstore_ps(out + c * os, wm, r[c]);
+  }
 }
 
 }  // namespace
@@ -67,7 +76,12 @@ void gemm_pack_a_f32(float* out, const float* a, size_t lda, bool trans, size_t 
           _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i), _MM_HINT_T0);
           _mm_prefetch(reinterpret_cast<const char*>(a + (k + 16) * lda + i + rows - 1), _MM_HINT_T0);
         }
-        _mm256_maskstore_ps(o, full, _mm256_maskload_ps(a + k * lda + i, m));
+        // whole 8-lane moves where they stay inside A's row and the sliver (the 2 extra lanes
+        // land on the next k's place, rewritten next): VMASKMOVPS is slow on AMD
+        const float* src = a + k * lda + i;
+        const __m256 v = i + 8 <= lda ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, m);
+        if (k + 1 < kc) _mm256_storeu_ps(o, v);
+        else _mm256_maskstore_ps(o, full, v);
       }
     } else {  // op(A)[i + r, k] = a[(i + r) * lda + k]: 8 k at a time, transposed
       for (size_t k = 0; k < kc; k += 8) {
@@ -93,8 +107,13 @@ void gemm_pack_b_f32(float* out, const float* b, size_t ldb, bool trans, size_t 
             _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb), _MM_HINT_T0);
             _mm_prefetch(reinterpret_cast<const char*>(src + 16 * ldb + 15), _MM_HINT_T0);
           }
-          _mm256_storeu_ps(o, _mm256_maskload_ps(src, m0));
-          _mm256_storeu_ps(o + 8, _mm256_maskload_ps(src + 8, m1));
+          if (cols == kNR) {  // unmasked loads (see load_transposed)
+            _mm256_storeu_ps(o, _mm256_loadu_ps(src));
+            _mm256_storeu_ps(o + 8, _mm256_loadu_ps(src + 8));
+          } else {
+            _mm256_storeu_ps(o, _mm256_maskload_ps(src, m0));
+            _mm256_storeu_ps(o + 8, _mm256_maskload_ps(src + 8, m1));
+          }
         }
       }
     }
