@@ -147,17 +147,27 @@ void transpose_f32(float* dst, size_t ldd, const float* src, size_t lds, size_t 
       const __m256i cm = lanes(cj);
       __m256 r[8];
 #pragma GCC unroll 8
-      for (size_t a = 0; a < 8; ++a) r[a] = a < ri ? _mm256_maskload_ps(src + (i + a) * lds + j, cm) : _mm256_setzero_ps();
+      for (size_t a = 0; a < 8; ++a) {
+        const float* p = src + (i + a) * lds + j;
+        r[a] = a >= ri ? _mm256_setzero_ps() : cj == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, cm);
+      }
       transpose8(r);
-      // with add, every row of dst is read before any is written (see avx512/gemm_pack.cc)
+      // with add, every row of dst is read before any is written (see avx512/gemm_pack.cc);
+      // masked moves only for partial blocks (see load_transposed)
       if (add) {
 #pragma GCC unroll 8
-        for (size_t c = 0; c < 8; ++c)
-          if (c < cj) r[c] = _mm256_add_ps(r[c], _mm256_maskload_ps(dst + (j + c) * ldd + i, rm));
+        for (size_t c = 0; c < 8; ++c) {
+          const float* p = dst + (j + c) * ldd + i;
+          if (c < cj) r[c] = _mm256_add_ps(r[c], ri == 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, rm));
+        }
       }
 #pragma GCC unroll 8
-      for (size_t c = 0; c < 8; ++c)
-        if (c < cj) _mm256_maskstore_ps(dst + (j + c) * ldd + i, rm, r[c]);
+      for (size_t c = 0; c < 8; ++c) {
+        float* p = dst + (j + c) * ldd + i;
+        if (c >= cj) continue;
+        if (ri == 8) _mm256_storeu_ps(p, r[c]);
+        else _mm256_maskstore_ps(p, rm, r[c]);
+      }
     }
   }
 }
