@@ -150,10 +150,7 @@ Napi::Value GemmPackB(const Napi::CallbackInfo& info) {
   Args args(info, "gemmPackB", 2);
   auto b = args.f32(0, "b");
   Params p(args, info[1], {"n", "k", "transB", "ldb"});
-  for (const char* key : {"n", "k"}) {
-    if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
-  }
-  const size_t n = p.size("n", 0), k = p.size("k", 0);
+  const size_t n = p.required_size("n"), k = p.required_size("k");
   const bool trans_b = p.flag("transB");
   const size_t b_rows = trans_b ? n : k, b_cols = trans_b ? k : n;
   const size_t ldb = p.size("ldb", b_cols);

@@ -175,9 +175,9 @@ export function logSoftmax(row: ArrayLike<number>, banned: ReadonlySet<number> =
   // banned entries set to -Infinity first, so the loops below test nothing per element (a set
   // lookup per element was most of a beam-search step): they add exp(-Infinity) = 0 to the sum,
   // which leaves its bits as they were
-  const n = row.length, out = new Float64Array(n);
+  const n = row.length, out = new Float64Array(n), drop = idsBelow(banned, n);
   for (let i = 0; i < n; i++) out[i] = row[i]!;
-  for (const b of banned) if (Number.isInteger(b) && b >= 0 && b < n) out[b] = -Infinity;
+  for (const b of drop) out[b] = -Infinity;
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (out[i]! > max) max = out[i]!;
   if (max === -Infinity) return out.fill(-Infinity); // nothing left to normalize
@@ -185,8 +185,13 @@ export function logSoftmax(row: ArrayLike<number>, banned: ReadonlySet<number> =
   for (let i = 0; i < n; i++) sum += Math.exp(out[i]! - max);
   const lse = max + Math.log(sum);
   for (let i = 0; i < n; i++) out[i] = out[i]! - lse;
-  for (const b of banned) if (Number.isInteger(b) && b >= 0 && b < n) out[b] = -Infinity; // even when lse is NaN
+  for (const b of drop) out[b] = -Infinity; // even when lse is NaN
   return out;
+}
+
+/** The ids of `ids` that index a row of n values (banned ids may name tokens past a row). */
+export function idsBelow(ids: ReadonlySet<number>, n: number): number[] {
+  return [...ids].filter((b) => Number.isInteger(b) && b >= 0 && b < n);
 }
 
 /** The index of the largest value (the first on a tie). */
@@ -217,11 +222,10 @@ function column(ids: number[]): Tensor {
   return Tensor.from(ids, [ids.length, 1]);
 }
 
-/** Runs fn with the model in evaluation mode (no dropout) and no autograd graph, restoring its
- * mode after. */
-// Evaluation mode, no gradients, and each weight packed once for the GEMM kernel (every step
-// multiplies a few rows by the same weights: see ops.withPackedWeights).
-function evaluating<T>(model: Seq2SeqDecoder, fn: () => T): T {
+/** Runs fn with the model in evaluation mode (no dropout), no autograd graph and each weight
+ * packed once for the GEMM kernel (every decoding step multiplies a few rows by the same weights:
+ * ops.withPackedWeights), restoring its mode after. Greedy decoding, beam search and sampling. */
+export function evaluating<T>(model: { training: boolean; train(on?: boolean): unknown }, fn: () => T): T {
   const was = model.training;
   model.train(false);
   try {

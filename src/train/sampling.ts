@@ -1,13 +1,11 @@
 // Sampling from a language model: the next token drawn from softmax(logits / temperature),
 // restricted to the k most likely tokens when topK is set (Fan et al. 2018), from a seeded Rng
 // so that a seed reproduces the text. Temperature 0 is greedy (the most likely token).
-import { noGrad } from '../autograd/graph.js';
-import { withPackedWeights } from '../ops/linear.js';
 import type { DecodeState } from '../models/transformer.js';
 import { invalid } from '../errors.js';
 import type { Rng } from '../tensor/random.js';
 import { Tensor } from '../tensor/tensor.js';
-import { BOS, EOS, PAD } from './decode.js';
+import { BOS, EOS, evaluating, idsBelow, PAD } from './decode.js';
 
 export interface SampleOptions {
   /** default 1; 0 takes the most likely token */
@@ -44,7 +42,7 @@ const bits = new Uint32Array(1), asFloat = new Float32Array(bits.buffer);
 function topKOfFloats(row: Float32Array, k: number, banned: ReadonlySet<number>): number[] {
   let keys = new Uint32Array(row.length), ids = new Int32Array(row.length), n = 0;
   const skip = new Uint8Array(row.length); // banned ids, without a set lookup per id
-  for (const b of banned) if (Number.isInteger(b) && b >= 0 && b < row.length) skip[b] = 1;
+  for (const b of idsBelow(banned, row.length)) skip[b] = 1;
   for (let i = 0; i < row.length; i++) {
     if (skip[i]) continue;
     asFloat[0] = row[i] === 0 ? 0 : row[i]!; // -0 as +0
@@ -112,32 +110,25 @@ export function generate(lm: LanguageModel, prompts: readonly (readonly number[]
     if (p.length === 0) invalid(`generate: prompt ${i} is empty (start it with BOS)`);
     byLength.set(p.length, [...(byLength.get(p.length) ?? []), i]);
   });
-  const was = lm.training;
-  lm.train(false);
-  try {
-    // each weight packed once for the GEMM kernel: every step multiplies a few rows by it
-    noGrad(() => withPackedWeights(() => {
-      for (const [len, rows] of byLength) {
-        const state = lm.startDecoding(rows.length, len + maxNew - 1);
-        const live = rows.map(() => true);
-        let logits = lm.decodeStep(state, Tensor.from(rows.flatMap((r) => prompts[r]!), [rows.length, len]));
-        for (let step = 0; step < maxNew; step++) {
-          const v = logits.shape[2]!, t = logits.shape[1]!;
-          const next = rows.map((r, i) => {
-            if (!live[i]) return eos ?? PAD;
-            const row = logits.data.subarray(((i + 1) * t - 1) * v, (i + 1) * t * v);
-            const tok = sampleToken(row, rng, opts);
-            if (tok === eos) live[i] = false;
-            else out[r]!.push(tok);
-            return tok;
-          });
-          if (step + 1 === maxNew || !live.some(Boolean)) break;
-          logits = lm.decodeStep(state, Tensor.from(next, [rows.length, 1]));
-        }
+  evaluating(lm, () => {
+    for (const [len, rows] of byLength) {
+      const state = lm.startDecoding(rows.length, len + maxNew - 1);
+      const live = rows.map(() => true);
+      let logits = lm.decodeStep(state, Tensor.from(rows.flatMap((r) => prompts[r]!), [rows.length, len]));
+      for (let step = 0; step < maxNew; step++) {
+        const v = logits.shape[2]!, t = logits.shape[1]!;
+        const next = rows.map((r, i) => {
+          if (!live[i]) return eos ?? PAD;
+          const row = logits.data.subarray(((i + 1) * t - 1) * v, (i + 1) * t * v);
+          const tok = sampleToken(row, rng, opts);
+          if (tok === eos) live[i] = false;
+          else out[r]!.push(tok);
+          return tok;
+        });
+        if (step + 1 === maxNew || !live.some(Boolean)) break;
+        logits = lm.decodeStep(state, Tensor.from(next, [rows.length, 1]));
       }
-    }));
-  } finally {
-    lm.train(was);
-  }
+    }
+  });
   return out;
 }
