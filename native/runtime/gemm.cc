@@ -26,6 +26,17 @@ namespace {
 constexpr size_t kKC = 1024;
 constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
+// A C of at most kNarrowPanelRows rows reads each packed B block once or twice (one or two A
+// blocks), so a wide block buys little reuse; but its panel, 7 MiB per thread at 576 x 3072, is
+// written and read back through L3, which it shares with the stream of B being packed (tens of
+// MiB in a convolution's forward GEMM). Their column blocks are cut so that the panel holds at
+// most kNarrowPanelFloats. Same-process A/B, 2 threads: 64 x 8192 x 576 (ResNet-20 stage 3
+// forward) 1.06-1.17x, 64 x 32768 x 576 1.08-1.16x, 128 x 8192 x 1152 1.04-1.09x, 32 x 32768 x
+// 288 1.03-1.05x, 256 x 2304 x 2048 transB 1.02-1.05x. Not for a short K (the panel is small,
+// and the short-K order wants many slivers), nor for more rows: square/1024 and 2048 lost 1-2%
+// with narrower blocks, A being packed once per block.
+constexpr size_t kNarrowPanelRows = 256;
+constexpr size_t kNarrowPanelFloats = size_t{1} << 19;  // 2 MiB
 // At most this deep a K block runs its tiles row of tiles outer (see compute_block). Same-process
 // A/B, 2 threads: 144x131072x16 (ResNet-20 stage 1 backward data) 88 -> 235 GFLOP/s,
 // 288x32768x32 1.6x, 576x32768x64 1.26x, 1152x8192x128 1.09x (1 thread alike; AVX2 1.49x on the
@@ -104,7 +115,8 @@ size_t k_block(size_t K) {
 
 // How one GEMM is cut into blocks, and the scratch it needs per worker.
 struct Plan {
-  size_t MR, NR, kc_max, nc_max;
+  size_t MR, NR, kc_max;
+  size_t nc, nc_max;  // the width of a column block (kNC, or narrower: kNarrowPanelRows), and of the widest here
   bool direct_b;  // read op(B) in place instead of packing it
   bool direct_a;  // read A in place instead of packing it
   size_t a_floats() const { return kMC * kc_max; }
@@ -123,7 +135,10 @@ Plan make_plan(const GemmKernel& kern, const GemmDims& d) {
   p.MR = kern.shape.mr;
   p.NR = kern.shape.nr;
   p.kc_max = d.a_rows ? k_block_runs(d.K, d.a_run) : k_block(d.K);
-  p.nc_max = std::min(kNC, d.N);
+  p.nc = d.M <= kNarrowPanelRows && p.kc_max > kShortK
+             ? std::min(kNC, std::max(4 * p.NR, kNarrowPanelFloats / p.kc_max / p.NR * p.NR))
+             : kNC;
+  p.nc_max = std::min(p.nc, d.N);
   // Rows given by offsets (b_rows) are always read in place: they overlap, so packing would copy
   // each input value R*S times. A gathered A (a_rows) takes a packed B only (see GemmTile::a_off).
   const bool b_ahead_fits = d.M <= kDirectBAheadRows && kern.shape.b_ahead && rows_spread(d.ldb, kern.shape.b_ahead);
@@ -209,12 +224,12 @@ void compute_block(const GemmKernel& kern, const Plan& plan, float* apack, const
   }
 }
 
-// The K blocks of one GEMM (of the plan's depth), and its (jc, pc) blocks: column blocks of kNC
+// The K blocks of one GEMM (of the plan's depth), and its (jc, pc) blocks: column blocks of plan.nc
 // times K blocks.
 size_t k_block_count(const Plan& plan, const GemmDims& d) {
   return std::max<size_t>(1, ceil_div(d.K, plan.kc_max));  // K == 0 still applies beta, bias, act
 }
-size_t block_count(const Plan& plan, const GemmDims& d) { return ceil_div(d.N, kNC) * k_block_count(plan, d); }
+size_t block_count(const Plan& plan, const GemmDims& d) { return ceil_div(d.N, plan.nc) * k_block_count(plan, d); }
 
 // How far the tasks that split rows are with each block (gemm_blocked).
 struct Progress {
@@ -263,8 +278,8 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
     const size_t per = ceil_div(ceil_div(d.N, NR), tasks) * NR;  // columns per task, whole slivers
     run(tasks, [&](size_t t) {
       const size_t c0 = std::min(d.N, t * per), c1 = std::min(d.N, (t + 1) * per);
-      for (size_t jc = c0; jc < c1; jc += kNC) {
-        const size_t nc = std::min(kNC, c1 - jc), n_slivers = ceil_div(nc, NR);
+      for (size_t jc = c0; jc < c1; jc += plan.nc) {
+        const size_t nc = std::min(plan.nc, c1 - jc), n_slivers = ceil_div(nc, NR);
         for (size_t kb = 0; kb < k_blocks; ++kb) {
           const size_t pc = kb * plan.kc_max, kc = std::min(plan.kc_max, d.K - std::min(d.K, pc));
           pack_slivers(ws_b[t], jc, nc, 0, n_slivers, pc, kc, 0, kc);
@@ -292,7 +307,7 @@ void gemm_blocked(Run run, size_t tasks, const GemmKernel& kern, const Plan& pla
     // (1.6% idle); compute_block cuts any row range into nearly equal tiles.
     const size_t m0 = t * d.M / tasks, m1 = (t + 1) * d.M / tasks;
     for (size_t q = 0; q < blocks; ++q) {
-      const size_t jc = q / k_blocks * kNC, nc = std::min(kNC, d.N - jc), n_slivers = ceil_div(nc, NR);
+      const size_t jc = q / k_blocks * plan.nc, nc = std::min(plan.nc, d.N - jc), n_slivers = ceil_div(nc, NR);
       const size_t pc = q % k_blocks * plan.kc_max, kc = std::min(plan.kc_max, d.K - std::min(d.K, pc));
       float* buf = ws_b[q % buffers];
       Progress& pg = progress[q];

@@ -130,6 +130,17 @@ describe.each(isas)('gemm on %s', (isa) => {
     }
   });
 
+  it(`gemm ${isa} matches when a short C's B is cut into narrow column blocks (the panel's size cap)`, () => {
+    native.setIsa(isa);
+    // at most 256 rows and K > 128: column blocks of at most 2 MiB of packed B, e.g. K = 1100 is
+    // two blocks of 560, so 928 columns each: N = 2000 is three column blocks, the last short
+    const bias = uniform(2000, 61, -2, 2);
+    for (const [m, n, k, transB, threads] of [[37, 2000, 1100, false, 1], [256, 1500, 700, true, 2], [200, 1931, 2100, false, 3]] as const) {
+      native.setThreads(threads);
+      check({ m, n, k, transB, bias: bias.subarray(0, n), act: 'relu', beta: 0.5, seed: m + n + k }, `${isa} m=${m} n=${n} k=${k}`);
+    }
+  });
+
   it(`gemm ${isa} splits a long k over small outputs (weight-gradient shapes) and still matches`, () => {
     native.setIsa(isa);
     check({ m: 16, n: 40, k: 40_000, transB: true, seed: 41 }, `${isa} split k, transB`);
@@ -265,6 +276,7 @@ describe('gemm thread-count invariance', () => {
       { m: 2048, n: 256, k: 256, transB: true, bias: uniform(256, 8), seed: 8 }, // one dispatch: slivers claimed, then rows split
       { m: 1100, n: 70, k: 512, transA: true, act: 'gelu', seed: 9 }, // the same, A packed (transposed)
       { m: 400, n: 64, k: 3100, beta: 0.5, seed: 10 }, // the same over 4 K blocks: two B buffers, each reused
+      { m: 50, n: 2100, k: 1100, transB: true, seed: 11 }, // short C, long K: narrow column blocks
     ];
     for (const p of shapes) {
       const results = [1, 2, 3, 5].map((t) => {
