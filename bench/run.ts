@@ -22,6 +22,10 @@ options:
   --min-time <ms>     measured time per case before the median is taken (default ${defaultPolicy.minTimeMs})
   --stat <name>       median (default) | min: the figure quoted, for both sides; min (the fastest
                       sample) is the steadier one on a host where neighbours take CPU time
+  --rounds <n>        bench:peers: measure each case n times on each side, alternating ours and
+                      PyTorch's (which goes first alternates too), and quote each side's best
+                      round (default 1): a burst of a neighbour's load then hurts one round, not
+                      one side
   --steps <n>         accuracy: stop each training run after n steps (a smoke run; targets are not expected)
   --help              this text`;
 
@@ -36,6 +40,7 @@ interface Options {
   filter: string | undefined;
   policy: TimingPolicy;
   stat: 'median' | 'min';
+  rounds: number;
   steps: number | undefined;
   help: boolean;
 }
@@ -65,6 +70,7 @@ function parseCli(argv: string[]): Options {
         filter: { type: 'string' },
         'min-time': { type: 'string' },
         stat: { type: 'string' },
+        rounds: { type: 'string' },
         steps: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -93,6 +99,7 @@ function parseCli(argv: string[]): Options {
     filter: values.filter,
     policy: minTime === undefined ? defaultPolicy : { ...defaultPolicy, minTimeMs: minTime },
     stat: values.stat === 'min' ? 'min' : 'median',
+    rounds: positiveInt('--rounds', values.rounds, 100) ?? 1,
     steps: positiveInt('--steps', values.steps, 1e9),
     help: values.help,
   };
@@ -134,6 +141,7 @@ async function main(argv: string[]): Promise<number> {
       if (o.peers) throw new UsageError(`${o.suite.name} has no PyTorch peer`);
       return await o.suite.run({ filter: o.filter, json: o.json, steps: o.steps });
     }
+    if (o.rounds > 1 && !o.peers) throw new UsageError('--rounds alternates our side with PyTorch\'s: use it with npm run bench:peers');
     isas = isaList(o.isa);
     cases = selectCases(o.suite, o.filter);
   } catch (e) {
@@ -141,7 +149,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`bench: ${e.message}\n\n${USAGE}\n\nsuites:\n${suiteList()}`);
     return 2;
   }
-  const run = { suite: o.suite, cases, isas, json: o.json, policy: o.policy, stat: o.stat };
+  const run = { suite: o.suite, cases, isas, json: o.json, policy: o.policy, stat: o.stat, rounds: o.rounds };
   if (o.peers) return runWithPeer(run);
   runOurSide(run);
   return 0;

@@ -7,7 +7,7 @@ import { measure, type Stats, type TimingPolicy } from './harness.js';
 import { NoiseMeter, othersBeforeStart } from './noise.js';
 import { currentRss, formatBytes, freshPeakRss, peakRss, resetPeakRss } from './memory.js';
 import { measurePeak } from './peak.js';
-import { findPython, Peer, peerMallocSettings, type PeerInfo } from './peer.js';
+import { findPython, Peer, peerMallocSettings, type PeerInfo, type PeerResult } from './peer.js';
 import { formatNumber, formatRate, formatShare, formatSpread, formatTime, headline, printJson, rates, Table } from './report.js';
 import type { BenchCase, StepAllocations, Suite } from './suite.js';
 
@@ -19,6 +19,8 @@ export interface Run {
   policy: TimingPolicy;
   /** The figure quoted per case, on both sides: the median, or the fastest sample. */
   stat: 'median' | 'min';
+  /** bench:peers: rounds per case, ours and PyTorch's alternating; each side's best is quoted. */
+  rounds: number;
 }
 
 /** Above this share of the CPUs taken by other processes, a row is not to be trusted. */
@@ -40,14 +42,22 @@ function printNoiseFootnote(noisy: string[]): void {
   console.log(`\nNOTE: other processes used >= ${formatShare(NOISY)} of the CPUs during ${noisy.join(', ')}: rerun those (--filter) on a quiet machine.`);
 }
 
+interface OurRound {
+  stats: Map<IsaName, Stats>;
+  other: number | undefined;
+  rss: number | undefined;
+  allocs: StepAllocations | undefined;
+}
+
 /** Measures `c` on every ISA in turn, with the same buffers; `other` is the others' CPU share,
  * `rss` the peak resident memory (memory suites: whole steps in a fresh process per case, a
  * kernel's extra memory in this one), `allocs` what its steady-state calls allocated (cases that
  * run in an arena). */
-function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName, Stats>; other: number | undefined; rss: number | undefined; allocs: StepAllocations | undefined } {
+function runOurs(c: BenchCase, r: Run, meter: NoiseMeter, withMemory = true): OurRound {
   const call = c.setup();
   let base = 0;
-  if (r.suite.memory === 'extra') {
+  const memory = withMemory ? r.suite.memory : undefined;
+  if (memory === 'extra') {
     resetPeakRss();
     base = currentRss() ?? 0;
   }
@@ -59,10 +69,10 @@ function runOurs(c: BenchCase, r: Run, meter: NoiseMeter): { stats: Map<IsaName,
   }
   const other = meter.stop();
   let rss: number | undefined;
-  if (r.suite.memory === 'extra') {
+  if (memory === 'extra') {
     const peak = peakRss();
     rss = peak === undefined ? undefined : Math.max(0, peak - base);
-  } else if (r.suite.memory) {
+  } else if (memory) {
     // after (and outside) the CPU meter, in a fresh process: see bench/memory.ts
     const isa = r.isas[0] as IsaName;
     const peak = freshPeakRss(r.suite.name, c.name, isa, native.threads(), r.policy.warmupMs);
@@ -244,6 +254,54 @@ export async function runWithPeer(r: Run): Promise<number> {
   }
 }
 
+const better = (x: number | undefined, y: number | undefined): boolean => x !== undefined && (y === undefined || x < y);
+const maxOf = (x: number | undefined, y: number | undefined): number | undefined => (x === undefined ? y : y === undefined ? x : Math.max(x, y));
+
+/**
+ * Case `c` on both sides, r.rounds times, alternating which side goes first; each side keeps its
+ * best round by r.stat (per ISA on ours, with that round's variant on PyTorch's; a variant's
+ * candidate time is its best over the rounds). `other` is the most any round saw, so a noisy
+ * round still marks the row. Memory is measured in the first round only.
+ */
+async function rounds(c: BenchCase, r: Run, peer: Peer, meter: NoiseMeter): Promise<{ mine: OurRound; theirs: PeerResult; peerOther: number | undefined }> {
+  let mine: OurRound | undefined;
+  let theirs: PeerResult | undefined;
+  let peerOther: number | undefined;
+  const ours = (round: number): void => {
+    const next = runOurs(c, r, meter, round === 0);
+    if (!mine) {
+      mine = next;
+      return;
+    }
+    for (const [isa, s] of next.stats) if (better(s[r.stat], mine.stats.get(isa)?.[r.stat])) mine.stats.set(isa, s);
+    mine.other = maxOf(mine.other, next.other);
+  };
+  const pytorch = async (round: number): Promise<void> => {
+    meter.start();
+    const next = await peer.run({ ...c, memory: round === 0 ? (r.suite.memory ?? false) : false });
+    peerOther = maxOf(peerOther, meter.stop());
+    if (!theirs || 'error' in theirs || 'error' in next) {
+      theirs = next; // an error ends the rounds
+      return;
+    }
+    const candidates = { ...theirs.candidates };
+    for (const [k, v] of Object.entries(next.candidates)) candidates[k] = Math.min(v, candidates[k] ?? Infinity);
+    const best = better(next.stats[r.stat], theirs.stats[r.stat]) ? next : theirs;
+    theirs = { ...best, candidates, rejected: { ...theirs.rejected, ...next.rejected }, peak_rss: theirs.peak_rss };
+  };
+  for (let round = 0; round < r.rounds; round++) {
+    if (round % 2 === 0) {
+      ours(round);
+      await pytorch(round);
+    } else {
+      await pytorch(round);
+      ours(round);
+    }
+    if (theirs && 'error' in theirs) break;
+  }
+  return { mine: mine as OurRound, theirs: theirs as PeerResult, peerOther };
+}
+
 /** Returns the number of cases the peer failed. */
 async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
   const threads = native.threads();
@@ -267,6 +325,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
     const malloc = Object.entries(peerMallocSettings()).map(([k, v]) => `${k}=${binaryBytes(v)}`).join(' ');
     console.log(`peer: PyTorch ${info.torch} (${info.python}), threads ${info.threads}, CPU capability ${info.capability}; glibc ${malloc}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset`);
     console.log('ours/pytorch = PyTorch time / our time: above 1 when we are faster; spread and other: ours / pytorch');
+    if (r.rounds > 1) console.log(`rounds: each case ${r.rounds} times per side, ours and PyTorch's alternating (and which goes first); each side's best round is quoted, other is the most any round saw`);
     if (r.suite.memory === true) console.log("peak RSS: each case alone in a fresh process (Node's or Python's own footprint included); PyTorch's for the variant reported (the fastest)");
     if (hasAllocations(r)) console.log(ALLOCATIONS_NOTE);
     console.log('');
@@ -282,10 +341,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
   const ours = new Map<string, number>(); // `${isa} ${case}` -> seconds
   const theirsTimes = new Map<string, number>();
   for (const c of r.cases) {
-    const mine = runOurs(c, r, meter);
-    meter.start();
-    const theirs = await peer.run({ ...c, memory: r.suite.memory ?? false });
-    const peerOther = meter.stop();
+    const { mine, theirs, peerOther } = await rounds(c, r, peer, meter);
     if ('error' in theirs) {
       failures++;
       console.error(`bench: ${c.name}: the peer failed: ${theirs.error}`);
@@ -308,7 +364,7 @@ async function compare(r: Run, peer: Peer, info: PeerInfo): Promise<number> {
         printJson({
           suite: r.suite.name, case: c.name, metric: 'vs_pytorch', value: ratio, unit: 'x', isa, threads,
           ours_us: s[r.stat] * 1e6, pytorch_us: p[r.stat] * 1e6, stat: r.stat, spread: s.spread, pytorch_spread: p.spread,
-          other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant,
+          other_cpu: mine.other, pytorch_other_cpu: peerOther, pytorch_op: theirs.variant, rounds: r.rounds,
           pytorch_candidates_us: Object.fromEntries(Object.entries(theirs.candidates).map(([k, v]) => [k, v * 1e6])),
           pytorch_rejected: theirs.rejected, torch: info.torch, pytorch_malloc: peerMallocSettings(),
           ...(mine.rss === undefined ? {} : { peak_rss_bytes: mine.rss }), ...(theirs.peak_rss === undefined ? {} : { pytorch_peak_rss_bytes: theirs.peak_rss }),
