@@ -7,7 +7,8 @@
 //   cp build-cmake/Release/kiln.node /tmp/before.node   # then change native/ and rebuild
 //   node tools/gemm-ab.mjs /tmp/before.node build-cmake/Release/kiln.node 2 2048x128x128xT 1024x1024x1024
 //
-// Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended. KILN_ISA-style caps:
+// Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended, or xP / xTP: B packed
+// once by each build's gemmPackB (not transposed / transposed), as a layer's weight in inference. KILN_ISA-style caps:
 // ISA=avx2; time per shape: MS (default 4000); SETS=8 rotates 8 copies of the operands (cold
 // caches, see ab-addons.mjs) and adds the ratio of mean times.
 import { bufferSets, loadPair, random, setFor } from './ab-addons.mjs';
@@ -17,27 +18,30 @@ const { mods, cases: shapes, budget } = loadPair('node tools/gemm-ab.mjs BEFORE.
 for (const shape of shapes) {
   const [m, n, k] = shape.split('x').slice(0, 3).map(Number);
   const flag = shape.split('x')[3] ?? '';
-  const opts = { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT' };
+  const packed = flag.endsWith('P');
+  const opts = packed ? { m, n, k, packedB: true } : { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT' };
   const sets = bufferSets(); // copies of A, B and C (one call per sample when more than one)
   const as = [...Array(sets)].map((_, j) => random(m * k, 1 + 10 * j));
-  const bs = [...Array(sets)].map((_, j) => random(k * n, 2 + 10 * j));
+  const raw = [...Array(sets)].map((_, j) => random(k * n, 2 + 10 * j));
+  // per build: each packs for its own kernel
+  const bsOf = mods.map((mod) => (packed ? raw.map((b) => mod.gemmPackB(b, { n, k, transB: flag === 'TP' })) : raw));
   const cs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(m * n)));
   const flops = 2 * m * n * k;
   const calls = sets > 1 ? 1 : Math.max(1, Math.round(2e8 / flops)); // samples of ~1 ms: short enough to find quiet ones
   const best = [Infinity, Infinity], total = [0, 0];
-  for (let w = 0; w < 3; w++) for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bs[0], opts);
+  for (let w = 0; w < 3; w++) for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bsOf[i][0], opts);
   const end = Date.now() + budget;
   for (let round = 0; Date.now() < end; round++) {
     for (let i = 0; i < 2; i++) {
       const j = setFor(round, i, sets);
       const t0 = process.hrtime.bigint();
-      for (let c = 0; c < calls; c++) mods[i].gemm(cs[i][j], as[j], bs[j], opts);
+      for (let c = 0; c < calls; c++) mods[i].gemm(cs[i][j], as[j], bsOf[i][j], opts);
       const t = Number(process.hrtime.bigint() - t0) / calls;
       best[i] = Math.min(best[i], t);
       total[i] += t;
     }
   }
-  for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bs[0], opts);
+  for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bsOf[i][0], opts);
   const same = cs[0][0].every((v, i) => Object.is(v, cs[1][0][i]));
   const gf = (ns) => (flops / ns).toFixed(1).padStart(6);
   console.log(`${shape.padEnd(18)} before ${gf(best[0])} GFLOP/s  after ${gf(best[1])} GFLOP/s  after/before ${(best[0] / best[1]).toFixed(3)}${sets > 1 ? `  mean after/before ${(total[0] / total[1]).toFixed(3)}` : ''}  ${same ? 'bit-identical' : 'RESULTS DIFFER'}`);
