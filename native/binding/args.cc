@@ -147,7 +147,10 @@ float Args::finite_float(size_t i, const char* name) const { return finite_float
 
 float Args::finite_float_value(const Napi::Value& v, const char* name) const {
   if (!v.IsNumber()) type_error(std::string(name) + " expected a finite number, got " + describe(v));
-  double d = v.As<Napi::Number>().DoubleValue();
+  return finite_float_number(v.As<Napi::Number>().DoubleValue(), name);
+}
+
+float Args::finite_float_number(double d, const char* name) const {
   if (!std::isfinite(d) || std::fabs(d) > std::numeric_limits<float>::max()) {
     range_error(std::string(name) + " expected a finite float32 number, got " + number_text(d));
   }
@@ -158,7 +161,10 @@ size_t Args::size(size_t i, const char* name) const { return size_value(info_[i]
 
 size_t Args::size_value(const Napi::Value& v, const char* name) const {
   if (!v.IsNumber()) type_error(std::string(name) + " expected a non-negative integer, got " + describe(v));
-  double d = v.As<Napi::Number>().DoubleValue();
+  return size_number(v.As<Napi::Number>().DoubleValue(), name);
+}
+
+size_t Args::size_number(double d, const char* name) const {
   if (!std::isfinite(d) || d < 0 || d != std::floor(d) || d > kMaxSafeInteger) {
     range_error(std::string(name) + " expected a non-negative integer, got " + number_text(d));
   }

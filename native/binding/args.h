@@ -43,6 +43,9 @@ class Args {
   size_t size_value(const Napi::Value& v, const char* name) const;
   Napi::Float32Array f32_or_null_value(const Napi::Value& v, const char* name) const;
   Napi::Int32Array i32_value(const Napi::Value& v, const char* name) const;
+  // The same checks for a number already read out of JS (gemmFields' array).
+  float finite_float_number(double d, const char* name) const;
+  size_t size_number(double d, const char* name) const;
 
   // a * b, or a RangeError naming `what` if the product overflows size_t or 2^53.
   size_t mul(size_t a, size_t b, const char* what) const;

@@ -69,73 +69,74 @@ const float* packed_panel(const Args& args, const KilnAddon& addon, const Napi::
   return b.Data() + kPackedHeader;
 }
 
-Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args args(info, "gemm", 4);
-  auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
-  Params p(args, info[3], {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta", "bias",
-                          "biasAxis", "act", "batch", "strideA", "strideB", "strideC", "packedB"});
-  for (const char* key : {"m", "n", "k"}) {
-    if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
-  }
+// What a gemm call asks for, with its defaults applied: from the params object (gemm) or from
+// the array of fields that src/native/gemm-fields.ts fills for the same object (gemmFields).
+struct GemmRequest {
+  static constexpr size_t kDefault = ~size_t{0};  // lda, ldb, ldc and the strides: the stored layout
+  size_t m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false, packed = false;
+  size_t lda = kDefault, ldb = kDefault, ldc = kDefault;
+  float alpha = 1.0f, beta = 0.0f;
+  Act act = Act::none;
+  size_t batch = 1, stride_a = kDefault, stride_b = kDefault, stride_c = kDefault;
+  Napi::Float32Array bias;  // empty: none
+  bool bias_row = false;
+};
 
+// Checks the request against the buffers (leading dimensions, extents, overlaps, a packed
+// panel's header) and runs it: the same checks and messages whichever way it was given.
+Napi::Value run_gemm(const Napi::CallbackInfo& info, const Args& args, Napi::Float32Array c,
+                     const Napi::Float32Array& a, const Napi::Float32Array& b, const GemmRequest& r) {
+  constexpr size_t kDefault = GemmRequest::kDefault;
   GemmDims d;
-  d.M = p.size("m", 0);
-  d.N = p.size("n", 0);
-  d.K = p.size("k", 0);
-  d.trans_a = p.flag("transA");
-  const bool packed = p.flag("packedB");
-  for (const char* key : {"transB", "ldb", "strideB"}) {
-    if (packed && p.has(key)) args.range_error(std::string("params.") + key + " is not allowed with params.packedB (the panel has its layout; a batch shares it)");
-  }
-  d.trans_b = p.flag("transB");
+  d.M = r.m;
+  d.N = r.n;
+  d.K = r.k;
+  d.trans_a = r.trans_a;
+  d.trans_b = r.trans_b;
   // stored shapes: A is (M, K) or (K, M); B is (K, N) or (N, K)
   const size_t a_rows = d.trans_a ? d.K : d.M, a_cols = d.trans_a ? d.M : d.K;
   const size_t b_rows = d.trans_b ? d.N : d.K, b_cols = d.trans_b ? d.K : d.N;
-  d.lda = p.size("lda", a_cols);
-  d.ldb = p.size("ldb", b_cols);
-  d.ldc = p.size("ldc", d.N);
+  d.lda = r.lda == kDefault ? a_cols : r.lda;
+  d.ldb = r.ldb == kDefault ? b_cols : r.ldb;
+  d.ldc = r.ldc == kDefault ? d.N : r.ldc;
   if (d.lda < a_cols) args.range_error("params.lda expected >= " + std::to_string(a_cols) + (d.trans_a ? " (m, A is transposed)" : " (k)") + ", got " + std::to_string(d.lda));
   if (d.ldb < b_cols) args.range_error("params.ldb expected >= " + std::to_string(b_cols) + (d.trans_b ? " (k, B is transposed)" : " (n)") + ", got " + std::to_string(d.ldb));
   if (d.ldc < d.N) args.range_error("params.ldc expected >= " + std::to_string(d.N) + " (n), got " + std::to_string(d.ldc));
-  d.alpha = p.number("alpha", 1.0f);
-  d.beta = p.number("beta", 0.0f);
-  std::string act = p.choice("act", {"none", "relu", "gelu"});
-  d.epilogue.act = act == "relu" ? Act::relu : act == "gelu" ? Act::gelu : Act::none;
+  d.alpha = r.alpha;
+  d.beta = r.beta;
+  d.epilogue.act = r.act;
 
   GemmBatch batch;
-  batch.count = p.size("batch", 1);
+  batch.count = r.batch;
   const size_t c_span = extent(args, 1, 0, d.M, d.N, d.ldc, "m*ldc");
-  batch.stride_a = p.size("strideA", extent(args, 1, 0, a_rows, a_cols, d.lda, "A size"));
-  batch.stride_b = p.size("strideB", extent(args, 1, 0, b_rows, b_cols, d.ldb, "B size"));
-  batch.stride_c = p.size("strideC", c_span);
+  batch.stride_a = r.stride_a == kDefault ? extent(args, 1, 0, a_rows, a_cols, d.lda, "A size") : r.stride_a;
+  batch.stride_b = r.stride_b == kDefault ? extent(args, 1, 0, b_rows, b_cols, d.ldb, "B size") : r.stride_b;
+  batch.stride_c = r.stride_c == kDefault ? c_span : r.stride_c;
   if (batch.count > 1 && batch.stride_c < c_span) {
     args.range_error("params.strideC expected >= " + std::to_string(c_span) + " ((m-1)*ldc+n: batch outputs may not overlap), got " + std::to_string(batch.stride_c));
   }
   const bool work = d.M > 0 && d.N > 0 && batch.count > 0;
   const size_t need_a = work ? extent(args, batch.count, batch.stride_a, a_rows, a_cols, d.lda, "A extent") : 0;
-  if (packed) batch.stride_b = 0;
-  const size_t need_b = work && !packed ? extent(args, batch.count, batch.stride_b, b_rows, b_cols, d.ldb, "B extent") : 0;
+  if (r.packed) batch.stride_b = 0;
+  const size_t need_b = work && !r.packed ? extent(args, batch.count, batch.stride_b, b_rows, b_cols, d.ldb, "B extent") : 0;
   const size_t need_c = work ? extent(args, batch.count, batch.stride_c, d.M, d.N, d.ldc, "C extent") : 0;
   args.expect_at_least("c", c, need_c, "(batch-1)*strideC + (m-1)*ldc + n");
   args.expect_at_least("a", a, need_a, d.trans_a ? "(batch-1)*strideA + (k-1)*lda + m" : "(batch-1)*strideA + (m-1)*lda + k");
   args.expect_at_least("b", b, need_b, d.trans_b ? "(batch-1)*strideB + (n-1)*ldb + k" : "(batch-1)*strideB + (k-1)*ldb + n");
 
-  Napi::Float32Array bias;
-  if (p.has("bias")) {
-    bias = args.f32_value(p.get("bias"), "params.bias");
-    std::string axis = p.choice("biasAxis", {"col", "row"});
-    args.expect_length("params.bias", bias, axis == "row" ? d.M : d.N, axis == "row" ? "m, biasAxis 'row'" : "n, biasAxis 'col'");
-    (axis == "row" ? d.epilogue.bias_row : d.epilogue.bias_col) = bias.Data();
+  if (!r.bias.IsEmpty()) {
+    Napi::Float32Array bias = r.bias;
+    args.expect_length("params.bias", bias, r.bias_row ? d.M : d.N, r.bias_row ? "m, biasAxis 'row'" : "n, biasAxis 'col'");
+    (r.bias_row ? d.epilogue.bias_row : d.epilogue.bias_col) = bias.Data();
     args.disjoint("c", c, "params.bias", bias);
-  } else if (p.has("biasAxis")) {
-    args.range_error("params.biasAxis given without params.bias");
   }
   args.disjoint("c", c, "a", a);
   args.disjoint("c", c, "b", b);
 
   KilnAddon& k = KilnAddon::of(info);
   const float* b_data = b.Data();
-  if (packed) {
+  if (r.packed) {
     b_data = packed_panel(args, k, b, d.N, d.K);
     if (k.table.gemm.fn.tile) d.b_packed = true;  // slivers: GemmDims::b_packed
     else d.ldb = d.N;                               // ref: op(B) row-major, as a plain B
@@ -144,6 +145,88 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     throw Napi::Error::New(info.Env(), "gemm: out of memory for the packing workspace");
   }
   return info.Env().Undefined();
+}
+
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Args args(info, "gemm", 4);
+  auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
+  Params p(args, info[3], {"m", "n", "k", "transA", "transB", "lda", "ldb", "ldc", "alpha", "beta", "bias",
+                          "biasAxis", "act", "batch", "strideA", "strideB", "strideC", "packedB"});
+  for (const char* key : {"m", "n", "k"}) {
+    if (!p.has(key)) args.type_error(std::string("params.") + key + " expected a non-negative integer, got undefined");
+  }
+  GemmRequest r;
+  constexpr size_t kDefault = GemmRequest::kDefault;
+  r.m = p.size("m", 0);
+  r.n = p.size("n", 0);
+  r.k = p.size("k", 0);
+  r.trans_a = p.flag("transA");
+  r.packed = p.flag("packedB");
+  for (const char* key : {"transB", "ldb", "strideB"}) {
+    if (r.packed && p.has(key)) args.range_error(std::string("params.") + key + " is not allowed with params.packedB (the panel has its layout; a batch shares it)");
+  }
+  r.trans_b = p.flag("transB");
+  r.lda = p.size("lda", kDefault);
+  r.ldb = p.size("ldb", kDefault);
+  r.ldc = p.size("ldc", kDefault);
+  r.alpha = p.number("alpha", 1.0f);
+  r.beta = p.number("beta", 0.0f);
+  std::string act = p.choice("act", {"none", "relu", "gelu"});
+  r.act = act == "relu" ? Act::relu : act == "gelu" ? Act::gelu : Act::none;
+  r.batch = p.size("batch", 1);
+  r.stride_a = p.size("strideA", kDefault);
+  r.stride_b = p.size("strideB", kDefault);
+  r.stride_c = p.size("strideC", kDefault);
+  if (p.has("bias")) {
+    r.bias = args.f32_value(p.get("bias"), "params.bias");
+    r.bias_row = p.choice("biasAxis", {"col", "row"}) == "row";
+  } else if (p.has("biasAxis")) {
+    args.range_error("params.biasAxis given without params.bias");
+  }
+  return run_gemm(info, args, c, a, b, r);
+}
+
+// gemmFields(c, a, b, fields, bias): gemm with its params already read into a Float64Array by
+// src/native/gemm-fields.ts (the order is GemmField's), which sends every call it cannot read
+// that way (an unknown key, a value of another type, ...) to gemm itself, for its messages. Reading
+// a params object through Node-API costs ~1.5 us, more than a small GEMM's arithmetic. Every
+// field is checked again here: a size must be a non-negative integer, alpha and beta finite.
+enum GemmField { kM, kN, kK, kTransA, kTransB, kLda, kLdb, kLdc, kAlpha, kBeta, kAct, kBatch, kStrideA, kStrideB, kStrideC, kPackedB, kBiasRow, kFields };
+
+Napi::Value GemmFields(const Napi::CallbackInfo& info) {
+  Args args(info, "gemm", 5);  // named gemm: its errors are gemm's (a buffer too short, ...)
+  auto c = args.f32(0, "c"), a = args.f32(1, "a"), b = args.f32(2, "b");
+  if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[3].As<Napi::TypedArray>().ElementLength() != kFields) {
+    args.type_error("fields expected a Float64Array(" + std::to_string(kFields) + "), got " + describe(info[3]));
+  }
+  const double* f = info[3].As<Napi::Float64Array>().Data();
+  // -1: the field's default (the stored layout)
+  auto size_or_default = [&](GemmField i, const char* name) { return f[i] == -1 ? GemmRequest::kDefault : args.size_number(f[i], name); };
+  GemmRequest r;
+  r.m = args.size_number(f[kM], "params.m");
+  r.n = args.size_number(f[kN], "params.n");
+  r.k = args.size_number(f[kK], "params.k");
+  r.trans_a = f[kTransA] != 0;
+  r.trans_b = f[kTransB] != 0;
+  r.packed = f[kPackedB] != 0;
+  r.lda = size_or_default(kLda, "params.lda");
+  r.ldb = size_or_default(kLdb, "params.ldb");
+  r.ldc = size_or_default(kLdc, "params.ldc");
+  r.alpha = args.finite_float_number(f[kAlpha], "params.alpha");
+  r.beta = args.finite_float_number(f[kBeta], "params.beta");
+  if (f[kAct] != 0 && f[kAct] != 1 && f[kAct] != 2) args.range_error("fields: act expected 0, 1 or 2");
+  r.act = f[kAct] == 1 ? Act::relu : f[kAct] == 2 ? Act::gelu : Act::none;
+  r.batch = args.size_number(f[kBatch], "params.batch");
+  r.stride_a = size_or_default(kStrideA, "params.strideA");
+  r.stride_b = size_or_default(kStrideB, "params.strideB");
+  r.stride_c = size_or_default(kStrideC, "params.strideC");
+  if (r.packed && (r.trans_b || r.ldb != GemmRequest::kDefault || r.stride_b != GemmRequest::kDefault)) {
+    args.range_error("fields: transB, ldb and strideB are not allowed with packedB");
+  }
+  r.bias = args.f32_or_null(4, "params.bias");
+  r.bias_row = f[kBiasRow] != 0;
+  return run_gemm(info, args, c, a, b, r);
 }
 
 Napi::Value GemmPackB(const Napi::CallbackInfo& info) {
@@ -198,6 +281,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 
 void init_gemm(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("gemmFields", Napi::Function::New(env, GemmFields, "gemmFields"));
   exports.Set("gemmPackB", Napi::Function::New(env, GemmPackB, "gemmPackB"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
 }

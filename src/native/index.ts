@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 import { projectRoot } from '../paths.js';
+import { installGemmFields } from './gemm-fields.js';
 
 export type IsaName = 'ref' | 'avx2' | 'avx512';
 
@@ -83,6 +84,8 @@ export interface KilnNative {
   columnSum(y: Float32Array, x: Float32Array, rows: number, cols: number): void;
   /** C = act(alpha op(A) op(B) + beta C + bias), row-major, optionally batched (see GemmOptions). */
   gemm(c: Float32Array, a: Float32Array, b: Float32Array, params: GemmOptions): void;
+  /** gemm with its params read by src/native/gemm-fields.ts (which `gemm` uses itself: call gemm). */
+  gemmFields(c: Float32Array, a: Float32Array, b: Float32Array, fields: Float64Array, bias: Float32Array | undefined): void;
   /** op(B) packed once in the active GEMM kernel's layout, for a B that many GEMMs share (a
    * layer's weight during inference): gemm(c, a, panel, { ..., packedB: true }) then skips packing
    * it. The panel carries a header naming the kernel and the sizes; gemm refuses a panel packed
@@ -457,3 +460,4 @@ export function addonPath(): string {
 
 const require = createRequire(import.meta.url);
 export const native: KilnNative = require(addonPath()) as KilnNative;
+installGemmFields(native);
