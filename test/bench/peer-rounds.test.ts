@@ -3,31 +3,14 @@
 // PyTorch (CI has no torch): KILN_PYTHON names an executable that answers the torch probe and
 // then runs it. Checks that each case is measured N times on the peer's side, that each side's
 // best round is the one quoted, and the usage errors of --rounds.
-import { spawn } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { projectRoot } from '../../src/paths.js';
 import { tempDir } from '../helpers/jobs.js';
+import { runScript, type Run } from '../helpers/subprocess.js';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function bench(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'bench/run.ts'), ...args], {
-      cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const bench = (args: string[], env: Record<string, string> = {}): Promise<Run> => runScript('bench/run.ts', args, env);
 
 const { dir, remove } = tempDir('bench-rounds');
 afterAll(remove);

@@ -14,24 +14,11 @@ import { projectRoot } from '../../src/paths.js';
 import { quickJob, testApp } from '../helpers/app.js';
 import { tempDir } from '../helpers/jobs.js';
 import { startServer, stopServer, type ServerProcess } from '../helpers/server-process.js';
+import { runScript, type Run } from '../helpers/subprocess.js';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** `kiln ...args` as a subprocess (async: the test process keeps serving its own pipes). */
+/** `kiln ...args` as a subprocess. */
 function kiln(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'src/cli/main.ts'), ...args], {
-      cwd: projectRoot, env: { ...process.env, KILN_URL: '', KILN_API_KEY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return runScript('src/cli/main.ts', args, { KILN_URL: '', KILN_API_KEY: '', ...env });
 }
 
 const dir = tempDir('cli-client');
