@@ -26,16 +26,16 @@ namespace {
 constexpr size_t kKC = 1024;
 constexpr size_t kMC = 144;  // a multiple of every MR (12 and 6)
 constexpr size_t kNC = 3072;
-// A C of at most kNarrowPanelRows rows reads each packed B block once or twice (one or two A
-// blocks), so a wide block buys little reuse; but its panel, 7 MiB per thread at 576 x 3072, is
-// written and read back through L3, which it shares with the stream of B being packed (tens of
-// MiB in a convolution's forward GEMM). Their column blocks are cut so that the panel holds at
-// most kNarrowPanelFloats. Same-process A/B, 2 threads: 64 x 8192 x 576 (ResNet-20 stage 3
-// forward) 1.06-1.17x, 64 x 32768 x 576 1.08-1.16x, 128 x 8192 x 1152 1.04-1.09x, 32 x 32768 x
-// 288 1.03-1.05x, 256 x 2304 x 2048 transB 1.02-1.05x. Not for a short K (the panel is small,
-// and the short-K order wants many slivers), nor for more rows: square/1024 and 2048 lost 1-2%
-// with narrower blocks, A being packed once per block.
-constexpr size_t kNarrowPanelRows = 256;
+// A C of at most kNarrowPanelRows rows (one A block) reads each packed B block once, so a wide
+// block buys no reuse; but its panel, 7 MiB per thread at 576 x 3072, is written and read back
+// through L3, which it shares with the stream of B being packed (tens of MiB in a convolution's
+// forward GEMM). Their column blocks are cut so that the panel holds at most
+// kNarrowPanelFloats. Same-process A/B, 2 threads: 64 x 8192 x 576 (ResNet-20 stage 3 forward)
+// 1.04-1.17x, 64 x 32768 x 576 1.04-1.16x, 128 x 8192 x 1152 1.04-1.09x, 32 x 32768 x 288
+// 1.00-1.05x; AVX2 1.13-1.16x. Not for a short K (the panel is small, and the short-K order wants
+// many slivers), nor for more rows: 256 x 2048 x 2304 (two A blocks) 0.96-1.04x, and square/1024
+// and 2048 lost 1-2% with narrower blocks.
+constexpr size_t kNarrowPanelRows = kMC;
 constexpr size_t kNarrowPanelFloats = size_t{1} << 19;  // 2 MiB
 // At most this deep a K block runs its tiles row of tiles outer (see compute_block). Same-process
 // A/B, 2 threads: 144x131072x16 (ResNet-20 stage 1 backward data) 88 -> 235 GFLOP/s,

@@ -132,7 +132,7 @@ describe.each(isas)('gemm on %s', (isa) => {
 
   it(`gemm ${isa} matches when a short C's B is cut into narrow column blocks (the panel's size cap)`, () => {
     native.setIsa(isa);
-    // at most 256 rows and K > 128: column blocks of at most 2 MiB of packed B, e.g. K = 1100 is
+    // at most 144 rows and K > 128: column blocks of at most 2 MiB of packed B, e.g. K = 1100 is
     // two blocks of 560, so 928 columns each (AVX-512): N = 2000 is three column blocks, the last
     // short; K = 1024 gives 512 columns. Few rows: the float64 reference is the slow part.
     const bias = uniform(2000, 61, -2, 2);
