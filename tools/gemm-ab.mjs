@@ -8,7 +8,8 @@
 //   node tools/gemm-ab.mjs /tmp/before.node build-cmake/Release/kiln.node 2 2048x128x128xT 1024x1024x1024
 //
 // Shapes are MxNxK, with xT (transB) or xTA / xTT (transA, both) appended, or xP / xTP: B packed
-// once by each build's gemmPackB (not transposed / transposed), as a layer's weight in inference. KILN_ISA-style caps:
+// once by each build's gemmPackB (not transposed / transposed), as a layer's weight in inference.
+// A last xBn runs a batch of n problems (attention per head: 128x128x64xTxB64). KILN_ISA-style caps:
 // ISA=avx2; time per shape: MS (default 4000); SETS=8 rotates 8 copies of the operands (cold
 // caches, see ab-addons.mjs) and adds the ratio of mean times.
 import { bufferSets, loadPair, random, setFor } from './ab-addons.mjs';
@@ -16,17 +17,19 @@ import { bufferSets, loadPair, random, setFor } from './ab-addons.mjs';
 const { mods, cases: shapes, budget } = loadPair('node tools/gemm-ab.mjs BEFORE.node AFTER.node THREADS MxNxK[xT|xTA|xTT] ...', 4000);
 
 for (const shape of shapes) {
-  const [m, n, k] = shape.split('x').slice(0, 3).map(Number);
-  const flag = shape.split('x')[3] ?? '';
+  const parts = shape.split('x');
+  const batch = /^B\d+$/.test(parts.at(-1)) ? Number(parts.pop().slice(1)) : 1;
+  const [m, n, k] = parts.slice(0, 3).map(Number);
+  const flag = parts[3] ?? '';
   const packed = flag.endsWith('P');
-  const opts = packed ? { m, n, k, packedB: true } : { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT' };
+  const opts = packed ? { m, n, k, packedB: true } : { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT', batch };
   const sets = bufferSets(); // copies of A, B and C (one call per sample when more than one)
-  const as = [...Array(sets)].map((_, j) => random(m * k, 1 + 10 * j));
-  const raw = [...Array(sets)].map((_, j) => random(k * n, 2 + 10 * j));
+  const as = [...Array(sets)].map((_, j) => random(m * k * batch, 1 + 10 * j));
+  const raw = [...Array(sets)].map((_, j) => random(k * n * batch, 2 + 10 * j));
   // per build: each packs for its own kernel
   const bsOf = mods.map((mod) => (packed ? raw.map((b) => mod.gemmPackB(b, { n, k, transB: flag === 'TP' })) : raw));
-  const cs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(m * n)));
-  const flops = 2 * m * n * k;
+  const cs = [0, 1].map(() => [...Array(sets)].map(() => new Float32Array(m * n * batch)));
+  const flops = 2 * m * n * k * batch;
   const calls = sets > 1 ? 1 : Math.max(1, Math.round(2e8 / flops)); // samples of ~1 ms: short enough to find quiet ones
   const best = [Infinity, Infinity], total = [0, 0];
   for (let w = 0; w < 3; w++) for (let i = 0; i < 2; i++) mods[i].gemm(cs[i][0], as[0], bsOf[i][0], opts);

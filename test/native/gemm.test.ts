@@ -92,6 +92,16 @@ describe.each(isas)('gemm on %s', (isa) => {
     check({ m: 12, n: 32, k: 32, batch: 64, seed: 14 }, `${isa} many small (attention-like)`);
   });
 
+  it(`gemm ${isa} matches on a batch larger than the caches (each problem fetches the next one's operands)`, () => {
+    native.setIsa(isa);
+    // over 6 MiB per thread: 190 problems of 68 KB (B shared), and 200 of 71 KB with gaps
+    for (const threads of [1, 2]) {
+      native.setThreads(threads);
+      check({ m: 96, n: 128, k: 48, batch: 190, transB: true, strideB: 0, act: 'relu', seed: 15 }, `${isa} ${threads} threads, 190 problems`);
+      check({ m: 130, n: 70, k: 40, batch: 200, transA: true, ldc: 75, strideC: 130 * 75 + 3, beta: 0.5, seed: 16 }, `${isa} ${threads} threads, gaps between Cs`);
+    }
+  });
+
   it(`gemm ${isa} fuses bias per row or per column and ReLU or GELU`, () => {
     native.setIsa(isa);
     for (const act of ['none', 'relu', 'gelu'] as const) {
