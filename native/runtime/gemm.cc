@@ -477,9 +477,10 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
 
   // Problem e + 1's operands (what of them problem e does not share), and how many lines to
   // fetch after each of problem e's tiles.
-  const size_t a_floats = (d.trans_a ? d.K : d.M) == 0 ? 0 : ((d.trans_a ? d.K : d.M) - 1) * d.lda + (d.trans_a ? d.M : d.K);
-  const size_t b_floats = d.b_packed ? 0 : (d.trans_b ? d.N : d.K) == 0 ? 0 : ((d.trans_b ? d.N : d.K) - 1) * d.ldb + (d.trans_b ? d.K : d.N);
-  const size_t c_floats = (d.M - 1) * d.ldc + d.N;
+  auto span = [](size_t rows, size_t cols, size_t ld) { return rows == 0 ? 0 : (rows - 1) * ld + cols; };  // stored floats
+  const size_t a_floats = d.trans_a ? span(d.K, d.M, d.lda) : span(d.M, d.K, d.lda);
+  const size_t b_floats = d.b_packed ? 0 : d.trans_b ? span(d.N, d.K, d.ldb) : span(d.K, d.N, d.ldb);
+  const size_t c_floats = span(d.M, d.N, d.ldc);
   const size_t lines = ((batch.stride_a ? a_floats : 0) + (batch.stride_b ? b_floats : 0) + c_floats) / 16 + 3;
   const size_t tiles = ceil_div(d.M, plan.MR) * ceil_div(d.N, plan.NR) * k_block_count(plan, d);
   // Only when each thread's share of the batch outgrows the caches. Measured one build against
@@ -488,33 +489,27 @@ bool gemm(ThreadPool& pool, Workspace& ws, const GemmKernel& kern, float* c, con
   // that fits (batch 64 on 2 threads, batch 32) gained nothing and lost 4-9% (the fetches cost
   // instructions; 12 x 32 x 32 problems have one tile each).
   const bool trickle = 4.0 * static_cast<double>(lines) * 16 * batch.count / static_cast<double>(threads) >= kTrickleBytes;
-  auto next_problem = [&](Trickle& tr, size_t e) {
-    tr.count = 0;
-    tr.per_tile = ceil_div(lines, tiles);
-    if (batch.stride_a) tr.add(a + e * batch.stride_a, a_floats, 0);
-    if (batch.stride_b) tr.add(b + e * batch.stride_b, b_floats, 0);
-    tr.add(c + e * batch.stride_c, c_floats, 1);
+  // Problems [e0, e1) one after the other on the calling task, with task t's scratch; each
+  // fetches the next one's operands when the batch is that large.
+  auto run_problems = [&](size_t t, size_t e0, size_t e1) {
+    for (size_t e = e0; e < e1; ++e) {
+      Trickle tr;
+      const bool ahead = trickle && e + 1 < e1;
+      if (ahead) {
+        tr.per_tile = ceil_div(lines, tiles);
+        if (batch.stride_a) tr.add(a + (e + 1) * batch.stride_a, a_floats, 0);
+        if (batch.stride_b) tr.add(b + (e + 1) * batch.stride_b, b_floats, 0);
+        tr.add(c + (e + 1) * batch.stride_c, c_floats, 1);
+      }
+      gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], &bpacks[t], nullptr, c + e * batch.stride_c,
+                   a + e * batch.stride_a, b + e * batch.stride_b, d, ahead ? &tr : nullptr);
+    }
   };
   if (per_problem) {
     size_t per = ceil_div(batch.count, threads);
-    pool.run(threads, [&](size_t t) {
-      const size_t e1 = std::min(batch.count, (t + 1) * per);
-      for (size_t e = t * per; e < e1; ++e) {
-        Trickle tr;
-        const bool ahead = trickle && e + 1 < e1;
-        if (ahead) next_problem(tr, e + 1);
-        gemm_blocked(Inline{}, 1, kern, plan, &apacks[t], &bpacks[t], nullptr, c + e * batch.stride_c,
-                     a + e * batch.stride_a, b + e * batch.stride_b, d, ahead ? &tr : nullptr);
-      }
-    });
+    pool.run(threads, [&](size_t t) { run_problems(t, t * per, std::min(batch.count, (t + 1) * per)); });
   } else if (threads == 1) {
-    for (size_t e = 0; e < batch.count; ++e) {
-      Trickle tr;
-      const bool ahead = trickle && e + 1 < batch.count;
-      if (ahead) next_problem(tr, e + 1);
-      gemm_blocked(Inline{}, 1, kern, plan, apacks, bpacks, nullptr, c + e * batch.stride_c, a + e * batch.stride_a,
-                   b + e * batch.stride_b, d, ahead ? &tr : nullptr);
-    }
+    run_problems(0, 0, batch.count);
   } else {
     auto on_pool = [&](size_t n, const auto& fn) { pool.run(n, fn); };
     for (size_t e = 0; e < batch.count; ++e) {
