@@ -11,7 +11,8 @@ import type { GemmOptions, KilnNative } from './index.js';
 const M = 0, N = 1, K = 2, TRANS_A = 3, TRANS_B = 4, LDA = 5, LDB = 6, LDC = 7, ALPHA = 8, BETA = 9, ACT = 10, BATCH = 11;
 const STRIDE_A = 12, STRIDE_B = 13, STRIDE_C = 14, PACKED_B = 15, BIAS_ROW = 16, FIELDS = 17;
 
-const KEYS = new Set(['m', 'n', 'k', 'transA', 'transB', 'lda', 'ldb', 'ldc', 'alpha', 'beta', 'bias', 'biasAxis', 'act', 'batch', 'strideA', 'strideB', 'strideC', 'packedB']);
+/** gemm's parameter names: the same list as the addon's (native/binding/gemm.cc, `Params`); a test compares the two. */
+export const GEMM_KEYS: ReadonlySet<string> = new Set(['m', 'n', 'k', 'transA', 'transB', 'lda', 'ldb', 'ldc', 'alpha', 'beta', 'bias', 'biasAxis', 'act', 'batch', 'strideA', 'strideB', 'strideC', 'packedB']);
 const FLOAT_MAX = 3.4028234663852886e38;
 
 const isSize = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -28,7 +29,7 @@ const isFloat = (v: unknown): boolean => typeof v === 'number' && Number.isFinit
  */
 export function readGemmFields(p: unknown, f: Float64Array): Float32Array | null | false {
   if (typeof p !== 'object' || p === null || Object.getPrototypeOf(p) !== Object.prototype) return false;
-  for (const key in p) if (!KEYS.has(key)) return false;
+  for (const key in p) if (!GEMM_KEYS.has(key)) return false;
   const { m, n, k, transA, transB, lda, ldb, ldc, alpha, beta, bias, biasAxis, act, batch, strideA, strideB, strideC, packedB } = p as GemmOptions;
   if (!isSize(m) || !isSize(n) || !isSize(k)) return false;
   if (!isFlag(transA) || !isFlag(transB) || !isFlag(packedB)) return false;

@@ -4,7 +4,7 @@
 // test/native/args.test.ts come from there), and the addon's gemmFields checks its fields again.
 import { describe, expect, it } from 'vitest';
 
-import { readGemmFields } from '../../src/native/gemm-fields.js';
+import { GEMM_KEYS, readGemmFields } from '../../src/native/gemm-fields.js';
 import type { GemmOptions } from '../../src/native/index.js';
 import { bitwiseEqual } from '../helpers/all-close.js';
 import { isas, native, restoreAfterEach } from '../helpers/native.js';
@@ -73,6 +73,14 @@ describe('gemm params read in JavaScript', () => {
     const e = thrown(() => native.gemm(new Float32Array(4), new Float32Array(4), new Float32Array(4), { m: 2, n: 2, k: 2, packedB: true, transB: false }));
     expect(e.message).toBe('gemm: params.transB is not allowed with params.packedB (the panel has its layout; a batch shares it)');
     expect(thrown(() => (native.gemm as (...args: unknown[]) => void)(new Float32Array(4))).message).toBe('gemm: expected 4 arguments, got 1');
+  });
+
+  it("knows exactly the addon's parameter names (a name missing here would only be slower; one the addon lacks would be dropped, not refused)", () => {
+    // the addon lists its names when it refuses an unknown one
+    const e = thrown(() => native.gemm(new Float32Array(4), new Float32Array(4), new Float32Array(4), { m: 2, n: 2, k: 2, unknownKey: 1 } as never));
+    const listed = /expected one of (.*)\)$/.exec(e.message)?.[1]?.split(', ');
+    expect(listed, e.message).toBeDefined();
+    expect([...GEMM_KEYS].sort()).toEqual([...(listed ?? [])].sort());
   });
 
   it('gemmFields checks its fields again, with gemm in the messages', () => {
