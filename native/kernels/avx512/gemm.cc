@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include "../gemm_epilogue.h"
+#include "fma_bcast.h"
 
 namespace kiln::avx512 {
 namespace {
@@ -123,9 +124,8 @@ void tile(const GemmTile& t) {
         __m512 b1 = V > 1 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma GCC unroll 12
         for (int r = 0; r < R; ++r) {
-          __m512 av = _mm512_set1_ps(ar[r][p]);
-          acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-          if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(av, b1, acc[r][V - 1]);
+          acc[r][0] = fma_bcast(acc[r][0], b0, ar[r] + p);
+          if (V > 1) acc[r][V - 1] = fma_bcast(acc[r][V - 1], b1, ar[r] + p);
         }
         b += panel_rs;
       }
@@ -155,9 +155,8 @@ void tile(const GemmTile& t) {
         // fixed offsets instead of twelve row pointers, so nothing spills.
         const float* ap = A == ASource::direct ? (r < 4 ? a : r < 8 ? a4 : a8) : a;
         const size_t off = A == ASource::direct ? (r % 4 == 3 ? rs3 : (r % 4) * rs) : r;
-        __m512 ar = _mm512_set1_ps(ap[off]);
-        acc[r][0] = _mm512_fmadd_ps(ar, b0, acc[r][0]);
-        if (V > 1) acc[r][V - 1] = _mm512_fmadd_ps(ar, b1, acc[r][V - 1]);
+        acc[r][0] = fma_bcast(acc[r][0], b0, ap + off);
+        if (V > 1) acc[r][V - 1] = fma_bcast(acc[r][V - 1], b1, ap + off);
       }
       a += step;
       if (A == ASource::direct) ++a4, ++a8;

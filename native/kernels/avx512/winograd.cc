@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "../winograd.h"
+#include "fma_bcast.h"
 
 namespace kiln::avx512 {
 namespace {
@@ -106,9 +107,8 @@ void gemm_tile(float* m, const float* v, const float* u, size_t Cs, size_t Ks) {
     for (int j = 0; j < NV; ++j) b[j] = load(uc + j * L);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const V a = set1(v[r * Cs + c]);
 #pragma GCC unroll 2
-      for (int j = 0; j < NV; ++j) acc[r][j] = fmadd(a, b[j], acc[r][j]);
+      for (int j = 0; j < NV; ++j) acc[r][j] = fma_bcast(acc[r][j], b[j], v + r * Cs + c);
     }
   }
 #pragma GCC unroll 12
@@ -151,9 +151,8 @@ void grad_tile(float* du, const float* y, const float* v, size_t tiles, size_t K
     for (int j = 0; j < NV; ++j) b[j] = load(vt + j * L);
 #pragma GCC unroll 12
     for (int r = 0; r < R; ++r) {
-      const V a = set1(yt[r]);
 #pragma GCC unroll 2
-      for (int j = 0; j < NV; ++j) acc[r][j] = fmadd(a, b[j], acc[r][j]);
+      for (int j = 0; j < NV; ++j) acc[r][j] = fma_bcast(acc[r][j], b[j], yt + r);
     }
   }
 #pragma GCC unroll 12
