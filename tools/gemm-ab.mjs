@@ -22,7 +22,8 @@ for (const shape of shapes) {
   const [m, n, k] = parts.slice(0, 3).map(Number);
   const flag = parts[3] ?? '';
   const packed = flag.endsWith('P');
-  const opts = packed ? { m, n, k, packedB: true } : { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT', batch };
+  // a packed batch shares one panel (gemm's packedB), an unpacked one has a B per problem
+  const opts = packed ? { m, n, k, packedB: true, batch } : { m, n, k, transA: flag === 'TA' || flag === 'TT', transB: flag === 'T' || flag === 'TT', batch };
   const sets = bufferSets(); // copies of A, B and C (one call per sample when more than one)
   const as = [...Array(sets)].map((_, j) => random(m * k * batch, 1 + 10 * j));
   const raw = [...Array(sets)].map((_, j) => random(k * n * batch, 2 + 10 * j));
